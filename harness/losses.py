@@ -1,0 +1,176 @@
+"""Loss registry: ℓ(f, y) per row with its gradient ∇_f ℓ, compiled once for all losses.
+
+Each loss is tagged with the class the theorems speak about (DESIGN.md §1):
+``quadratic`` (MSE, Theorem 2), ``polynomial`` (degree p > 2: neither theorem), ``analytic`` (analytic,
+non-polynomial: Theorem 1) and ``non-analytic`` (outside both). The flow's loss is L(θ) = mean over rows
+of ℓ(Φ(θ)Ψ_r, y_r).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from harness.errors import InvalidInput
+
+LOSS_CLASSES = ("quadratic", "polynomial", "analytic", "non-analytic")
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A registered loss: its kernel id, theorem class, polynomial degree and what targets it takes."""
+
+    name: str
+    kernel_id: int
+    loss_class: str
+    formula: str
+    degree: int | None = None  # polynomial degree of ℓ in f, for the quadratic and polynomial classes
+    targets: str = "real"  # "real", "pm1" (labels ±1, scalar output) or "prob" (probability vectors)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_polynomial(self) -> bool:
+        return self.degree is not None
+
+    def check_targets(self, y: np.ndarray, n_outputs: int) -> None:
+        """Raise if targets y (rows × m) do not suit this loss."""
+        y = np.asarray(y, dtype=float)
+        if self.targets == "pm1":
+            if n_outputs != 1:
+                raise InvalidInput(f"{self.name} loss needs a scalar output (m = 1), but the network has m = {n_outputs}")
+            bad = y[(y != 1.0) & (y != -1.0)]
+            if bad.size:
+                raise InvalidInput(f"{self.name} loss needs labels ±1, got label {bad.flat[0]!r}")
+        if self.targets == "prob":
+            if n_outputs < 2:
+                raise InvalidInput(f"cross-entropy needs at least 2 outputs (classes), the network has {n_outputs}")
+            if (y < -1e-12).any() or np.abs(y.sum(axis=1) - 1).max() > 1e-9:
+                raise InvalidInput("cross-entropy needs probability targets: non-negative rows that sum to 1")
+
+    def value(self, predictions: np.ndarray, targets: np.ndarray) -> float:
+        """L = mean over rows of ℓ(f_r, y_r)."""
+        value, _ = loss_rows(self.kernel_id, np.ascontiguousarray(predictions, dtype=np.float64),
+                             np.ascontiguousarray(targets, dtype=np.float64))
+        return value
+
+    def gradient(self, predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """∇_f ℓ(f_r, y_r) for every row (not divided by the number of rows)."""
+        _, grad = loss_rows(self.kernel_id, np.ascontiguousarray(predictions, dtype=np.float64),
+                            np.ascontiguousarray(targets, dtype=np.float64))
+        return grad
+
+
+LOSSES: dict[str, Loss] = {
+    loss.name: loss
+    for loss in (
+        Loss("mse", 0, "quadratic", "½‖f − y‖²", degree=2),
+        Loss("quartic", 1, "polynomial", "¼ Σ (f − y)⁴", degree=4),
+        Loss("logcosh", 2, "analytic", "Σ log cosh(f − y)"),
+        Loss("cauchy", 3, "analytic", "Σ log(1 + (f − y)²)"),
+        Loss("pseudo-huber", 4, "analytic", "Σ (√(1 + (f − y)²) − 1)"),
+        Loss("logistic", 5, "analytic", "log(1 + exp(−y f)), y = ±1", targets="pm1"),
+        Loss("exp", 6, "analytic", "exp(−y f), y = ±1", targets="pm1"),
+        Loss("cross-entropy", 7, "analytic", "−Σ y_c log softmax(f)_c", targets="prob"),
+        Loss("huber", 8, "non-analytic", "Σ huber₁(f − y) (quadratic for |r| ≤ 1, linear beyond)"),
+    )
+}
+
+
+def get_loss(name: str | Loss) -> Loss:
+    """The registered loss called ``name``."""
+    if isinstance(name, Loss):
+        return name
+    try:
+        return LOSSES[str(name)]
+    except KeyError:
+        raise InvalidInput(f"unknown loss {name!r}; allowed: {', '.join(LOSSES)}") from None
+
+
+def losses_of_class(loss_class: str) -> list[Loss]:
+    if loss_class not in LOSS_CLASSES:
+        raise InvalidInput(f"unknown loss class {loss_class!r}; allowed: {LOSS_CLASSES}")
+    return [loss for loss in LOSSES.values() if loss.loss_class == loss_class]
+
+
+@njit(cache=True)
+def _log1p_exp(z):
+    """log(1 + e^z) without overflow."""
+    if z > 0:
+        return z + math.log1p(math.exp(-z))
+    return math.log1p(math.exp(z))
+
+
+@njit(cache=True)
+def loss_row(loss_id, f, y, grad):
+    """ℓ(f, y) for one row; writes ∇_f ℓ into ``grad``."""
+    m = f.shape[0]
+    value = 0.0
+    if loss_id == 7:  # cross-entropy with softmax, shifted for stability
+        top = f[0]
+        for c in range(1, m):
+            top = max(top, f[c])
+        total = 0.0
+        for c in range(m):
+            total += math.exp(f[c] - top)
+        log_total = math.log(total) + top
+        mass = 0.0
+        for c in range(m):
+            mass += y[c]
+        for c in range(m):
+            value -= y[c] * (f[c] - log_total)
+            grad[c] = math.exp(f[c] - log_total) * mass - y[c]
+        return value
+    for c in range(m):
+        r = f[c] - y[c]
+        if loss_id == 0:
+            value += 0.5 * r * r
+            grad[c] = r
+        elif loss_id == 1:
+            value += 0.25 * r * r * r * r
+            grad[c] = r * r * r
+        elif loss_id == 2:
+            a = abs(r)
+            value += a + math.log1p(math.exp(-2.0 * a)) - math.log(2.0)
+            grad[c] = math.tanh(r)
+        elif loss_id == 3:
+            value += math.log1p(r * r)
+            grad[c] = 2.0 * r / (1.0 + r * r)
+        elif loss_id == 4:
+            root = math.sqrt(1.0 + r * r)
+            value += root - 1.0
+            grad[c] = r / root
+        elif loss_id == 5:
+            margin = y[c] * f[c]
+            value += _log1p_exp(-margin)
+            grad[c] = -y[c] / (1.0 + math.exp(margin)) if margin > -700 else -y[c]
+        elif loss_id == 6:
+            e = math.exp(-y[c] * f[c])
+            value += e
+            grad[c] = -y[c] * e
+        elif loss_id == 8:
+            if abs(r) <= 1.0:
+                value += 0.5 * r * r
+                grad[c] = r
+            else:
+                value += abs(r) - 0.5
+                grad[c] = 1.0 if r > 0 else -1.0
+        else:
+            value = np.nan
+            grad[c] = np.nan
+    return value
+
+
+@njit(cache=True)
+def loss_rows(loss_id, predictions, targets):
+    """Mean of ℓ over rows, and the per-row gradients ∇_f ℓ."""
+    rows = predictions.shape[0]
+    grad = np.zeros(predictions.shape)
+    total = 0.0
+    for r in range(rows):
+        total += loss_row(loss_id, predictions[r], targets[r], grad[r])
+    return total / max(rows, 1), grad

@@ -1,0 +1,1 @@
+"""Hypothesis strategies for flowlaws scenarios (networks, groups, data sets, losses, θ, scenarios)."""
