@@ -1,0 +1,77 @@
+"""Verdicts of numerical and exact checks: holds, violated or inconclusive, with the evidence that decided.
+
+A property never turns an inconclusive case into a pass or a counterexample: it returns a ``Verdict``
+whose ``status`` says which, whose ``reason`` says why in one line, and whose ``evidence`` carries the
+numbers (drifts, ranks, singular values, gaps) that reports and tests read.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class Status(str, enum.Enum):
+    HOLDS = "holds"
+    VIOLATED = "violated"
+    INCONCLUSIVE = "inconclusive"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy of evidence (numpy scalars and arrays become numbers and lists)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one check on one scenario."""
+
+    status: Status
+    reason: str
+    evidence: dict = field(default_factory=dict)
+    property: str = ""
+
+    @classmethod
+    def holds(cls, reason: str, **evidence) -> "Verdict":
+        return cls(Status.HOLDS, reason, evidence)
+
+    @classmethod
+    def violated(cls, reason: str, **evidence) -> "Verdict":
+        return cls(Status.VIOLATED, reason, evidence)
+
+    @classmethod
+    def inconclusive(cls, reason: str, **evidence) -> "Verdict":
+        return cls(Status.INCONCLUSIVE, reason, evidence)
+
+    @property
+    def is_violation(self) -> bool:
+        return self.status is Status.VIOLATED
+
+    def to_dict(self) -> dict:
+        return {"status": self.status.value, "reason": self.reason, "property": self.property,
+                "evidence": _plain(self.evidence)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def __str__(self) -> str:
+        return f"{self.status.value}: {self.reason}"
