@@ -36,7 +36,7 @@ class Property:
         verdict = self.check(scenario)
         evidence = dict(verdict.evidence)
         evidence.setdefault("seconds", round(time.perf_counter() - start, 4))
-        return Verdict(verdict.status, verdict.reason, evidence, property=self.id)
+        return Verdict(verdict.status, verdict.reason, evidence, property_id=self.id)
 
 
 @dataclass

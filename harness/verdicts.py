@@ -48,7 +48,7 @@ class Verdict:
     status: Status
     reason: str
     evidence: dict = field(default_factory=dict)
-    property: str = ""
+    property_id: str = ""
 
     @classmethod
     def holds(cls, reason: str, **evidence) -> "Verdict":
@@ -67,7 +67,7 @@ class Verdict:
         return self.status is Status.VIOLATED
 
     def to_dict(self) -> dict:
-        return {"status": self.status.value, "reason": self.reason, "property": self.property,
+        return {"status": self.status.value, "reason": self.reason, "property": self.property_id,
                 "evidence": _plain(self.evidence)}
 
     def to_json(self) -> str:
