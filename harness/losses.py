@@ -45,7 +45,7 @@ class Loss:
                 raise InvalidInput(f"{self.name} loss needs a scalar output (m = 1), but the network has m = {n_outputs}")
             bad = y[(y != 1.0) & (y != -1.0)]
             if bad.size:
-                raise InvalidInput(f"{self.name} loss needs labels ±1, got label {bad.flat[0]!r}")
+                raise InvalidInput(f"{self.name} loss needs labels ±1, got label {float(bad.flat[0])!r}")
         if self.targets == "prob":
             if n_outputs < 2:
                 raise InvalidInput(f"cross-entropy needs at least 2 outputs (classes), the network has {n_outputs}")

@@ -456,6 +456,14 @@ def parse_network(spec: str) -> Network:
     """The network named by a spec string such as ``linear:3,2,2`` or ``attention:n=4,d=3,dk=2,dv=2``."""
     if isinstance(spec, Network):
         return spec
+    try:
+        return _parse_network(spec)
+    except InvalidInput as error:
+        message = str(error)
+        raise InvalidInput(message if "spec" in message else f"network spec {spec!r}: {message}") from None
+
+
+def _parse_network(spec: str) -> Network:
     match = _SPEC.match(str(spec))
     if not match or match.group(1) not in FAMILIES:
         raise InvalidInput(

@@ -1,0 +1,119 @@
+"""Groups: catalogue orders, spec round-trips, closure, validation and Reynolds projection."""
+
+import math
+
+import numpy as np
+import pytest
+
+from harness.errors import InvalidInput
+from harness.groups import Group, build_group, expected_order, parse_group
+from harness.networks import parse_network
+
+LINEAR4 = parse_network("linear:4,2,4")
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["flip/sign", "cyclic/trivial", "dihedral/same", "swap:0,1/sign", "sym/trivial", "signperm/trivial",
+     "rot:4/trivial", "rot:3/same", "spm:2,-1,3,4/trivial", "cyclic/trivial*flip/sign", "tokens-cyclic/same"],
+)
+def test_group_specs_round_trip(spec):
+    assert str(parse_group(spec)) == spec
+    assert parse_group(str(parse_group(spec))) == parse_group(spec)
+
+
+def test_output_action_defaults_to_trivial():
+    assert str(parse_group("cyclic")) == "cyclic/trivial"
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("name", ["flip", "cyclic", "dihedral", "sym"])
+def test_catalogue_orders(name, n):
+    network = parse_network(f"linear:{n},1,1")
+    assert build_group(name, network).order == expected_order(name, n)
+
+
+@pytest.mark.parametrize("n, order", [(1, 2), (2, 8), (3, 48)])
+def test_signed_permutation_group_order(n, order):
+    assert build_group("signperm", parse_network(f"linear:{n},1,1")).order == order == 2**n * math.factorial(n)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4, 6, 8])
+def test_rotation_orders_and_float_path(order):
+    group = build_group(f"rot:{order}", parse_network("linear:2,1,1"))
+    assert group.order == order
+    assert not group.exact
+
+
+def test_products_generate_the_joint_group():
+    group = build_group("cyclic/trivial*flip/sign", parse_network("linear:3,1,1"))
+    assert group.order == 6  # C_3 × Z_2
+    assert group.exact
+
+
+def test_attention_feature_and_token_actions():
+    net = parse_network("attention:n=3,d=2,dk=1,dv=2")
+    features = build_group("swap:0,1/same", net)
+    tokens = build_group("tokens-sym/same", net)
+    assert features.order == 2 and features.input_dim == 6 and features.output_dim == 6
+    assert tokens.order == 6
+    # A token permutation moves whole rows of X: it permutes blocks of d coordinates.
+    x = np.arange(6.0)
+    moved = tokens.inputs[1] @ x
+    assert sorted(moved.reshape(3, 2).tolist()) == sorted(x.reshape(3, 2).tolist())
+
+
+def test_elements_are_orthogonal_and_closed():
+    group = build_group("dihedral/sign", parse_network("linear:4,1,1"))
+    keys = {g.tobytes() for g in group.inputs}
+    for a in group.inputs:
+        assert np.array_equal(a.T @ a, np.eye(4, dtype=np.int64))
+        for b in group.inputs:
+            assert (a @ b).tobytes() in keys
+
+
+def test_reynolds_projects_onto_commutant():
+    group = build_group("cyclic", parse_network("linear:3,1,1"))
+    M = np.random.default_rng(0).standard_normal((3, 3))
+    R = group.reynolds(M)
+    for g in group.inputs:
+        np.testing.assert_allclose(g @ R, R @ g, atol=1e-12)
+    np.testing.assert_allclose(group.reynolds(R), R, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "spec, network, fragment",
+    [
+        ("foo", "linear:3,1,1", "unknown group 'foo'"),
+        ("cyclic/upside", "linear:3,1,1", "unknown output action 'upside'"),
+        ("swap:0,7", "linear:3,1,1", "swap:0,7 needs two distinct coordinates in 0..2"),
+        ("swap:1", "linear:3,1,1", "swap takes 2 integer argument(s)"),
+        ("rot:4", "linear:3,1,1", "needs an even dimension, got 3"),
+        ("spm:1,1,3", "linear:3,1,1", "spm needs a signed permutation of 1..3"),
+        ("cyclic/same", "linear:3,1,2", "output action 'same' needs as many outputs as inputs"),
+        ("flip/trivial*flip/sign", "linear:3,1,1", "inconsistent action"),
+        ("tokens-cyclic", "linear:3,1,1", "needs an attention network"),
+        ("sym", "linear:8,1,1", "more than 5040 elements (order cap)"),
+        ("cyclic:3", "linear:3,1,1", "cyclic takes no arguments"),
+    ],
+)
+def test_bad_groups_get_one_clear_message(spec, network, fragment):
+    with pytest.raises(InvalidInput) as error:
+        build_group(spec, parse_network(network))
+    assert fragment in str(error.value)
+
+
+def test_non_orthogonal_generator_is_rejected():
+    with pytest.raises(InvalidInput, match="input generator 0 is not orthogonal"):
+        Group.from_generators([np.array([[2.0, 0], [0, 1]])], [np.eye(1)])
+
+
+def test_nan_generator_is_rejected():
+    with pytest.raises(InvalidInput, match="NaN or inf"):
+        Group.from_generators([np.array([[np.nan, 0], [0, 1]])], [np.eye(1)])
+
+
+def test_group_dimension_mismatch_with_network():
+    group = build_group("cyclic", parse_network("linear:3,1,1"))
+    with pytest.raises(InvalidInput, match="acts on R\\^3 → R\\^1, but linear:4,1,1 has 4 inputs"):
+        group.check_network(parse_network("linear:4,1,1"))

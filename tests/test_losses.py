@@ -1,0 +1,57 @@
+"""Losses: registry, classes, gradients against finite differences, bad names."""
+
+import numpy as np
+import pytest
+
+from harness.errors import InvalidInput
+from harness.losses import LOSS_CLASSES, LOSSES, get_loss, losses_of_class
+
+
+def _inputs(loss, rng):
+    if loss.targets == "prob":
+        y = rng.dirichlet(np.ones(3), size=4)
+        return rng.standard_normal((4, 3)), y
+    if loss.targets == "pm1":
+        return rng.standard_normal((4, 1)), rng.choice([-1.0, 1.0], size=(4, 1))
+    return 2 * rng.standard_normal((4, 2)), rng.standard_normal((4, 2))
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_gradient_matches_finite_differences(name):
+    loss = get_loss(name)
+    rng = np.random.default_rng(7)
+    f, y = _inputs(loss, rng)
+    grad = loss.gradient(f, y)
+    step = 1e-6
+    for r in range(f.shape[0]):
+        for c in range(f.shape[1]):
+            e = np.zeros_like(f)
+            e[r, c] = step
+            fd = (loss.value(f + e, y) - loss.value(f - e, y)) / (2 * step) * f.shape[0]
+            assert abs(fd - grad[r, c]) < 1e-6 * max(1.0, abs(fd)), (name, r, c, fd, grad[r, c])
+
+
+def test_every_class_has_a_loss_and_mse_is_quadratic():
+    assert {loss.loss_class for loss in LOSSES.values()} == set(LOSS_CLASSES)
+    assert get_loss("mse").degree == 2 and get_loss("quartic").degree == 4
+    assert [loss.name for loss in losses_of_class("non-analytic")] == ["huber"]
+
+
+def test_logcosh_is_stable_for_large_residuals():
+    value = get_loss("logcosh").value(np.array([[800.0]]), np.array([[0.0]]))
+    assert np.isfinite(value) and abs(value - (800 - np.log(2))) < 1e-9
+
+
+def test_unknown_loss_names_the_allowed_ones():
+    with pytest.raises(InvalidInput, match="unknown loss 'l2'; allowed: mse, quartic, logcosh"):
+        get_loss("l2")
+    with pytest.raises(InvalidInput, match="unknown loss class"):
+        losses_of_class("convex")
+
+
+def test_cross_entropy_target_checks():
+    loss = get_loss("cross-entropy")
+    with pytest.raises(InvalidInput, match="at least 2 outputs"):
+        loss.check_targets(np.ones((1, 1)), 1)
+    with pytest.raises(InvalidInput, match="probability targets"):
+        loss.check_targets(np.array([[0.7, 0.7]]), 2)
