@@ -72,15 +72,20 @@ def augment(data: DataSet, group: Group) -> DataSet:
 
 
 def is_closed(data: DataSet, group: Group, tol: float = 1e-9) -> bool:
-    """Whether the data set, as a multiset of (x, y), is mapped onto itself by every group element."""
+    """Whether the data set, as a multiset of (x, y), is mapped onto itself by every group element.
+
+    Each moved sample must be matched one-to-one with an original sample within tol·scale (an optimal
+    assignment, so that near-duplicate samples cannot be confused by sorting or rounding).
+    """
+    from scipy.optimize import linear_sum_assignment
+
     joined = np.concatenate([data.x, data.y], axis=1)
     scale = max(1.0, np.abs(joined).max())
-    order = np.lexsort(np.round(joined / (scale * tol * 10)).T[::-1])
-    reference = joined[order]
     for g_in, g_out in zip(group.inputs, group.outputs):
         moved = np.concatenate([data.x @ np.asarray(g_in, float).T, data.y @ np.asarray(g_out, float).T], axis=1)
-        moved = moved[np.lexsort(np.round(moved / (scale * tol * 10)).T[::-1])]
-        if np.abs(moved - reference).max() > tol * scale:
+        distance = np.abs(moved[:, None, :] - joined[None, :, :]).max(axis=2)
+        rows, cols = linear_sum_assignment(distance)
+        if distance[rows, cols].max() > tol * scale:
             return False
     return True
 

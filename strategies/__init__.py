@@ -1,1 +1,30 @@
-"""Hypothesis strategies for flowlaws scenarios (networks, groups, data sets, losses, θ, scenarios)."""
+"""Hypothesis strategies for flowlaws scenarios: a small, composable public vocabulary.
+
+``networks()`` → harness ``Network``; ``groups(network)`` → group spec strings acting on it;
+``losses(kind, network=, group=)`` → loss names; ``datasets(network, group, loss)`` → ``DataSet``;
+``thetas(network)`` → θ ∈ R^D; ``scenarios()`` → ``Scenario`` composed consistently by construction.
+Arguments are checked when a strategy is built (``hypothesis.errors.InvalidArgument``); every draw is
+labelled (``note``) and ``event()`` records family, group kind, output action, loss class and data class.
+``coverage_key(scenario)`` gives (family, group kind, loss class) for the reports. The harness never
+imports this package.
+"""
+
+from strategies.data import datasets, thetas
+from strategies.groups import GROUP_KINDS, group_kind, groups, output_actions
+from strategies.losses import losses
+from strategies.networks import networks
+from strategies.scenarios import coverage_key, scenario_output_actions, scenarios
+
+__all__ = [
+    "GROUP_KINDS",
+    "coverage_key",
+    "datasets",
+    "group_kind",
+    "groups",
+    "losses",
+    "networks",
+    "output_actions",
+    "scenario_output_actions",
+    "scenarios",
+    "thetas",
+]
