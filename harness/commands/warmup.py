@@ -1,0 +1,17 @@
+"""``flowlaws warmup``: compile every Numba kernel once (or load it from the on-disk cache)."""
+
+from __future__ import annotations
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("warmup", help="compile or load all Numba kernels and print the seconds",
+                                   description=__doc__)
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from harness.warmup import warm_up
+
+    seconds = warm_up()
+    print(f"Numba kernels ready in {seconds:.2f} s")
+    return 0

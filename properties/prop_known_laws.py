@@ -1,0 +1,160 @@
+"""Property 2: the known laws are conserved along integrated gradient flows.
+
+Statement: for every family, loss class, data set (free or G-augmented) and θ₀, each published law h of the
+network (linear UᵀU − VᵀV; deep linear W_{i+1}ᵀW_{i+1} − W_iW_iᵀ; polynomial k‖u_j‖² − ‖v_j‖²; attention
+W_QᵀW_Q − W_KᵀW_K and ‖W_Q‖² − ‖W_V‖²) satisfies ∇h·∇L = 0, so h(θ(t)) is constant along θ' = −∇L(θ).
+
+The check integrates the flow and judges the drift against the integrator's own error (DESIGN.md §2.3):
+- 2-stage Gauss–Legendre conserves quadratic invariants exactly, so its relative drift must stay ≤ 1e-9;
+- Dormand–Prince conserves them only up to its error, so its drift must shrink as the tolerance tightens
+  (rtol 1e-6 → 1e-10) or already sit at round-off; a non-law plateaus instead.
+A flow that blows up or barely moves cannot tell a law from a non-law: inconclusive, with the reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import event, given
+from hypothesis import strategies as st
+
+from harness.errors import InvalidInput
+from harness.flow import GradientFlow, integrate, law_drift, loss_values
+from harness.losses import LOSS_CLASSES, losses_of_class
+from harness.networks import FAMILIES
+from harness.property import Property, enforce
+from harness.scenario import Scenario
+from harness.verdicts import Verdict
+
+GAUSS_TOLERANCE = 1e-9  # relative drift allowed to the Gauss–Legendre flow (exact up to round-off)
+GAUSS_STEPS = 200
+LOOSE_RTOL, TIGHT_RTOL = 1e-6, 1e-10
+ATOL_PER_RTOL = 1e-2  # atol = rtol · 1e-2
+ROUND_OFF = 1e-12  # a drift this small is round-off, whatever the tolerance
+REQUIRED_SHRINK = 10.0  # four decades of tolerance must buy at least one decade of drift
+MIN_LOSS_CHANGE = 1e-6  # relative change of L below which the flow has not moved enough to judge
+SAVES = 20
+DP5_SAVES = 2
+
+
+def flow_horizon(flow: GradientFlow, theta0: np.ndarray) -> float:
+    """A flow time over which θ moves by about half its size at the initial speed, clipped to [0.05, 5]."""
+    speed = float(np.linalg.norm(flow.gradient(theta0)))
+    if speed == 0.0:
+        return 1.0
+    return float(np.clip(0.5 * np.linalg.norm(theta0) / speed, 0.05, 5.0))
+
+
+def conservation_verdict(scenario: Scenario, laws=None) -> Verdict:
+    """Whether the laws (default: the network's known laws; any θ ↦ (values, scales)) are conserved."""
+    built = scenario.build()
+    flow = GradientFlow(built.network, built.loss, built.data)
+    theta0 = built.theta0
+    horizon = flow_horizon(flow, theta0)
+    gauss = integrate(flow, theta0, horizon, "gauss", steps=GAUSS_STEPS, n_save=SAVES)
+    runs = {"gauss": gauss}
+    for name, rtol in (("dp5_loose", LOOSE_RTOL), ("dp5_tight", TIGHT_RTOL)):
+        # few save times: steps clipped to land on many of them would make both runs equally (too) accurate
+        runs[name] = integrate(flow, theta0, horizon, "dp5", rtol=rtol, atol=rtol * ATOL_PER_RTOL,
+                               n_save=DP5_SAVES)
+    evidence = {
+        "horizon": horizon,
+        "statuses": {name: run.status for name, run in runs.items()},
+        "gradient_evaluations": {name: run.n_rhs for name, run in runs.items()},
+        "tolerances": {"gauss_steps": GAUSS_STEPS, "dp5_loose_rtol": LOOSE_RTOL, "dp5_tight_rtol": TIGHT_RTOL,
+                       "gauss_bound": GAUSS_TOLERANCE, "round_off": ROUND_OFF, "required_shrink": REQUIRED_SHRINK},
+    }
+    failed = {name: run.status for name, run in runs.items() if not run.ok}
+    if failed:
+        return Verdict.inconclusive(f"integration did not finish: {failed}", **evidence)
+    losses = loss_values(flow, gauss)
+    loss_change = abs(losses[-1] - losses[0]) / max(abs(losses[0]), 1e-300)
+    evidence.update(loss_start=float(losses[0]), loss_end=float(losses[-1]), relative_loss_change=loss_change)
+    if not loss_change > MIN_LOSS_CHANGE:
+        return Verdict.inconclusive(f"the flow barely moves (relative loss change {loss_change:.1e}); "
+                                    "conservation cannot be told from standing still", **evidence)
+    drifts = {name: law_drift(built.network, run, laws) for name, run in runs.items()}
+    gauss_drift = drifts["gauss"].largest
+    loose, tight = drifts["dp5_loose"].largest, drifts["dp5_tight"].largest
+    evidence.update(gauss_drift=gauss_drift, dp5_drift_loose=loose, dp5_drift_tight=tight,
+                    law_names=list(drifts["gauss"].names), gauss_drift_per_law=drifts["gauss"].drifts)
+    if laws is None and len(drifts["gauss"].names) == 0:
+        return Verdict.inconclusive("the network has no known law to check", **evidence)
+    if gauss_drift > GAUSS_TOLERANCE:
+        worst = int(np.argmax(drifts["gauss"].drifts))
+        return Verdict.violated(f"law {drifts['gauss'].names[worst]} drifts by {gauss_drift:.2e} (relative) under "
+                                f"Gauss–Legendre, above {GAUSS_TOLERANCE:g}", **evidence)
+    if tight <= ROUND_OFF:
+        return Verdict.holds(f"Gauss drift {gauss_drift:.1e}; Dormand–Prince drift at round-off ({tight:.1e})",
+                             **evidence)
+    if tight * REQUIRED_SHRINK <= loose:
+        return Verdict.holds(f"Gauss drift {gauss_drift:.1e}; Dormand–Prince drift shrinks {loose:.1e} → {tight:.1e} "
+                             f"as rtol goes {LOOSE_RTOL:g} → {TIGHT_RTOL:g}", **evidence)
+    return Verdict.violated(f"Dormand–Prince drift does not shrink with the tolerance ({loose:.1e} → {tight:.1e}): "
+                            "the quantity moves with the flow, not with the integrator's error", **evidence)
+
+
+PROPERTY = Property(
+    id="known-laws-conserved",
+    title="Known laws are conserved along integrated flows",
+    statement="Along θ' = −∇L(θ) every published law h of the network stays constant: Gauss–Legendre drift ≤ 1e-9 "
+              "(relative) and Dormand–Prince drift shrinks as its tolerance tightens.",
+    reference="DESIGN.md §1 (known laws), §2 oracle 3 and 'Quadratic invariants'; Marcotte, Gribonval, Peyré (2023)",
+    check=conservation_verdict,
+)
+
+
+# --- a small scenario strategy (family × loss class given; sizes, loss, group, data and seed drawn) ----------
+
+def _network_spec(draw, family: str, n_outputs: int) -> str:
+    size = st.integers(1, 3)
+    if family == "linear":
+        return f"linear:{draw(size, label='IN')},{draw(size, label='HIDDEN')},{n_outputs}"
+    if family == "deep-linear":
+        hidden = draw(st.lists(st.integers(1, 3), min_size=1, max_size=2), label="hidden widths")
+        return "deep-linear:" + ",".join(map(str, [draw(size, label="IN"), *hidden, n_outputs]))
+    if family == "poly":
+        return (f"poly:{draw(size, label='IN')},{draw(st.integers(1, 2), label='HIDDEN')},{n_outputs},"
+                f"k={draw(st.integers(2, 3), label='k')}")
+    mask = draw(st.sampled_from(["", ",mask=causal", ",mask=causal,decay=0.5"]), label="mask")
+    return (f"attention:n={draw(st.integers(2, 3), label='n')},d={draw(st.integers(1, 2), label='d')},"
+            f"dk={draw(st.integers(1, 2), label='dk')},dv={n_outputs}{mask}")
+
+
+@st.composite
+def flow_scenarios(draw, family: str, loss_class: str) -> Scenario:
+    """A scenario of ``family`` with a loss of ``loss_class``: small sizes, optional group, seed."""
+    loss = draw(st.sampled_from([loss.name for loss in losses_of_class(loss_class)]), label="loss")
+    targets = next(entry.targets for entry in losses_of_class(loss_class) if entry.name == loss)
+    if targets == "pm1":
+        n_outputs = 1
+    elif targets == "prob":
+        n_outputs = draw(st.integers(2, 3 if family != "attention" else 2), label="classes")
+    else:
+        n_outputs = draw(st.integers(1, 2), label="outputs")
+    spec = _network_spec(draw, family, n_outputs)
+    actions = ["trivial"] if targets == "prob" else ["trivial", "sign"]
+    groups = [None, "flip", "cyclic", "swap:0,1"] + (["tokens-cyclic"] if family == "attention" else [])
+    group = draw(st.sampled_from(groups), label="group")
+    if group is not None:
+        group = f"{group}/{draw(st.sampled_from(actions), label='output action')}"
+    scenario_arguments = dict(network=spec, loss=loss, group=group, data="augmented" if group else "free",
+                              n_samples=draw(st.integers(2, 6), label="N"), seed=draw(st.integers(0, 2**16),
+                                                                                      label="seed"))
+    try:
+        scenario = Scenario(**scenario_arguments)
+        scenario.build()
+    except InvalidInput:
+        # e.g. swap:0,1 on a network with one input coordinate: fall back to free data
+        scenario = Scenario(**{**scenario_arguments, "group": None, "data": "free"})
+    event(f"family={family} loss={loss} group={'yes' if scenario.group else 'no'}")
+    return scenario
+
+
+@pytest.mark.property
+@pytest.mark.parametrize("loss_class", LOSS_CLASSES)
+@pytest.mark.parametrize("family", FAMILIES)
+@given(data=st.data())
+def test_known_laws_are_conserved(family, loss_class, data):
+    scenario = data.draw(flow_scenarios(family, loss_class), label="scenario")
+    enforce(PROPERTY, scenario)

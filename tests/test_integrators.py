@@ -1,0 +1,202 @@
+"""Tests of harness/integrators.py (through harness.flow.integrate): accuracy, invariants, statuses."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+from harness import integrators
+from harness.data import DataSet
+from harness.flow import GradientFlow, integrate, law_drift
+from harness.scenario import Scenario
+
+CASES = [
+    ("linear:3,2,2", "mse", None),
+    ("deep-linear:2,3,2,2", "cross-entropy", None),
+    ("poly:2,2,1,k=2", "logcosh", "flip/trivial"),
+    ("attention:n=3,d=2,dk=2,dv=2,mask=causal,decay=0.5", "cauchy", None),
+    ("linear:3,2,1", "huber", "cyclic/sign"),
+]
+
+
+def flow_of(spec, loss, group=None, seed=1, samples=5, scale=1.0):
+    built = Scenario(spec, loss, group, data="augmented" if group else "free", n_samples=samples, seed=seed,
+                     theta_scale=scale).build()
+    return GradientFlow(built.network, built.loss, built.data), built.theta0
+
+
+def reference_solution(flow, theta0, times, direction=1):
+    """SciPy DOP853 at tight tolerances on θ' = −s∇L(θ)."""
+    solution = solve_ivp(lambda t, theta: -direction * flow.gradient(theta), (0.0, times[-1]), theta0,
+                         method="DOP853", rtol=1e-13, atol=1e-14, t_eval=times)
+    assert solution.success
+    return solution.y.T
+
+
+@pytest.mark.parametrize("spec,loss,group", CASES)
+@pytest.mark.parametrize("method,options,tolerance", [
+    ("dp5", dict(rtol=1e-11, atol=1e-13), 1e-8),
+    ("rk4", dict(steps=2000), 1e-8),
+    ("gauss", dict(steps=1000), 1e-9),
+])
+def test_states_agree_with_scipy_dop853(spec, loss, group, method, options, tolerance):
+    flow, theta0 = flow_of(spec, loss, group)
+    trajectory = integrate(flow, theta0, 1.0, method, n_save=4, **options)
+    assert trajectory.ok, trajectory.status
+    reference = reference_solution(flow, theta0, np.abs(trajectory.times))
+    error = np.abs(trajectory.states - reference).max() / np.abs(reference).max()
+    assert error < tolerance, f"{method} on {spec}/{loss}: relative error {error:.2e} >= {tolerance:g}"
+
+
+def test_backward_flow_agrees_with_scipy():
+    flow, theta0 = flow_of("linear:3,2,2", "logcosh", scale=0.5)
+    trajectory = integrate(flow, theta0, 0.3, "dp5", rtol=1e-11, atol=1e-13, direction=-1, n_save=3)
+    assert trajectory.ok and np.all(trajectory.times <= 0) and trajectory.times[-1] == -0.3
+    reference = reference_solution(flow, theta0, np.abs(trajectory.times), direction=-1)
+    assert np.abs(trajectory.states - reference).max() < 1e-8 * np.abs(reference).max()
+
+
+@pytest.mark.parametrize("spec,loss,group", CASES)
+def test_gauss_keeps_quadratic_laws_to_round_off(spec, loss, group):
+    flow, theta0 = flow_of(spec, loss, group)
+    trajectory = integrate(flow, theta0, 3.0, "gauss", steps=1500, n_save=30)
+    assert trajectory.ok, trajectory.status
+    drift = law_drift(flow.network, trajectory)
+    assert drift.largest < 1e-12, drift.as_dict()
+
+
+def test_explicit_methods_do_not_keep_quadratic_laws_exactly():
+    """The contrast that makes Gauss necessary: RK4 with a coarse step drifts far above round-off."""
+    flow, theta0 = flow_of("deep-linear:2,3,2,2", "mse")
+    drift = law_drift(flow.network, integrate(flow, theta0, 2.0, "rk4", steps=100, n_save=5)).largest
+    assert drift > 1e-8
+
+
+@pytest.mark.parametrize("spec,loss,group", CASES)
+def test_dp5_drift_shrinks_with_tolerance(spec, loss, group):
+    flow, theta0 = flow_of(spec, loss, group)
+    drifts = [law_drift(flow.network, integrate(flow, theta0, 3.0, "dp5", rtol=rtol, atol=rtol * 1e-2)).largest
+              for rtol in (1e-5, 1e-9)]
+    assert drifts[1] <= 1e-12 or drifts[1] * 10 <= drifts[0], drifts
+
+
+@pytest.mark.parametrize("method,options", [("gauss", dict(steps=400)), ("dp5", dict(rtol=1e-12, atol=1e-14))])
+def test_backward_then_forward_returns_to_the_start(method, options):
+    flow, theta0 = flow_of("poly:2,2,1,k=2", "pseudo-huber", scale=0.5)
+    forward = integrate(flow, theta0, 0.5, method, **options)
+    back = integrate(flow, forward.final_state, 0.5, method, direction=-1, **options)
+    assert forward.ok and back.ok
+    assert np.abs(forward.final_state - theta0).max() > 1e-3  # it moved
+    assert np.abs(back.final_state - theta0).max() < 1e-9 * np.abs(theta0).max()
+
+
+def quartic_flow():
+    """Backward quartic flow: θ' = +∇L grows like a cubic polynomial and blows up in finite time."""
+    data = DataSet(np.array([[1.0], [-0.5]]), np.array([[0.3], [0.1]]))
+    return GradientFlow("linear:1,1,1", "quartic", data), np.array([1.5, 1.2])
+
+
+@pytest.mark.parametrize("method", ["dp5", "rk4", "gauss"])
+def test_backward_quartic_flow_ends_with_blow_up(method):
+    flow, theta0 = quartic_flow()
+    # θ ~ (t* − t)^(−1/6) near the singularity: a bound of 10 is reached well before t* is resolved in float64
+    trajectory = integrate(flow, theta0, 10.0, method, direction=-1, steps=1000, blow_up=10.0, n_save=10)
+    assert trajectory.status == "blow_up"
+    assert not trajectory.ok
+    assert np.all(np.isfinite(trajectory.states)) and np.all(np.isfinite(trajectory.final_state))
+    assert np.abs(trajectory.final_state).max() > 10.0
+    assert -10.0 < trajectory.final_time < 0  # stopped early, before the horizon
+    assert trajectory.n_rhs < 50_000
+    assert trajectory.times.size < 11  # only the save times actually reached
+
+
+def test_rk4_with_a_far_too_large_step_ends_with_a_status_not_nan():
+    flow, theta0 = flow_of("linear:2,2,2", "quartic", scale=2.0)
+    trajectory = integrate(flow, theta0, 50.0, "rk4", steps=5, blow_up=1e8)
+    assert trajectory.status in ("blow_up", "nonfinite")
+    assert np.all(np.isfinite(trajectory.states))
+
+
+def test_backward_blow_up_without_a_bound_ends_with_step_underflow_or_nonfinite():
+    flow, theta0 = quartic_flow()
+    trajectory = integrate(flow, theta0, 10.0, "dp5", direction=-1, blow_up=math.inf)
+    assert trajectory.status in ("step_underflow", "nonfinite", "max_steps")
+    assert trajectory.status != "ok"
+    assert np.all(np.isfinite(trajectory.states))
+
+
+def test_nonfinite_gradient_gives_status_nonfinite():
+    # exp(−y f) with f = −1600 overflows to inf at θ₀ itself.
+    data = DataSet(np.array([[-1.0]]), np.array([[1.0]]))
+    flow = GradientFlow("linear:1,1,1", "exp", data)
+    for method in ("dp5", "rk4", "gauss"):
+        trajectory = integrate(flow, np.array([40.0, 40.0]), 1.0, method)
+        assert trajectory.status == "nonfinite", method
+        assert np.all(np.isfinite(trajectory.states))
+        assert trajectory.final_time == 0.0
+
+
+@pytest.mark.parametrize("method", ["dp5", "rk4", "gauss"])
+def test_max_steps_status(method):
+    flow, theta0 = flow_of("linear:3,2,2", "mse")
+    trajectory = integrate(flow, theta0, 5.0, method, rtol=1e-12, steps=1000, max_steps=7, n_save=2)
+    assert trajectory.status == "max_steps"
+    assert trajectory.n_steps + trajectory.n_rejected == 7
+    assert 0 < trajectory.final_time < 5.0
+
+
+def test_counts_of_gradient_evaluations():
+    flow, theta0 = flow_of("linear:3,2,2", "mse")
+    rk4 = integrate(flow, theta0, 1.0, "rk4", steps=50)
+    assert (rk4.n_steps, rk4.n_rhs) == (50, 1 + 4 * 50)  # FSAL-style: the end slope starts the next step
+    dp5 = integrate(flow, theta0, 1.0, "dp5")
+    assert dp5.n_rhs == 2 + 6 * (dp5.n_steps + dp5.n_rejected)  # initial slope + initial-step probe
+
+
+def test_dp5_takes_the_same_steps_as_scipy_rk45():
+    """Same tableau, controller and initial step as SciPy's RK45, so the step counts match."""
+    flow, theta0 = flow_of("linear:4,2,2", "mse", samples=16, scale=0.5)
+    ours = integrate(flow, theta0, 5.0, "dp5", rtol=1e-8, atol=1e-10)
+    scipy = solve_ivp(lambda t, theta: -flow.gradient(theta), (0, 5.0), theta0, method="RK45", rtol=1e-8, atol=1e-10)
+    assert abs(ours.n_steps - (scipy.t.size - 1)) <= 1
+    assert np.abs(ours.final_state - scipy.y[:, -1]).max() < 1e-12 * np.abs(theta0).max()
+
+
+def test_interleaved_order_is_a_permutation_that_separates_equal_entries():
+    out = np.array([0, 0, 0, 1, 1, 2, 0, 2])
+    order = integrators.interleaved_order(out)
+    assert sorted(order.tolist()) == list(range(out.size))
+    reordered = out[order]
+    assert reordered.tolist() == [0, 1, 2, 0, 1, 2, 0, 0]
+
+
+def test_warm_up_runs_and_status_names_are_stable():
+    integrators.warm_up()
+    assert integrators.STATUS_NAMES == ("ok", "max_steps", "blow_up", "step_underflow", "nonfinite")
+
+
+@pytest.mark.parametrize("tableau", list(integrators.EXPLICIT_TABLEAUX.values()), ids=lambda t: t.name)
+def test_explicit_tableaux_are_consistent(tableau):
+    assert np.allclose(tableau.a.sum(axis=1), tableau.c)
+    assert tableau.b.sum() == pytest.approx(1.0, abs=1e-15)
+    assert tableau.e.sum() == pytest.approx(0.0, abs=1e-15)
+    assert np.all(np.triu(tableau.a) == 0)  # explicit: strictly lower triangular
+    assert tableau.e.shape == (tableau.b.size + 1,)
+
+
+def test_gauss_tableau_satisfies_cooper_condition():
+    """b_i a_ij + b_j a_ji = b_i b_j: the condition under which a Runge–Kutta method keeps quadratic invariants."""
+    a, b = integrators.GAUSS_A, integrators.GAUSS_B
+    assert np.allclose(b[:, None] * a + (b[:, None] * a).T, np.outer(b, b), atol=1e-16)
+    assert np.allclose(a.sum(axis=1), integrators.GAUSS_C)
+
+
+def test_gauss_halves_a_step_it_cannot_solve_and_still_keeps_the_laws():
+    """One nominal step over a stiff stretch: fixed-point iteration diverges, the step is halved until it converges."""
+    flow, theta0 = flow_of("deep-linear:2,3,2,2", "mse", scale=1.5)
+    trajectory = integrate(flow, theta0, 1.0, "gauss", steps=1)
+    assert trajectory.ok and trajectory.n_rejected > 0
+    assert law_drift(flow.network, trajectory).largest < 1e-12
