@@ -1,0 +1,151 @@
+"""Counting speed: ``count_laws`` time against D for linear:n,n,n, and a sympy implementation side by side.
+
+    python benchmarks/bench_count.py                 # n = 2..20 (D = 2n² up to 800), free and cyclic/trivial MSE
+    python benchmarks/bench_count.py --max-n 8       # a quicker sweep
+    python benchmarks/bench_count.py --skip-sweep    # only the sympy comparison at D = 10
+
+Prints one table row per case (D, laws, Lie rank by level, certificate, seconds), saves
+``benchmarks/count_time_vs_D.png``, and times a straightforward sympy version of the same algorithm
+(symbolic fields from the same moment basis, symbolic brackets [new, generator] level by level, a bracket
+kept when it raises the exact rank at a random rational point, stop at rank D − s or when a level adds
+nothing) against ``count_laws`` at D = 10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+from harness.counting import count_laws, verify_published_laws
+from harness.fields import build_field_family
+from harness.groups import build_group
+from harness.networks import parse_network
+
+HERE = Path(__file__).resolve().parent
+
+
+def sweep(max_n: int) -> list[dict]:
+    count_laws("linear:2,1,1", "free", "mse", find_explicit=False)  # imports and Numba caches, not counted
+    rows = []
+    print(f"{'arch':<16}{'data':<28}{'D':>5}{'laws':>6}{'free':>6}  {'ranks by level':<22}{'certificate':<12}{'s':>8}")
+    for n in range(2, max_n + 1):
+        for data, group in (("free", None), ("augmented", "cyclic/trivial")):
+            arch = f"linear:{n},{n},{n}"
+            result = count_laws(arch, data, "mse", group, find_explicit=False)
+            rows.append(dict(n=n, D=result.D, data=data if group is None else f"{data} {group}",
+                             laws=result.laws, free=result.free_laws, ranks=result.lie_rank_by_level,
+                             certificate=result.certificate, seconds=result.seconds))
+            r = rows[-1]
+            print(f"{arch:<16}{r['data']:<28}{r['D']:>5}{str(r['laws']):>6}{str(r['free']):>6}  "
+                  f"{'→'.join(map(str, r['ranks'])):<22}{str(r['certificate']):<12}{r['seconds']:>8.2f}", flush=True)
+    return rows
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label in sorted({r["data"] for r in rows}):
+        points = [(r["D"], r["seconds"]) for r in rows if r["data"] == label]
+        ax.plot(*zip(*points), marker="o", label=label)
+    ax.axhline(120, color="grey", linestyle="--", linewidth=0.8, label="target 120 s at D = 800")
+    ax.set_xlabel("D (parameters), linear:n,n,n")
+    ax.set_ylabel("count_laws seconds (exact path, MSE)")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def sympy_count(arch: str, group: str | None, seed: int = 0) -> tuple[int, float]:
+    """The same algorithm in plain sympy: returns (laws, seconds)."""
+    import sympy
+
+    start = time.perf_counter()
+    network = parse_network(arch)
+    family = build_field_family(network, "mse", "augmented" if group else "free",
+                                build_group(group, network) if group else None, seed=seed)
+    known = verify_published_laws(family, seed=seed).count
+    symbols, generators = family.sympy_generators()
+    D = len(symbols)
+    rng = random.Random(seed)
+    point = {s: sympy.Rational(rng.randint(-1000, 1000), rng.randint(1, 97)) for s in symbols}
+    generators = [sympy.Matrix(g) for g in generators]
+    jacobians = {}
+
+    def jacobian(fieldobj):
+        key = id(fieldobj)
+        if key not in jacobians:
+            jacobians[key] = fieldobj.jacobian(symbols)
+        return jacobians[key]
+
+    def value(fieldobj):
+        return list(fieldobj.subs(point))
+
+    kept_values = []
+    kept = []
+
+    def try_add(fieldobj) -> bool:
+        candidate = kept_values + [value(fieldobj)]
+        if sympy.Matrix(candidate).rank() > len(kept_values):
+            kept_values.append(candidate[-1])
+            kept.append(fieldobj)
+            return True
+        return False
+
+    new = [g for g in generators if try_add(g)]
+    while new and len(kept_values) < D - known:
+        added = []
+        for fieldobj in new:
+            for g in generators:
+                bracket = (jacobian(g) * fieldobj - jacobian(fieldobj) * g).applyfunc(sympy.expand)
+                if try_add(bracket):
+                    added.append(bracket)
+                if len(kept_values) >= D - known:
+                    break
+            if len(kept_values) >= D - known:
+                break
+        new = added
+    return D - len(kept_values), time.perf_counter() - start
+
+
+def comparison(arch: str = "linear:3,2,2") -> list[dict]:
+    rows = []
+    for group in (None, "cyclic/trivial"):
+        data = "augmented" if group else "free"
+        count_laws(arch, data, "mse", group, find_explicit=False)  # warm caches (imports, Numba)
+        ours = min((count_laws(arch, data, "mse", group, find_explicit=False) for _ in range(3)),
+                   key=lambda r: r.seconds)
+        laws, seconds = sympy_count(arch, group)
+        rows.append(dict(arch=arch, group=group or "-", D=ours.D, laws=ours.laws, sympy_laws=laws,
+                         ours=ours.seconds, sympy=seconds, speedup=seconds / ours.seconds))
+        r = rows[-1]
+        print(f"{arch} {r['group']:<16} D={r['D']} laws={r['laws']} (sympy {r['sympy_laws']}): "
+              f"count_laws {r['ours']:.3f} s, sympy {r['sympy']:.2f} s, speed-up {r['speedup']:.0f}x", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-n", type=int, default=20)
+    parser.add_argument("--skip-sweep", action="store_true")
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {platform.processor() or platform.platform()}, numpy {np.__version__}")
+    if not args.skip_sweep:
+        rows = sweep(args.max_n)
+        plot(rows, HERE / "count_time_vs_D.png")
+        print(f"plot saved to {HERE / 'count_time_vs_D.png'}")
+    comparison()
+
+
+if __name__ == "__main__":
+    main()
