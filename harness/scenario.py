@@ -46,6 +46,7 @@ class Scenario:
     seed: int = 0
     targets: str = "random"
     theta_scale: float = 1.0
+    target_scale: float = 1.0  # random targets ~ N(0, target_scale²): far from ℓ's quadratic regime when large
     arrays: dict | None = field(default=None, compare=False, repr=False)  # x, y, theta0 when stored
 
     def __post_init__(self):
@@ -78,7 +79,8 @@ class Scenario:
             theta0 = np.asarray(self.arrays["theta0"], dtype=float)
         else:
             rng = np.random.default_rng(self.seed)
-            base = random_dataset(network, self.n_samples, rng, loss=loss, targets=self.targets)
+            base = random_dataset(network, self.n_samples, rng, loss=loss, targets=self.targets,
+                                  target_scale=self.target_scale)
             data = augment(base, group) if self.data == "augmented" else base
             theta0 = network.random_theta(rng, self.theta_scale)
         data.check_network(network, loss)
@@ -95,7 +97,7 @@ class Scenario:
     def to_dict(self) -> dict:
         record = {"format": SCENARIO_FORMAT, "network": self.network, "group": self.group, "data": self.data,
                   "loss": self.loss, "n_samples": self.n_samples, "seed": self.seed, "targets": self.targets,
-                  "theta_scale": self.theta_scale}
+                  "theta_scale": self.theta_scale, "target_scale": self.target_scale}
         if self.arrays is not None:
             record["arrays"] = self.arrays
         return record
@@ -107,7 +109,8 @@ class Scenario:
     def from_dict(cls, record: dict) -> "Scenario":
         if not isinstance(record, dict) or record.get("format") != SCENARIO_FORMAT:
             raise InvalidInput(f"not a flowlaws scenario (expected format {SCENARIO_FORMAT!r})")
-        known = {"network", "group", "data", "loss", "n_samples", "seed", "targets", "theta_scale", "arrays"}
+        known = {"network", "group", "data", "loss", "n_samples", "seed", "targets", "theta_scale", "target_scale",
+                 "arrays"}
         try:
             return cls(**{k: v for k, v in record.items() if k in known})
         except TypeError as error:

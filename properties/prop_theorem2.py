@@ -1,0 +1,91 @@
+"""Property 5 (Theorem 2): under MSE, augmentation can only add laws, and the added laws are real.
+
+Statement (Galley, Shahverdi, Flinth 2026, Theorem 2 and its worked example): with MSE the loss depends on the
+data only through G-invariant moments; the augmented count is never below the free count (F_aug ⊆ F_free), and
+where it is above, the explicit extra laws stay constant along integrated augmented MSE flows (several data
+sets) and drift along plain ones, drift judged against the integrator's own error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.conservation import compile_law, judge_drift
+from harness.counting import count_laws
+from harness.extra_laws import extra_laws
+from harness.flow import GradientFlow
+from harness.networks import FAMILIES
+from harness.property import Property, enforce
+from harness.scenario import Scenario
+from harness.verdicts import Verdict
+from strategies import scenarios
+
+AUGMENTED_DATA_SETS = 2
+
+
+def check(scenario: Scenario, *, planted_laws: list[str] | None = None) -> Verdict:
+    """Theorem 2 on ``scenario`` (augmented, MSE); ``planted_laws`` replaces the extra laws (to plant a claim)."""
+    built = scenario.build()
+    network, group = built.network, built.group
+    count = count_laws(network, "augmented", "mse", group, seed=scenario.seed,
+                       find_explicit=None if group.exact else False)
+    evidence = dict(D=count.D, augmented_laws=count.laws, free_laws=count.free_laws, extra_laws=count.extra_laws,
+                    certified=count.certified, certificate=count.certificate, method=count.method,
+                    lie_rank_by_level=list(count.lie_rank_by_level), stop_reason=count.stop_reason,
+                    explicit_laws=list(count.explicit_laws))
+    if not count.conclusive:
+        return Verdict.inconclusive(f"augmented MSE count inconclusive ({count.stop_reason})", **evidence)
+    if count.laws < count.free_laws:
+        return Verdict.violated(f"augmentation removed laws: {count.laws} < {count.free_laws} (free)", **evidence)
+    if not count.extra_laws and planted_laws is None:
+        return Verdict.holds(f"{count.laws} laws augmented = free", **evidence)
+    candidates = extra_laws(network, list(count.explicit_laws)) if planted_laws is None else planted_laws
+    evidence["checked_extra_laws"] = candidates
+    if not candidates:
+        return Verdict.inconclusive(f"{count.extra_laws} extra law(s) counted but none found explicitly", **evidence)
+    laws = [compile_law(network, law) for law in candidates]
+    runs = []
+    for offset in range(AUGMENTED_DATA_SETS):
+        augmented = replace(scenario, seed=scenario.seed + offset, arrays=None).build()
+        judgements, flow_evidence = judge_drift(GradientFlow(network, "mse", augmented.data), augmented.theta0, laws,
+                                                with_series=offset == 0)
+        runs.append(("augmented", judgements))
+        if offset == 0:
+            evidence.update(flow_evidence)
+    plain = replace(scenario, data="free", arrays=None).build()
+    plain_judgements, _ = judge_drift(GradientFlow(network, "mse", plain.data), plain.theta0, laws)
+    runs.append(("plain", plain_judgements))
+    evidence["drift"] = [{"data": kind, **j.to_dict()} for kind, judgements in runs for j in judgements]
+    for kind, judgements in runs:
+        wrong = [j for j in judgements if j.outcome == ("drifts" if kind == "augmented" else "conserved")]
+        if wrong:
+            what = "drifts along an augmented" if kind == "augmented" else "is conserved along a plain"
+            return Verdict.violated(f"extra law {wrong[0].law} {what} MSE flow ({wrong[0].reason})", **evidence)
+    unclear = [j for _, judgements in runs for j in judgements if j.outcome == "inconclusive"]
+    if unclear:
+        return Verdict.inconclusive(f"drift of {unclear[0].law} undecided: {unclear[0].reason}", **evidence)
+    return Verdict.holds(f"{count.laws} laws augmented vs {count.free_laws} free; {len(laws)} extra law(s) conserved "
+                         f"on {AUGMENTED_DATA_SETS} augmented flows and broken by plain data", **evidence)
+
+
+PROPERTY = Property(
+    id="theorem2-mse-extra-laws",
+    title="Theorem 2: MSE augmentation adds real laws, never removes",
+    statement="Under MSE the augmented count is at least the free count; extra explicit laws are constant along "
+              "augmented flows and drift along plain ones.",
+    reference="Galley, Shahverdi, Flinth, arXiv 2606.10913, Theorem 2 and the worked example; DESIGN.md §1",
+    check=check,
+)
+
+
+@pytest.mark.property
+@pytest.mark.parametrize("family", FAMILIES)
+@given(data=st.data())
+def test_theorem2(family, data):
+    scenario = data.draw(scenarios(families=(family,), loss_kinds=("quadratic",), data=("augmented",), max_params=8,
+                                   max_features=8, max_order=24), label="scenario")
+    enforce(PROPERTY, scenario)
