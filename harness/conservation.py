@@ -25,7 +25,7 @@ from harness.networks import Network
 LOOSE_RTOL, TIGHT_RTOL = 1e-6, 1e-11
 ROUND_OFF = 1e-11  # relative drift indistinguishable from float64 round-off along a flow
 REQUIRED_SHRINK = 10.0  # five decades of tolerance must buy at least one decade of drift for a true law
-CLEAR_DRIFT = 1e-4  # relative drift that no integrator error at rtol 1e-11 can explain
+CLEAR_DRIFT = 1e-7  # a drift this size that does not shrink from rtol 1e-6 to 1e-11 is no integrator error
 MIN_LOSS_CHANGE = 1e-6
 MIN_DENOMINATOR = 1e-3  # |Q(θ(t))| / |Q(θ₀)| below this: a ratio law is near its pole
 SERIES_POINTS = 40

@@ -91,6 +91,6 @@ PROPERTY = Property(
 @pytest.mark.parametrize("family", FAMILIES)
 @given(data=st.data())
 def test_theorem1(family, data):
-    scenario = data.draw(scenarios(families=(family,), loss_kinds=("analytic",), data=("augmented",), max_params=8,
+    scenario = data.draw(scenarios(families=(family,), loss_kinds=("analytic",), data=("augmented",), max_params=6,
                                    max_features=8, max_order=24), label="scenario")
     enforce(PROPERTY, scenario)
