@@ -1,0 +1,74 @@
+"""Properties 3, 4, 5 and 8 hold on the worked example and refute planted wrong claims."""
+
+import pytest
+
+from harness.scenario import Scenario
+from harness.verdicts import Status
+from properties import prop_free_count, prop_quartic_exploration, prop_theorem1, prop_theorem2
+
+WORKED = dict(network="linear:3,1,1", group="cyclic/trivial", data="augmented", n_samples=4, seed=1)
+EXTRA_LAW = "(V_00 - V_20)/(V_10 - V_20)"
+FREE_LAW = "U_00**2 - V_00**2 - V_10**2 - V_20**2"
+
+
+def test_free_count_holds_and_refutes_a_wrong_count():
+    scenario = Scenario("linear:3,2,2", "mse", seed=2)
+    assert prop_free_count.check(scenario).status is Status.HOLDS
+    planted = prop_free_count.check(scenario, claimed=4)
+    assert planted.status is Status.VIOLATED
+    assert planted.evidence["count"] == 3
+
+
+def test_free_count_scope_excludes_scalar_phi():
+    assert not prop_free_count.in_scope(Scenario("deep-linear:1,2,2,1").build().network)
+    assert prop_free_count.in_scope(Scenario("deep-linear:2,2,2").build().network)
+
+
+def test_theorem1_holds_on_the_worked_example_and_the_extra_law_drifts():
+    verdict = prop_theorem1.check(Scenario(loss="logcosh", **WORKED))
+    assert verdict.status is Status.HOLDS, verdict.reason
+    assert verdict.evidence["augmented_laws"] == verdict.evidence["free_laws"] == 1
+    assert verdict.evidence["mse_extra_laws"] == 1
+    assert [d["outcome"] for d in verdict.evidence["drift"]] == ["drifts"]
+
+
+def test_theorem1_refutes_mse_posing_as_non_polynomial():
+    """Planted claim: 'MSE gains no law from symmetry' is Theorem 1 applied outside its hypothesis."""
+    verdict = prop_theorem1.check(Scenario(loss="mse", **WORKED))
+    assert verdict.status is Status.VIOLATED
+    assert (verdict.evidence["augmented_laws"], verdict.evidence["free_laws"]) == (2, 1)
+
+
+def test_theorem1_refutes_a_conserved_quantity_posing_as_an_mse_extra_law():
+    verdict = prop_theorem1.check(Scenario(loss="logcosh", **WORKED), planted_laws=[FREE_LAW])
+    assert verdict.status is Status.VIOLATED
+    assert "is conserved along the logcosh flow" in verdict.reason
+
+
+def test_theorem2_holds_on_the_worked_example():
+    verdict = prop_theorem2.check(Scenario(loss="mse", **WORKED))
+    assert verdict.status is Status.HOLDS, verdict.reason
+    assert verdict.evidence["checked_extra_laws"] == [EXTRA_LAW]
+    outcomes = {(d["data"], d["outcome"]) for d in verdict.evidence["drift"]}
+    assert outcomes == {("augmented", "conserved"), ("plain", "drifts")}
+    assert "series" in verdict.evidence
+
+
+@pytest.mark.parametrize("planted", ["V_00/V_10", FREE_LAW])
+def test_theorem2_refutes_planted_extra_laws(planted):
+    """A non-law drifts along augmented flows; a free law does not drift along plain ones."""
+    verdict = prop_theorem2.check(Scenario(loss="mse", **WORKED), planted_laws=[planted])
+    assert verdict.status is Status.VIOLATED
+    assert planted.replace("**", "**").split("/")[0].strip("(") in verdict.reason
+
+
+def test_quartic_exploration_records_findings_and_refutes_swapped_counts():
+    verdict = prop_quartic_exploration.check(Scenario(loss="quartic", **WORKED))
+    assert verdict.status is Status.HOLDS
+    finding = verdict.evidence["findings"][0]
+    assert finding["augmented_laws"] >= finding["free_laws"]
+    # signed permutations with invariant targets add a law under the quartic loss (2 against 1) ...
+    adds = Scenario("linear:3,1,2", "quartic", "signperm/trivial", "augmented", seed=0)
+    assert prop_quartic_exploration.check(adds).evidence["findings"][0]["extra_laws"] == 1
+    # ... so the planted claim with the counts swapped breaks monotonicity and is refuted.
+    assert prop_quartic_exploration.check(adds, swap_counts=True).status is Status.VIOLATED
