@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import event, given
+from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.errors import InvalidInput
+from harness.conservation import flow_horizon
 from harness.flow import GradientFlow, integrate, law_drift, loss_values
-from harness.losses import LOSS_CLASSES, losses_of_class
+from harness.losses import LOSS_CLASSES
 from harness.networks import FAMILIES
 from harness.property import Property, enforce
 from harness.scenario import Scenario
 from harness.verdicts import Verdict
+from strategies import scenarios
 
 GAUSS_TOLERANCE = 1e-9  # relative drift allowed to the Gauss–Legendre flow (exact up to round-off)
 GAUSS_STEPS = 200
@@ -35,14 +36,6 @@ REQUIRED_SHRINK = 10.0  # four decades of tolerance must buy at least one decade
 MIN_LOSS_CHANGE = 1e-6  # relative change of L below which the flow has not moved enough to judge
 SAVES = 20
 DP5_SAVES = 2
-
-
-def flow_horizon(flow: GradientFlow, theta0: np.ndarray) -> float:
-    """A flow time over which θ moves by about half its size at the initial speed, clipped to [0.05, 5]."""
-    speed = float(np.linalg.norm(flow.gradient(theta0)))
-    if speed == 0.0:
-        return 1.0
-    return float(np.clip(0.5 * np.linalg.norm(theta0) / speed, 0.05, 5.0))
 
 
 def conservation_verdict(scenario: Scenario, laws=None) -> Verdict:
@@ -104,57 +97,10 @@ PROPERTY = Property(
 )
 
 
-# --- a small scenario strategy (family × loss class given; sizes, loss, group, data and seed drawn) ----------
-
-def _network_spec(draw, family: str, n_outputs: int) -> str:
-    size = st.integers(1, 3)
-    if family == "linear":
-        return f"linear:{draw(size, label='IN')},{draw(size, label='HIDDEN')},{n_outputs}"
-    if family == "deep-linear":
-        hidden = draw(st.lists(st.integers(1, 3), min_size=1, max_size=2), label="hidden widths")
-        return "deep-linear:" + ",".join(map(str, [draw(size, label="IN"), *hidden, n_outputs]))
-    if family == "poly":
-        return (f"poly:{draw(size, label='IN')},{draw(st.integers(1, 2), label='HIDDEN')},{n_outputs},"
-                f"k={draw(st.integers(2, 3), label='k')}")
-    mask = draw(st.sampled_from(["", ",mask=causal", ",mask=causal,decay=0.5"]), label="mask")
-    return (f"attention:n={draw(st.integers(2, 3), label='n')},d={draw(st.integers(1, 2), label='d')},"
-            f"dk={draw(st.integers(1, 2), label='dk')},dv={n_outputs}{mask}")
-
-
-@st.composite
-def flow_scenarios(draw, family: str, loss_class: str) -> Scenario:
-    """A scenario of ``family`` with a loss of ``loss_class``: small sizes, optional group, seed."""
-    loss = draw(st.sampled_from([loss.name for loss in losses_of_class(loss_class)]), label="loss")
-    targets = next(entry.targets for entry in losses_of_class(loss_class) if entry.name == loss)
-    if targets == "pm1":
-        n_outputs = 1
-    elif targets == "prob":
-        n_outputs = draw(st.integers(2, 3 if family != "attention" else 2), label="classes")
-    else:
-        n_outputs = draw(st.integers(1, 2), label="outputs")
-    spec = _network_spec(draw, family, n_outputs)
-    actions = ["trivial"] if targets == "prob" else ["trivial", "sign"]
-    groups = [None, "flip", "cyclic", "swap:0,1"] + (["tokens-cyclic"] if family == "attention" else [])
-    group = draw(st.sampled_from(groups), label="group")
-    if group is not None:
-        group = f"{group}/{draw(st.sampled_from(actions), label='output action')}"
-    scenario_arguments = dict(network=spec, loss=loss, group=group, data="augmented" if group else "free",
-                              n_samples=draw(st.integers(2, 6), label="N"), seed=draw(st.integers(0, 2**16),
-                                                                                      label="seed"))
-    try:
-        scenario = Scenario(**scenario_arguments)
-        scenario.build()
-    except InvalidInput:
-        # e.g. swap:0,1 on a network with one input coordinate: fall back to free data
-        scenario = Scenario(**{**scenario_arguments, "group": None, "data": "free"})
-    event(f"family={family} loss={loss} group={'yes' if scenario.group else 'no'}")
-    return scenario
-
-
 @pytest.mark.property
 @pytest.mark.parametrize("loss_class", LOSS_CLASSES)
 @pytest.mark.parametrize("family", FAMILIES)
 @given(data=st.data())
 def test_known_laws_are_conserved(family, loss_class, data):
-    scenario = data.draw(flow_scenarios(family, loss_class), label="scenario")
+    scenario = data.draw(scenarios(families=(family,), loss_kinds=(loss_class,), max_params=12), label="scenario")
     enforce(PROPERTY, scenario)
