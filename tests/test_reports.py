@@ -1,0 +1,204 @@
+"""Tests of harness/reports.py and harness/plots.py: which records are reported, the index, atomic writing."""
+
+from __future__ import annotations
+
+import json
+import os
+import pytest
+
+from harness import reports
+from harness.errors import InvalidInput
+from harness.property import Property, PropertyViolation, Recorder
+from harness.scenario import Scenario
+from harness.verdicts import Verdict
+
+SERIES = {"times": [0.0, 0.5, 1.0], "drift": {"h": [0.0, 1e-3, 2e-3]}, "error": [0.0, 1e-9, 2e-9]}
+SPECTRUM = {"singular_values": [3.0, 1.0, 1e-12], "gap": {"index": 2, "ratio": 1e12, "threshold": 1e6}}
+
+
+def _verdict_for(scenario: Scenario) -> Verdict:
+    """A planted claim 'D < 4' that is inconclusive at D = 3."""
+    d = scenario.build().network.n_params
+    if d >= 4:
+        return Verdict.violated(f"D = {d}", D=d, series=SERIES, **SPECTRUM)
+    if d == 3:
+        return Verdict.inconclusive("D = 3 is undecided", D=d)
+    return Verdict.holds("small", D=d, findings=[{"network": scenario.network, "D": d}])
+
+
+PROP = Property("planted-small", "Networks are small", "D < 4", "nowhere", _verdict_for)
+EXPLORER = Property("explore-sizes", "Sizes", "what D is", "nowhere",
+                    lambda s: Verdict.holds("seen", findings=[{"network": s.network}]), exploration=True)
+
+
+def _records(*networks: str, prop: Property = PROP) -> list[dict]:
+    recorder = Recorder(current_test="t::x")
+    for network in networks:
+        scenario = Scenario(network)
+        recorder.record(prop, scenario, prop.verdict(scenario))
+    return recorder.take()
+
+
+def _violation(network: str) -> PropertyViolation:
+    scenario = Scenario(network)
+    error = PropertyViolation(PROP, scenario, PROP.verdict(scenario))
+    error.add_note("Falsifying example: test_x(scenario=...)")
+    error.add_note("You can reproduce this example by temporarily adding "
+                   "@reproduce_failure('6.155.2', b'AAEC') as a decorator on your test case")
+    return error
+
+
+def test_summary_counts_generation_and_the_shrunk_counterexample_only():
+    # Generation: holds (D=2), inconclusive (D=3), the first violation (linear:3,1,1, D=4). Shrinking: more
+    # variants, violated and not. Hypothesis's final replay: the shrunk counterexample linear:1,2,1 (D=4).
+    records = _records("linear:1,1,1", "linear:2,1,1", "linear:3,1,1", "linear:4,1,1", "linear:2,1,1",
+                       "linear:1,2,1", "linear:1,2,1")
+    summary = reports.summarize_test("t::x", records, outcome="failed", exception=_violation("linear:1,2,1"))
+    assert summary["counts"] == {"planted-small": {"examples": 3, "holds": 1, "inconclusive": 1, "violated": 1}}
+    statuses = [(e["verdict"]["status"], e["scenario"]["network"]) for e in summary["examples"]]
+    assert statuses == [("inconclusive", "linear:2,1,1"), ("violated", "linear:1,2,1")]
+    final = summary["examples"][-1]
+    assert final["hypothesis"]["reproduce_failure"] == "@reproduce_failure('6.155.2', b'AAEC')"
+    assert any("Falsifying example" in note for note in final["hypothesis"]["notes"])
+    assert final["scenario"]["property"] == "planted-small" and "arrays" in final["scenario"]
+    assert "seconds" not in final["verdict"]["evidence"]  # timings stay out of the content files
+    assert summary["error"] is None
+    json.dumps(summary)  # travels to the xdist controller as plain data
+
+
+def test_summary_of_a_crash_names_the_error_and_of_an_exploration_keeps_findings():
+    crashed = reports.summarize_test("t::y", [], module_properties=[{"id": "planted-small", "title": "T"}],
+                                     outcome="failed", error_text="ValueError: boom")
+    assert crashed["properties"] == ["planted-small"] and crashed["error"] == "ValueError: boom"
+    explored = reports.summarize_test("t::z", _records("linear:1,1,1", "linear:2,1,1", prop=EXPLORER))
+    assert explored["findings"] == {"explore-sizes": [{"network": "linear:1,1,1"}, {"network": "linear:2,1,1"}]}
+
+
+def test_coverage_key_uses_family_group_factor_names_and_loss_class():
+    assert reports.coverage_key({"network": "linear:3,1,1", "group": "cyclic/trivial*flip/sign",
+                                 "loss": "logcosh"}) == "linear|cyclic*flip|analytic"
+    assert reports.coverage_key({"network": "poly:2,1,1,k=2", "group": None, "loss": "mse"}) == "poly|none|quadratic"
+
+
+def _collector() -> reports.RunCollector:
+    collector = reports.RunCollector()
+    records = _records("linear:1,1,1", "linear:2,1,1", "linear:3,1,1", "linear:1,2,1")
+    collector.add(reports.summarize_test("b::x", records, outcome="failed", exception=_violation("linear:1,2,1")), 1.5)
+    collector.add(reports.summarize_test("a::x", _records("linear:1,1,1", prop=EXPLORER)), 0.5)
+    return collector
+
+
+def test_build_run_tallies_properties_coverage_findings_in_a_deterministic_order():
+    run, timings = reports.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
+    tallies = {p.id: p for p in run.properties}
+    assert [p.id for p in run.properties] == ["explore-sizes", "planted-small"]
+    small = tallies["planted-small"]
+    assert (small.examples, small.holds, small.violated, small.inconclusive) == (3, 1, 1, 1)
+    assert small.reports == ("planted-small-1", "planted-small-2")  # the violation first
+    assert run.examples[0]["verdict"]["status"] == "violated"
+    assert run.outcome == "violated"
+    assert {c["family"] for c in run.coverage} == {"linear"}
+    assert run.findings == {"explore-sizes": [{"network": "linear:1,1,1"}]}
+    assert timings.property_seconds == {"planted-small": 1.5, "explore-sizes": 0.5}
+    shuffled = reports.RunCollector(list(reversed(_collector().summaries)), _collector().durations)
+    again, _ = reports.build_run(shuffled, run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
+    assert again.to_dict() == run.to_dict()  # xdist arrival order does not matter
+
+
+def test_write_run_writes_replayable_examples_plots_and_indexes(tmp_path):
+    run, timings = reports.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
+    folder = reports.write_run(run, timings, tmp_path / "reports", project_root=tmp_path)
+    assert folder == tmp_path / "reports" / "r"
+    violated = folder / "planted-small-1"
+    assert sorted(p.name for p in violated.iterdir()) == ["drift.png", "report.md", "scenario.json", "spectrum.png"]
+    stored = json.loads((violated / "scenario.json").read_text())
+    assert stored["property"] == "planted-small"
+    replayed = Scenario.from_dict(stored)
+    assert PROP.verdict(replayed).status.value == "violated"
+    text = (violated / "report.md").read_text()
+    for expected in ("D < 4", "nowhere", "**violated**: D = 4", "`linear:1,2,1`",
+                     "flowlaws replay reports/r/planted-small-1/scenario.json",
+                     "--flowlaws-profile=quick --hypothesis-seed=3", "@reproduce_failure('6.155.2', b'AAEC')"):
+        assert expected in text
+    assert not (folder / "planted-small-2" / "drift.png").exists()  # that evidence has no series
+    index = json.loads((folder / "index.json").read_text())
+    assert index["totals"]["violated"] == 1 and index["run_id"] == "r"
+    html = (folder / "index.html").read_text()
+    assert "<table>" in html and "Coverage" in html and "Findings of explore-sizes" in html
+    index_md = (folder / "index.md").read_text()
+    assert "planted-small-1/report.md" in index_md
+    assert "| linear | none | 4 (1 violated, 1 inconclusive) | 0 | 0 | 0 |" in index_md  # coverage, gaps as 0
+    assert reports.latest_run(tmp_path / "reports") == folder.resolve()
+
+
+def test_a_second_run_with_the_same_id_never_replaces_the_first(tmp_path):
+    run, timings = reports.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
+    first = reports.write_run(run, timings, tmp_path, plots=False)
+    before = (first / "index.json").read_text()
+    second = reports.write_run(run, timings, tmp_path, plots=False)
+    assert second.name == "r-2" and (first / "index.json").read_text() == before
+    assert reports.latest_run(tmp_path) == second.resolve()
+
+
+def test_a_failure_while_writing_leaves_nothing_half_written(tmp_path, monkeypatch):
+    run, timings = reports.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
+    earlier = reports.write_run(run, timings, tmp_path, plots=False)
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(reports, "index_html", broken)
+    with pytest.raises(OSError):
+        reports.write_run(run, timings, tmp_path, plots=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "r"]  # no new folder, no temporary left
+    assert reports.latest_run(tmp_path) == earlier.resolve()
+
+
+def test_a_report_folder_that_is_not_writable_is_one_clear_error_and_nothing_is_created(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(InvalidInput, match="not writable"):
+        reports.check_writable(blocker / "reports")
+    assert sorted(os.listdir(tmp_path)) == ["a-file"]
+
+
+def test_latest_falls_back_to_a_text_file_when_symlinks_fail(tmp_path, monkeypatch):
+    (tmp_path / "run-a").mkdir()
+
+    def no_symlinks(*args, **kwargs):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "symlink", no_symlinks)
+    reports.point_latest(tmp_path, tmp_path / "run-a")
+    assert (tmp_path / "latest").read_text().strip() == "run-a"
+    assert reports.latest_run(tmp_path) == tmp_path / "run-a"
+
+
+def test_plots_draw_only_what_the_evidence_has(tmp_path):
+    from harness.plots import plots_for_evidence
+
+    assert plots_for_evidence({"D": 3}, tmp_path) == []
+    assert plots_for_evidence({"series": SERIES, **SPECTRUM}, tmp_path) == ["drift.png", "spectrum.png"]
+    assert (tmp_path / "drift.png").read_bytes()[:4] == b"\x89PNG"
+    first = (tmp_path / "spectrum.png").read_bytes()
+    plots_for_evidence(SPECTRUM, tmp_path)
+    assert (tmp_path / "spectrum.png").read_bytes() == first  # same evidence, same bytes
+
+
+def test_evidence_rendering_cuts_long_lists():
+    assert reports._short(list(range(20))).endswith("… (20 values)]")
+
+
+def test_example_folders_beyond_the_cap_are_left_out_and_said_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(reports, "MAX_REPORTS_PER_PROPERTY", 1)
+    run, timings = reports.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
+    small = next(p for p in run.properties if p.id == "planted-small")
+    assert small.reports == ("planted-small-1",) and small.reports_left_out == 1
+    assert "1 example folders beyond 1 per property" in reports.index_markdown(run, timings)
+
+
+def test_a_crash_is_described_with_hypothesis_reproduce_line():
+    error = ValueError("boom\nmore")
+    error.add_note("You can reproduce this example by temporarily adding @reproduce_failure('6.155.2', b'AA==') as a"
+                   " decorator on your test case")
+    assert reports.crash_description(error) == "ValueError: boom (reproduce with @reproduce_failure('6.155.2', b'AA=='))"
