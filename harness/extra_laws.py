@@ -23,3 +23,77 @@ def extra_laws(network: Network, laws: list[str], loss: str = "mse") -> list[str
     _, generators = free.sympy_generators(symbols)
     names = {s.name: s for s in symbols}
     return [law for law in laws if not verify_law(sympy.sympify(law, locals=names), symbols, generators)]
+
+
+def _quarter_turns(dimension: int) -> str:
+    """One-line signed permutation rotating every coordinate plane (x_{2i}, x_{2i+1}) by 90°."""
+    images = []
+    for plane in range(dimension // 2):
+        first, second = 2 * plane + 1, 2 * plane + 2
+        images += [second, -first]  # e_first ↦ e_second, e_second ↦ −e_first
+    return "spm:" + ",".join(map(str, images))
+
+
+def exact_surrogate(network: Network, group_spec: str) -> str | None:
+    """The spec with every ``rot:N`` (N ≥ 3) replaced by quarter turns of the same planes, or None if no rot.
+
+    For N ≥ 3 a rotation by 2π/N and the quarter turn often have the same invariant moments (e.g. both leave
+    only aI among symmetric 2×2 matrices); whether they do for a given network is checked, not assumed
+    (``same_moment_span``).
+    """
+    from harness.groups import parse_group
+
+    spec = parse_group(group_spec)
+    factors, changed = [], False
+    for factor in spec.factors:
+        if factor.name == "rot" and factor.args[0] >= 3:
+            factors.append(f"{_quarter_turns(network.feature_dim)}/{factor.output}")
+            changed = True
+        else:
+            factors.append(str(factor))
+    return "*".join(factors) if changed else None
+
+
+def same_moment_span(network: Network, first, second, loss: str = "mse", seed: int = 0) -> tuple[bool, dict]:
+    """Whether two groups give the same span of augmented moment tuples (float SVD with an explicit gap)."""
+    import numpy as np
+
+    from harness.fields import GAP_THRESHOLD, numerical_rank
+
+    bases = [build_field_family(network, loss, "augmented", group, exact=False, seed=seed).basis
+             for group in (first, second)]
+
+    def rank(rows):
+        rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-300)
+        return numerical_rank(np.linalg.svd(rows, compute_uv=False))
+
+    (r1, g1), (r2, g2), (r12, g12) = rank(bases[0]), rank(bases[1]), rank(np.vstack(bases))
+    evidence = {"ranks": [r1, r2, r12], "gaps": [g1, g2, g12], "threshold": GAP_THRESHOLD}
+    clear = min(g1, g2, g12) >= GAP_THRESHOLD
+    return clear and r1 == r2 == r12, evidence
+
+
+def explicit_extra_laws(network: Network, group, count, loss: str = "mse", seed: int = 0) -> tuple[list[str], dict]:
+    """Extra laws of ``count`` (a LawCount of the augmented class) in explicit form, with how they were found.
+
+    Exact groups: the count's own explicit laws. Float groups (rot:N): the explicit laws of an exact surrogate
+    group whose augmented moment span is numerically the same, so that its fields are the same fields.
+    """
+    from harness.counting import count_laws
+    from harness.groups import build_group
+
+    if group.exact:
+        return extra_laws(network, list(count.explicit_laws), loss), {"source": "exact count"}
+    surrogate = exact_surrogate(network, group.spec)
+    if surrogate is None:
+        return [], {"source": "none: float group without an exact surrogate"}
+    surrogate_group = build_group(surrogate, network)
+    same, evidence = same_moment_span(network, group, surrogate_group, loss, seed)
+    evidence = {"source": f"exact surrogate {surrogate}", "same_moment_span": same, **evidence}
+    if not same:
+        return [], evidence
+    exact = count_laws(network, "augmented", loss, surrogate_group, seed=seed, find_explicit=None)
+    evidence["surrogate_laws"] = exact.laws
+    if exact.laws != count.laws:
+        return [], {**evidence, "source": f"surrogate {surrogate} counts {exact.laws} laws, not {count.laws}"}
+    return extra_laws(network, list(exact.explicit_laws), loss), evidence

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from harness.conservation import compile_law, judge_drift
 from harness.counting import count_laws
-from harness.extra_laws import extra_laws
+from harness.extra_laws import explicit_extra_laws
 from harness.flow import GradientFlow
 from harness.networks import FAMILIES
 from harness.property import Property, enforce
@@ -55,10 +55,11 @@ def check(scenario: Scenario, *, planted_laws: list[str] | None = None) -> Verdi
                                         f"count of the same scenario is inconclusive ({mse.stop_reason})", **evidence)
         if not mse.extra_laws:
             return Verdict.holds(f"{count.laws} laws augmented = free; MSE adds none here", **evidence)
-        candidates = extra_laws(network, list(mse.explicit_laws))
+        candidates, found = explicit_extra_laws(network, group, mse, seed=scenario.seed)
+        evidence["extra_laws_found_by"] = found
         if not candidates:
             return Verdict.inconclusive(f"MSE has {mse.extra_laws} extra law(s) but none was found explicitly, so "
-                                        "their drift cannot be checked", **evidence)
+                                        f"their drift cannot be checked ({found['source']})", **evidence)
     else:
         candidates = planted_laws
     far = replace(scenario, target_scale=TARGET_SCALE, arrays=None).build()

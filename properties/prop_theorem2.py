@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from harness.conservation import compile_law, judge_drift
 from harness.counting import count_laws
-from harness.extra_laws import extra_laws
+from harness.extra_laws import explicit_extra_laws
 from harness.flow import GradientFlow
 from harness.networks import FAMILIES
 from harness.property import Property, enforce
@@ -43,10 +43,15 @@ def check(scenario: Scenario, *, planted_laws: list[str] | None = None) -> Verdi
         return Verdict.violated(f"augmentation removed laws: {count.laws} < {count.free_laws} (free)", **evidence)
     if not count.extra_laws and planted_laws is None:
         return Verdict.holds(f"{count.laws} laws augmented = free", **evidence)
-    candidates = extra_laws(network, list(count.explicit_laws)) if planted_laws is None else planted_laws
+    if planted_laws is None:
+        candidates, found = explicit_extra_laws(network, group, count, seed=scenario.seed)
+        evidence["extra_laws_found_by"] = found
+    else:
+        candidates, found = planted_laws, {"source": "planted"}
     evidence["checked_extra_laws"] = candidates
     if not candidates:
-        return Verdict.inconclusive(f"{count.extra_laws} extra law(s) counted but none found explicitly", **evidence)
+        return Verdict.inconclusive(f"{count.extra_laws} extra law(s) counted but none found explicitly "
+                                    f"({found['source']})", **evidence)
     laws = [compile_law(network, law) for law in candidates]
     runs = []
     for offset in range(AUGMENTED_DATA_SETS):
