@@ -21,7 +21,7 @@ from harness import reports
 from harness.cli import main
 
 PLANTED_SIZE = '''
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 from harness.property import Property, enforce
 from harness.scenario import Scenario
 from harness.verdicts import Verdict
@@ -41,6 +41,7 @@ PROPERTY = Property(id="planted-size", title="Networks have D < 4", statement="D
 
 @given(st.builds(Scenario, network=st.sampled_from(["linear:1,1,1", "linear:2,1,1", "linear:3,1,1"]),
                  seed=st.integers(0, 3)))
+@example(Scenario("linear:2,1,1"))  # an undecided case before any violation, whatever Hypothesis draws
 def test_planted_size(scenario):
     enforce(PROPERTY, scenario)
 '''
