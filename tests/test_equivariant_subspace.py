@@ -1,0 +1,118 @@
+"""Property 7 (equivariant subspace): the parameter actions, the Reynolds projector, the verdicts, and planted
+failures (plain data, a loss that is not invariant) that the same check must detect."""
+
+import numpy as np
+import pytest
+
+from harness.groups import build_group
+from harness.networks import parse_network
+from harness.scenario import Scenario
+from harness.verdicts import Status
+from properties.prop_equivariant_subspace import (
+    HIDDEN_ACTIONS, equivariant_subspace, equivariant_subspace_check, parameter_action, split_points,
+)
+
+ACTING = [
+    ("linear:3,1,1", "cyclic/trivial"),
+    ("linear:3,3,3", "cyclic/same"),
+    ("linear:4,2,4", "rot:4/same"),
+    ("deep-linear:3,3,2,1", "cyclic/trivial"),
+    ("deep-linear:2,2,2", "swap:0,1/sign"),
+    ("poly:3,2,1,k=2", "swap:0,1/sign"),
+    ("poly:2,2,2,k=3", "flip/same"),
+    ("attention:n=2,d=3,dk=2,dv=1", "cyclic/trivial"),
+    ("attention:n=3,d=2,dk=2,dv=2", "swap:0,1/same"),
+    ("attention:n=3,d=2,dk=1,dv=2", "tokens-cyclic/same*flip/same"),
+]
+
+
+@pytest.mark.parametrize("spec, group_spec", ACTING)
+@pytest.mark.parametrize("hidden", HIDDEN_ACTIONS)
+def test_parameter_actions_make_the_network_equivariant(spec, group_spec, hidden):
+    network = parse_network(spec)
+    group = build_group(group_spec, network)
+    subspace = equivariant_subspace(network, group, hidden)
+    if subspace is None:
+        pytest.skip(f"no {hidden} hidden action for {spec} under {group_spec}")
+    # f(R(g)θ, x) = ρ_out(g) f(θ, ρ_in(g)⁻¹x) was checked numerically on construction
+    assert subspace.equivariance_defect < 1e-12
+    projector = subspace.projector
+    np.testing.assert_allclose(projector @ projector, projector, atol=1e-12)
+    np.testing.assert_allclose(projector, projector.T, atol=1e-12)  # orthogonal actions: P_E is orthogonal
+
+
+@pytest.mark.parametrize("spec, group_spec", ACTING)
+def test_actions_are_orthogonal_representations(spec, group_spec):
+    network = parse_network(spec)
+    group = build_group(group_spec, network)
+    def key(matrix):
+        return (np.asarray(matrix, dtype=float).round(9) + 0.0).tobytes()  # + 0.0 folds −0.0 into 0.0
+
+    actions = {}
+    for rho_in, rho_out in zip(group.inputs, group.outputs):
+        action = parameter_action(network, rho_in, rho_out)
+        np.testing.assert_allclose(action.T @ action, np.eye(network.n_params), atol=1e-12)
+        actions[key(rho_in)] = action
+    # a homomorphism: R(g)R(h) = R(gh)
+    for g_in, g_out in zip(group.inputs, group.outputs):
+        for h_in, h_out in zip(group.inputs, group.outputs):
+            product = np.asarray(g_in, dtype=float) @ np.asarray(h_in, dtype=float)
+            expected = actions[key(product)]
+            got = parameter_action(network, g_in, g_out) @ parameter_action(network, h_in, h_out)
+            np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+def test_split_points_find_the_planes_of_a_rotation():
+    network = parse_network("linear:4,2,4")
+    group = build_group("rot:4/same", network)
+    assert split_points([np.asarray(g, dtype=float) for g in group.inputs]) == (2, 4)
+    cyclic = build_group("cyclic/trivial", network)
+    assert split_points([np.asarray(g, dtype=float) for g in cyclic.inputs]) == (4,)
+
+
+@pytest.mark.parametrize("spec, group_spec, loss", [
+    ("linear:3,1,1", "cyclic/trivial", "mse"),
+    ("linear:3,3,3", "cyclic/same", "logcosh"),
+    ("deep-linear:3,3,2,1", "cyclic/trivial", "cauchy"),
+    ("poly:3,2,1,k=2", "swap:0,1/sign", "mse"),
+    ("linear:4,2,4", "rot:4/same", "quartic"),
+    ("attention:n=2,d=3,dk=2,dv=1", "cyclic/trivial", "logcosh"),
+])
+def test_augmented_flow_stays_on_the_equivariant_subspace(spec, group_spec, loss):
+    verdict = equivariant_subspace_check(Scenario(spec, loss, group_spec, "augmented", n_samples=3, seed=1))
+    assert verdict.status is Status.HOLDS, verdict.reason
+    held = [v for v in verdict.evidence.values() if isinstance(v, dict) and v.get("status") == "holds"]
+    assert held and all(v["max_relative_distance"] <= 1e-9 and v["motion"] > 1e-2 for v in held)
+
+
+@pytest.mark.parametrize("spec, group_spec, loss", [
+    ("linear:3,1,1", "cyclic/trivial", "mse"),
+    ("linear:3,3,3", "cyclic/same", "logcosh"),
+    ("deep-linear:3,3,2,1", "cyclic/trivial", "cauchy"),
+    ("poly:3,2,1,k=2", "swap:0,1/sign", "mse"),
+    ("attention:n=2,d=3,dk=2,dv=1", "cyclic/trivial", "logcosh"),
+])
+def test_planted_plain_data_leave_the_subspace(spec, group_spec, loss):
+    # The same check on data that are NOT augmented: the theorem's premise is gone and E is left.
+    verdict = equivariant_subspace_check(Scenario(spec, loss, group_spec, "free", n_samples=3, seed=1),
+                                         augmented=False)
+    assert verdict.status is Status.VIOLATED, verdict.reason
+    assert "leaves E" in verdict.reason
+
+
+def test_planted_loss_that_is_not_invariant_leaves_the_subspace():
+    # logcosh is not invariant under a rotation by 2π/3 of the outputs; skipping the premise check plants it.
+    scenario = Scenario("linear:2,2,2", "logcosh", "rot:3/same", "augmented", n_samples=3, seed=2)
+    assert equivariant_subspace_check(scenario).status is Status.INCONCLUSIVE  # the premise is checked first
+    verdict = equivariant_subspace_check(scenario, check_loss=False)
+    assert verdict.status is Status.VIOLATED, verdict.reason
+
+
+@pytest.mark.parametrize("spec, group_spec, reason", [
+    ("attention:n=3,d=2,dk=1,dv=2,mask=causal", "tokens-cyclic/same", "no natural parameter action"),
+    ("attention:n=3,d=2,dk=1,dv=2", "tokens-cyclic/same", "whole parameter space"),
+    ("linear:2,2,2", "flip/sign", "E = {0}"),
+])
+def test_vacuous_or_inapplicable_cases_are_inconclusive(spec, group_spec, reason):
+    verdict = equivariant_subspace_check(Scenario(spec, "mse", group_spec, "augmented", n_samples=2, seed=0))
+    assert verdict.status is Status.INCONCLUSIVE and reason in verdict.reason
