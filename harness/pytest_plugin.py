@@ -48,6 +48,8 @@ def pytest_addoption(parser):
                     help="name of this run's report folder (default: <profile>-seed<S> with --hypothesis-seed, "
                          "else a UTC timestamp); an existing folder is never replaced, a suffix is added")
     group.addoption("--flowlaws-no-report", action="store_true", help="write no report")
+    group.addoption("--flowlaws-max-examples", type=int, default=None, metavar="N",
+                    help="examples per property test, overriding the profile's max_examples")
     group.addoption("--flowlaws-no-plots", action="store_true", help="write reports without figures")
     group.addoption("--flowlaws-time-budget", type=float, default=None, metavar="SECONDS",
                     help="stop starting new examples after this many seconds (a found violation is still shrunk)")
@@ -101,6 +103,14 @@ def pytest_collection_finish(session):
 def pytest_configure(config):
     explicit = config.getoption("--hypothesis-profile", default=None)
     profile = explicit or load_profile(config.getoption("--flowlaws-profile"))
+    examples = config.getoption("--flowlaws-max-examples")
+    if examples is not None:
+        if examples < 1:
+            raise pytest.UsageError(f"flowlaws: --flowlaws-max-examples={examples} must be a positive integer")
+        from hypothesis import settings
+
+        settings.register_profile(f"{profile}-x{examples}", parent=settings.get_profile(profile), max_examples=examples)
+        settings.load_profile(f"{profile}-x{examples}")
     _pin_torch_threads()
     state = {
         "profile": profile,
