@@ -329,7 +329,7 @@ def test_selfcheck_refutes_the_planted_conjecture_with_a_small_counterexample(tm
     assert result["augmented_laws"] > result["free_laws"]
     assert (result["arch"], result["group"], result["D"], result["free_laws"], result["augmented_laws"]) == (
         "linear:3,1,1", "cyclic/trivial", 4, 1, 2)  # the worked example of DESIGN.md §1, found every time
-    folder = Path(result["report"]).parent
+    folder = Path(result["report"])
     assert {"drift.png", "spectrum.png", "scenario.json", "report.md"} <= {p.name for p in folder.iterdir()}
     assert main(["replay", str(folder / "scenario.json")]) == 1
     assert "violated: augmented data gives 2 laws, free data 1 (D = 4)" in capsys.readouterr().out

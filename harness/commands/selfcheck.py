@@ -231,7 +231,7 @@ def run(args) -> int:
                       augmented_laws=verdict.evidence["augmented_laws"])
         if not args.no_report:
             folder = _write_report(records, error, scenario, report_dir, start)
-    result["report"] = str(folder / "report.md") if folder else None
+    result["report"] = str(folder) if folder else None  # the report folder: report.md, scenario.json, plots
     result["seconds"] = round(time.time() - start, 2)
     passed = result["refuted"] and result["D"] <= MAX_COUNTEREXAMPLE_PARAMS
     if args.json:
