@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.conservation import CLEAR_DRIFT, flow_horizon
@@ -26,6 +26,7 @@ from harness.property import Property, enforce
 from harness.scenario import Scenario
 from harness.verdicts import Verdict
 from strategies import scenarios
+from strategies.groups import GROUP_KINDS
 
 GAUSS_TOLERANCE = 1e-9  # relative drift allowed to the Gauss–Legendre flow (exact up to round-off)
 GAUSS_STEPS = 200
@@ -112,10 +113,6 @@ def test_known_laws_are_conserved(family, loss_class, data):
 # --- a coverage sweep: one example in every family × group kind × loss class cell, every run -----------------
 # Random draws leave rare cells (e.g. attention × signperm × polynomial) empty in a 25-example run; this sweep
 # makes the coverage table of every campaign complete by construction.
-from hypothesis import settings  # noqa: E402
-
-from strategies.groups import GROUP_KINDS  # noqa: E402
-
 COVERAGE_CELLS = [(family, kind, loss_class) for family in FAMILIES for kind in GROUP_KINDS for loss_class in LOSS_CLASSES
                   if family == "attention" or not kind.startswith("tokens-")]
 
