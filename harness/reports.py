@@ -14,12 +14,14 @@ violation, plus the final replay of the shrunk counterexample (the last violated
 ``PropertyViolation`` that Hypothesis raised).
 
 Same seed, same content: every file except ``timings.json`` is a function of the records, and the
-records of a test are a function of the Hypothesis seed (with an empty example database). Durations and
-wall-clock times go to ``timings.json`` and are shown only in ``index.md``/``index.html``.
+records of a test are a function of the run's seed (with an empty example database). Durations and
+wall-clock times (any evidence entry named ``seconds`` or ``*_seconds``, at any depth, and the run's own
+clock) go to ``timings.json`` only; the index pages link to it.
 """
 
 from __future__ import annotations
 
+import builtins
 import html
 import json
 import os
@@ -39,7 +41,8 @@ STATUSES = ("holds", "violated", "inconclusive")
 # A run whose checks are mostly inconclusive would otherwise write thousands of folders; the index says
 # how many were left out.
 MAX_REPORTS_PER_PROPERTY = 100
-TIMING_KEYS = ("seconds",)  # evidence entries that measure time: kept out of the content files
+TIMING_KEYS = ("seconds",)  # evidence entries that measure time (and any ``*_seconds``): only in timings.json
+_EXCEPTION_GROUP = getattr(builtins, "BaseExceptionGroup", ())  # Python 3.11+ (none to walk before)
 _REPRODUCE_FAILURE = re.compile(r"@reproduce_failure\(.*?\)")
 
 
@@ -60,7 +63,7 @@ def failure_information(exception: BaseException | None) -> list[dict]:
     found: list[dict] = []
 
     def walk(error: BaseException) -> None:
-        if isinstance(error, BaseExceptionGroup):
+        if isinstance(error, _EXCEPTION_GROUP):
             for inner in error.exceptions:
                 walk(inner)
             return
@@ -108,13 +111,34 @@ def coverage_key(scenario: dict) -> str:
     return "|".join((family, _group_kind(scenario.get("group")), _loss_class(scenario.get("loss", "mse"))))
 
 
+def is_timing_key(key) -> bool:
+    """Whether an evidence entry measures time: ``seconds`` or ``<anything>_seconds``."""
+    return isinstance(key, str) and (key in TIMING_KEYS or key.endswith("_seconds"))
+
+
 def _without_timings(evidence):
     """Evidence with every timing entry removed, at any depth (they go to ``timings.json``)."""
     if isinstance(evidence, dict):
-        return {key: _without_timings(value) for key, value in evidence.items() if key not in TIMING_KEYS}
+        return {key: _without_timings(value) for key, value in evidence.items() if not is_timing_key(key)}
     if isinstance(evidence, list):
         return [_without_timings(value) for value in evidence]
     return evidence
+
+
+def _timings_of(evidence, prefix: str = "") -> dict:
+    """The timing entries ``_without_timings`` removes, by dotted path (``count_seconds``, ``leaf.seconds``)."""
+    found = {}
+    if isinstance(evidence, dict):
+        for key, value in evidence.items():
+            path = f"{prefix}{key}"
+            if is_timing_key(key) and isinstance(value, (int, float)):
+                found[path] = value
+            else:
+                found.update(_timings_of(value, f"{path}."))
+    elif isinstance(evidence, list):
+        for number, value in enumerate(evidence):
+            found.update(_timings_of(value, f"{prefix}{number}."))
+    return found
 
 
 def summarize_test(
@@ -219,7 +243,7 @@ def _example(nodeid: str, record: dict, failure: dict | None) -> dict:
         "verdict": verdict,
         "events": record.get("events", {}),
         "hypothesis": failure,
-        "seconds": evidence.get("seconds"),
+        "timings": _timings_of(evidence),
     }
 
 
@@ -281,6 +305,9 @@ class RunReport:
     errors: tuple[dict, ...]
     examples: tuple[dict, ...]  # each with its folder name
     unfinished: tuple[str, ...] = ()  # collected tests that never finished (an interrupted run)
+    # How the draws were fixed: "flowlaws-seed" (explorer, example database on), "hypothesis-seed" (database
+    # bypassed), "derandomized" (the gate), or None (unknown: e.g. a report built outside pytest).
+    seeding: str | None = None
 
     @property
     def totals(self) -> dict:
@@ -301,7 +328,7 @@ class RunReport:
     def to_dict(self) -> dict:
         return {
             "format": RUN_FORMAT, "run_id": self.run_id, "profile": self.profile, "seed": self.seed,
-            "outcome": self.outcome, "totals": self.totals,
+            "seeding": self.seeding, "outcome": self.outcome, "totals": self.totals,
             "properties": [p.to_dict() for p in self.properties],
             "coverage": list(self.coverage), "findings": self.findings, "errors": list(self.errors),
             "unfinished": list(self.unfinished),
@@ -330,7 +357,8 @@ def _utc(stamp: float) -> str:
 
 
 def build_run(collector: RunCollector, *, run_id: str, profile: str, seed: int | None,
-              started: float, finished: float | None = None, unfinished=()) -> tuple[RunReport, RunTimings]:
+              started: float, finished: float | None = None, unfinished=(),
+              seeding: str | None = None) -> tuple[RunReport, RunTimings]:
     """Aggregate the test summaries into the run's content and its timings (deterministic order).
 
     ``unfinished``: node ids of collected tests that never finished (the run was interrupted).
@@ -382,7 +410,7 @@ def build_run(collector: RunCollector, *, run_id: str, profile: str, seed: int |
             folder = f"{_slug(prop)}-{number}"
             folders.append(folder)
             examples.append({**example, "folder": folder})
-            example_seconds[folder] = example.get("seconds")
+            example_seconds[folder] = example.get("timings") or {}
         description = descriptions.get(prop, {})
         tally = counts[prop]
         tallies.append(PropertyTally(
@@ -400,7 +428,7 @@ def build_run(collector: RunCollector, *, run_id: str, profile: str, seed: int |
                       "examples": sum(tally.values()), **{s: tally.get(s, 0) for s in STATUSES}})
     run = RunReport(run_id=run_id, profile=profile, seed=seed, properties=tuple(tallies), coverage=tuple(cells),
                     findings={k: findings[k] for k in sorted(findings)}, errors=tuple(errors),
-                    examples=tuple(examples), unfinished=tuple(sorted(unfinished)))
+                    examples=tuple(examples), unfinished=tuple(sorted(unfinished)), seeding=seeding)
     timings = RunTimings(started, finished if finished is not None else time.time(), dict(property_seconds),
                          example_seconds)
     return run, timings
@@ -438,6 +466,7 @@ class Reproduction:
     project_root: Path
     profile: str
     seed: int | None
+    seeding: str | None = None
 
     def replay(self, scenario_path: Path) -> str:
         return f"flowlaws replay {_shown_path(scenario_path, self.project_root)}"
@@ -445,7 +474,10 @@ class Reproduction:
     def pytest(self, nodeid: str) -> str:
         parts = ["python -m pytest", f"'{nodeid}'", "-n 0 -p no:cacheprovider", f"--flowlaws-profile={self.profile}"]
         if self.seed is not None:
-            parts.append(f"--hypothesis-seed={self.seed}")
+            # A test's draws depend only on the seed and its node id, so this one test re-draws the same
+            # examples (examples saved in the example database replay first).
+            option = "--hypothesis-seed" if self.seeding == "hypothesis-seed" else "--flowlaws-seed"
+            parts.append(f"{option}={self.seed}")
         return " ".join(parts)
 
 
@@ -470,7 +502,7 @@ def write_run(run: RunReport, timings: RunTimings, report_dir: str | Path, *,
     final = _free_name(report_dir, _slug(run.run_id))  # a run id never names a path outside report_dir
     staging = Path(tempfile.mkdtemp(prefix=f".incomplete-{final.name}-", dir=report_dir))
     try:
-        reproduction = Reproduction(project_root, run.profile, run.seed)
+        reproduction = Reproduction(project_root, run.profile, run.seed, run.seeding)
         for example in run.examples:
             _write_example(staging / example["folder"], final / example["folder"], example, reproduction, plots)
         (staging / "index.json").write_text(json.dumps(run.to_dict(), indent=1, sort_keys=True) + "\n")
@@ -624,10 +656,9 @@ def _md_cell(text: str) -> str:
 def _table_rows(run: RunReport, timings: RunTimings) -> dict[str, tuple[list[str], list[list[str]]]]:
     """The index's tables as (header, rows) of plain strings, shared by the Markdown and HTML renderings."""
     tables = {}
-    header = ["property", "title", "tests", "examples", "holds", "violated", "inconclusive", "errors",
-              "skipped", "time (s)"]
+    header = ["property", "title", "tests", "examples", "holds", "violated", "inconclusive", "errors", "skipped"]
     rows = [[p.id, p.title, str(p.tests), str(p.examples), str(p.holds), str(p.violated), str(p.inconclusive),
-             str(p.errors), str(p.skipped), f"{timings.property_seconds.get(p.id, 0.0):.1f}"]
+             str(p.errors), str(p.skipped)]
             for p in run.properties]
     tables["Properties"] = (header, rows)
     tables["Coverage: examples per family × group kind (rows) × loss class (columns)"] = _coverage_pivot(run.coverage)
@@ -673,12 +704,22 @@ def _headline(run: RunReport, timings: RunTimings) -> list[tuple[str, str]]:
     totals = run.totals
     return [
         ("run", run.run_id), ("outcome", run.outcome), ("profile", run.profile),
-        ("seed", "random" if run.seed is None else str(run.seed)),
-        ("examples", f"{totals['examples']} ({totals['holds']} holds, {totals['violated']} violated, "
-                     f"{totals['inconclusive']} inconclusive)"),
-        ("started (UTC)", _utc(timings.started)), ("duration", f"{timings.finished - timings.started:.1f} s"),
+        ("seed", _seed_text(run)),
+        ("examples", (f"{totals['examples']} ({totals['holds']} holds, {totals['violated']} violated, "
+                      f"{totals['inconclusive']} inconclusive)")),
+        ("timings", "timings.json (kept out of every other file, so that a seed gives the same content)"),
     ] + ([("left out", f"{left_out} example folders beyond {MAX_REPORTS_PER_PROPERTY} per property")]
          if (left_out := sum(p.reports_left_out for p in run.properties)) else [])
+
+
+def _seed_text(run: RunReport) -> str:
+    if run.seeding == "derandomized":
+        return "none: derandomized (the gate draws the same examples every run)"
+    if run.seed is None:
+        return "random"
+    if run.seeding == "hypothesis-seed":
+        return f"{run.seed} (--hypothesis-seed: the example database was bypassed)"
+    return f"{run.seed} (--flowlaws-seed={run.seed})"
 
 
 def index_markdown(run: RunReport, timings: RunTimings) -> str:

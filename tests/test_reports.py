@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
+
 import pytest
 
 from harness import reports
@@ -118,7 +120,7 @@ def test_write_run_writes_replayable_examples_plots_and_indexes(tmp_path):
     text = (violated / "report.md").read_text()
     for expected in ("D < 4", "nowhere", "**violated**: D = 4", "`linear:1,2,1`",
                      "flowlaws replay reports/r/planted-small-1/scenario.json",
-                     "--flowlaws-profile=quick --hypothesis-seed=3", "@reproduce_failure('6.155.2', b'AAEC')"):
+                     "--flowlaws-profile=quick --flowlaws-seed=3", "@reproduce_failure('6.155.2', b'AAEC')"):
         assert expected in text
     assert not (folder / "planted-small-2" / "drift.png").exists()  # that evidence has no series
     index = json.loads((folder / "index.json").read_text())
@@ -202,3 +204,45 @@ def test_a_crash_is_described_with_hypothesis_reproduce_line():
     error.add_note("You can reproduce this example by temporarily adding @reproduce_failure('6.155.2', b'AA==') as a"
                    " decorator on your test case")
     assert reports.crash_description(error) == "ValueError: boom (reproduce with @reproduce_failure('6.155.2', b'AA=='))"
+
+
+def test_a_hypothesis_seed_run_says_so_in_its_reproduction_line():
+    run, _ = reports.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0,
+                               seeding="hypothesis-seed")
+    line = reports.Reproduction(Path("/p"), run.profile, run.seed, run.seeding).pytest("a::x")
+    assert line.endswith("--flowlaws-profile=quick --hypothesis-seed=3")
+    assert run.to_dict()["seeding"] == "hypothesis-seed"
+    gate, timings = reports.build_run(_collector(), run_id="g", profile="ci", seed=None, started=0.0, finished=2.0,
+                                      seeding="derandomized")
+    assert "derandomized" in reports.index_markdown(gate, timings)
+    assert "seed" not in reports.Reproduction(Path("/p"), "ci", None, "derandomized").pytest("a::x")
+
+
+TIMED = Property("timed", "Timed", "-", "nowhere",
+                 lambda s: Verdict.inconclusive("undecided", D=2, count_seconds=0.123, seconds=4.5,
+                                                leaf={"seconds": 1.25, "rank": 1},
+                                                findings=[{"network": s.network, "solve_seconds": 0.5}]))
+
+
+def test_timings_are_only_in_timings_json(tmp_path):
+    """``seconds`` and ``*_seconds`` entries, at any depth, leave every file but timings.json."""
+    summary = reports.summarize_test("t::timed", _records("linear:1,1,1", prop=TIMED))
+    collector = reports.RunCollector()
+    collector.add(summary, 1.0)
+    runs = []
+    for name, (started, finished) in (("one", (0.0, 2.0)), ("two", (100.0, 250.0))):
+        run, timings = reports.build_run(collector, run_id="r", profile="quick", seed=3, started=started,
+                                         finished=finished, seeding="flowlaws-seed")
+        runs.append(reports.write_run(run, timings, tmp_path / name / "reports", project_root=tmp_path / name,
+                                      plots=False))
+    files = {}
+    for folder in runs:
+        files[folder] = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+        for name, data in files[folder].items():
+            if name != "timings.json":
+                assert b"seconds" not in data and b"0.123" not in data and b"1.25" not in data, name
+    timings_json = json.loads(files[runs[0]].pop("timings.json"))
+    assert timings_json["examples"]["timed-1"] == {"count_seconds": 0.123, "seconds": 4.5, "leaf.seconds": 1.25,
+                                                 "findings.0.solve_seconds": 0.5}
+    files[runs[1]].pop("timings.json")
+    assert files[runs[0]] == files[runs[1]]  # different clocks, byte-identical content
