@@ -1,5 +1,13 @@
-"""Root conftest: loads the flowlaws pytest plugin for every test and property in this repository."""
+"""Root conftest: configures the process and loads the flowlaws pytest plugin for every test and property.
 
-import harness  # noqa: F401  (pins threads and the Numba cache before numpy/numba load)
+``configure`` must run before numba is imported (threads, Numba cache). This file is the repository's root,
+so its folder is the project whose ``.numba_cache`` pytest uses, from whichever subfolder it is started.
+"""
+
+from pathlib import Path
+
+from harness import environment
+
+environment.configure(project=Path(__file__).parent)
 
 pytest_plugins = ["harness.pytest_plugin"]

@@ -1,15 +1,13 @@
 """flowlaws' engine: networks, groups, data, losses, integrators, counting, laws, verdicts, reports.
 
-Importing ``harness`` pins numerical libraries to one thread (one per pytest-xdist worker) and points
-Numba's on-disk cache at a project-local folder, unless the environment already says otherwise; both
-must happen before numpy, torch or numba are first imported.
+Importing ``harness`` has no side effects. The process-wide set-up (one thread per process, the Numba
+cache folder) is the explicit step ``harness.environment.configure()``, which the ``flowlaws`` command and
+the pytest plugin call before numpy, numba or torch are imported; call it first in a script or notebook.
 """
 
-import os
-from pathlib import Path
+from importlib.metadata import PackageNotFoundError, version
 
-for _variable in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
-os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".numba_cache"))
-
-__version__ = "0.1.0"
+try:
+    __version__ = version("flowlaws")  # the one version source: pyproject.toml, through the installed metadata
+except PackageNotFoundError:  # a source tree on sys.path that was never installed
+    __version__ = "0+unknown"

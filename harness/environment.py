@@ -1,0 +1,55 @@
+"""Where flowlaws keeps its files, and the one explicit step that configures the process.
+
+Nothing here runs at import. ``configure()`` is called by the CLI (before any command imports numpy,
+numba or torch) and by the pytest plugin; a notebook user may call it too. It pins numerical libraries to
+one thread (one per pytest-xdist worker) and points Numba's on-disk cache at the project folder, unless the
+environment already says otherwise. Both must happen before numba (and torch) are first imported, which is
+why it is a separate, dependency-free module.
+
+Every path comes from the working directory or the environment, never from ``__file__``: in a
+non-editable install ``__file__`` lies in site-packages.
+
+- project folder: ``FLOWLAWS_HOME``, else the current working directory;
+- Numba cache: ``NUMBA_CACHE_DIR``, else ``<project>/.numba_cache``;
+- example database: ``FLOWLAWS_EXAMPLE_DB``, else ``<project>/.hypothesis/examples``;
+- reports: ``FLOWLAWS_REPORT_DIR``, else ``<project>/reports``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+THREAD_VARIABLES = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def project_dir() -> Path:
+    """The folder flowlaws works in: ``FLOWLAWS_HOME`` or the current working directory."""
+    return Path(os.environ.get("FLOWLAWS_HOME") or os.getcwd()).absolute()
+
+
+def numba_cache_dir() -> Path:
+    return Path(os.environ.get("NUMBA_CACHE_DIR") or project_dir() / ".numba_cache")
+
+
+def example_database_dir() -> Path:
+    return Path(os.environ.get("FLOWLAWS_EXAMPLE_DB") or project_dir() / ".hypothesis" / "examples")
+
+
+def report_dir() -> Path:
+    return Path(os.environ.get("FLOWLAWS_REPORT_DIR") or project_dir() / "reports")
+
+
+def configure(project: str | os.PathLike | None = None) -> None:
+    """Pin threads to one and fix the Numba cache folder (idempotent; explicit settings win).
+
+    ``project`` is the folder whose ``.numba_cache`` to use when NUMBA_CACHE_DIR is unset (default:
+    ``project_dir()``); the repository's root conftest passes its own folder, so that pytest started from a
+    subfolder still shares one cache. Must run before numba is imported: Numba reads NUMBA_CACHE_DIR and
+    NUMBA_NUM_THREADS once, at import.
+    """
+    for variable in THREAD_VARIABLES:
+        os.environ.setdefault(variable, "1")
+    if not os.environ.get("NUMBA_CACHE_DIR"):
+        cache = numba_cache_dir() if project is None else Path(project) / ".numba_cache"
+        os.environ["NUMBA_CACHE_DIR"] = str(cache.absolute())
