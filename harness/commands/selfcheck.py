@@ -207,17 +207,16 @@ def figure_evidence(scenario: Scenario) -> dict:
 def add_parser(subparsers):
     parser = subparsers.add_parser("selfcheck", help="refute a planted false conjecture (the harness works)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("--report-dir", default=None, help="report folder (default: reports/ in the project)")
+    parser.add_argument("--report-dir", default=None, help="report folder (default: FLOWLAWS_REPORT_DIR, else ./reports)")
     parser.add_argument("--no-report", action="store_true", help="write no report folder")
     parser.set_defaults(handler=run)
     return parser
 
 
 def run(args) -> int:
-    from harness import reports
-    from harness.commands.list import PROJECT_ROOT
+    from harness import environment, reports
 
-    report_dir = Path(args.report_dir) if args.report_dir else PROJECT_ROOT / "reports"
+    report_dir = Path(args.report_dir) if args.report_dir else environment.report_dir()
     if not args.no_report:
         reports.check_writable(report_dir)
     start = time.time()
@@ -243,7 +242,7 @@ def run(args) -> int:
 
 
 def _write_report(records, error, scenario, report_dir, start) -> Path:
-    from harness import reports
+    from harness import environment, reports
 
     summary = reports.summarize_test(NODE, records, outcome="failed", exception=error)
     for example in summary["examples"]:
@@ -253,7 +252,7 @@ def _write_report(records, error, scenario, report_dir, start) -> Path:
     collector = reports.RunCollector()
     collector.add(summary, time.time() - start)
     run, timings = reports.build_run(collector, run_id="selfcheck", profile="selfcheck", seed=None, started=start)
-    folder = reports.write_run(run, timings, report_dir, project_root=Path.cwd())
+    folder = reports.write_run(run, timings, report_dir, project_root=environment.project_dir())
     violated = next(e["folder"] for e in run.examples if e["verdict"]["status"] == "violated")
     return folder / violated
 
