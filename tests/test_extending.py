@@ -1,11 +1,13 @@
 """A property added from the template is picked up by pytest and ``flowlaws run`` and reported, with no other edit.
 
-The template is copied, as a user would, into the properties folder of a temporary project whose only
+The template is read from the installed ``properties`` package (it ships as package data, so an installed
+copy has it too) and copied, as a user would, into the properties folder of a temporary project whose only
 other files are the root conftest (loading the flowlaws plugin) and the pytest settings of pyproject.toml.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 import shutil
@@ -18,14 +20,20 @@ import pytest
 from harness import reports
 from harness.cli import main
 
-PROJECT = Path(__file__).resolve().parent.parent
-TEMPLATE = PROJECT / "properties" / "prop_template.py.example"
+PROJECT = Path(__file__).resolve().parent.parent  # the repository (tests are not installed)
+TEMPLATE = importlib.resources.files("properties").joinpath("prop_template.py.example")
 TEMPLATE_ID = "augmented-data-is-closed"
 
 
 def test_the_template_is_short_and_not_collected():
+    assert TEMPLATE.is_file()
     assert len(TEMPLATE.read_text().splitlines()) < 30
     assert not TEMPLATE.name.endswith(".py")  # pytest never collects the template itself
+
+
+def test_flowlaws_list_template_prints_the_shipped_template(capsys):
+    assert main(["list", "--template"]) == 0
+    assert capsys.readouterr().out == TEMPLATE.read_text()
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +42,7 @@ def user_project(tmp_path_factory):
     (root / "properties").mkdir()
     shutil.copy(PROJECT / "conftest.py", root / "conftest.py")
     (root / "pytest.ini").write_text("[pytest]\ntestpaths = properties\npython_files = test_*.py prop_*.py\n")
-    shutil.copy(TEMPLATE, root / "properties" / "prop_closed_data.py")
+    (root / "properties" / "prop_closed_data.py").write_text(TEMPLATE.read_text())
     return root
 
 
