@@ -9,7 +9,10 @@ so the judgement uses Dormand–Prince at two tolerances).
 Outcomes per law: ``conserved`` (tight drift at round-off, or shrinking ≥ 10× over the tolerance change),
 ``drifts`` (tight drift clearly above the integrator error and not shrinking), or ``inconclusive`` with the
 reason: the run failed or blew up, the flow barely moved, a ratio law's denominator came near zero (trap (d):
-ratio laws hold only away from it), or the drift sat in between.
+ratio laws hold only away from it), the law was not finite along the flow, or the drift sat in between.
+
+A failed run is never judged: if either integration ends with a status other than ``ok``, every judgement is
+``inconclusive`` with that status (``DriftJudgement.status``) and NaN drifts, whatever the saved states show.
 """
 
 from __future__ import annotations
@@ -74,10 +77,19 @@ class DriftJudgement:
     drift_loose: float
     drift_tight: float
     min_denominator_ratio: float | None = None
+    status: str = "ok"  # "ok", or the status of the integration that failed (then the outcome is inconclusive)
+
+    def __post_init__(self):
+        if self.status != "ok" and self.outcome != "inconclusive":
+            raise ValueError(f"a failed integration ({self.status}) can only be inconclusive, not {self.outcome}")
 
     def to_dict(self) -> dict:
-        return {"law": self.law, "outcome": self.outcome, "reason": self.reason, "drift_loose": self.drift_loose,
-                "drift_tight": self.drift_tight, "min_denominator_ratio": self.min_denominator_ratio}
+        def number(value):
+            return None if value is None or not np.isfinite(value) else value
+
+        return {"law": self.law, "outcome": self.outcome, "reason": self.reason,
+                "drift_loose": number(self.drift_loose), "drift_tight": number(self.drift_tight),
+                "min_denominator_ratio": self.min_denominator_ratio, "status": self.status}
 
 
 def flow_horizon(flow: GradientFlow, theta0: np.ndarray) -> float:
@@ -104,8 +116,10 @@ def judge_drift(flow: GradientFlow, theta0: np.ndarray, laws: list[ExplicitLaw],
                 "statuses": {"loose": loose.status, "tight": tight.status},
                 "thresholds": {"round_off": ROUND_OFF, "required_shrink": REQUIRED_SHRINK, "clear_drift": CLEAR_DRIFT}}
     if not (loose.ok and tight.ok):
-        reason = f"integration did not finish (loose: {loose.status}, tight: {tight.status})"
-        return [DriftJudgement(law.text, "inconclusive", reason, np.nan, np.nan) for law in laws], evidence
+        failed = loose if not loose.ok else tight
+        reason = f"integration did not finish (loose: {loose.status}, tight: {tight.status}; {failed.failure})"
+        return [DriftJudgement(law.text, "inconclusive", reason, np.nan, np.nan, status=failed.status)
+                for law in laws], evidence
     losses = loss_values(flow, tight)
     loss_change = abs(losses[-1] - losses[0]) / max(abs(losses[0]), 1e-300)
     evidence.update(loss_start=float(losses[0]), loss_end=float(losses[-1]), relative_loss_change=loss_change)
@@ -136,6 +150,9 @@ def judge_drift(flow: GradientFlow, theta0: np.ndarray, laws: list[ExplicitLaw],
 
 def _classify(text: str, loose: float, tight: float, denominator_ratio: float | None,
               loss_change: float) -> DriftJudgement:
+    if not (np.isfinite(loose) and np.isfinite(tight)):
+        return DriftJudgement(text, "inconclusive", f"the law is not finite along the flow (drifts {loose} and "
+                              f"{tight})", loose, tight, denominator_ratio)
     if denominator_ratio is not None and denominator_ratio < MIN_DENOMINATOR:
         return DriftJudgement(text, "inconclusive", f"denominator came within {denominator_ratio:.1e} of zero "
                               "(relative): a ratio law holds only away from its pole", loose, tight, denominator_ratio)

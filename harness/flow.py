@@ -5,6 +5,11 @@ L(θ) = mean_r ℓ(Φ(θ)Ψ_r, y_r); ``integrate`` runs one of the Numba integra
 and returns a ``Trajectory`` (requested times, states, status, work counts) that never hides a failure;
 ``law_drift`` measures how far each known conservation law h moved along it: max_t |h(θ(t)) − h(θ(0))|
 relative to the law's scale (the size of the terms it balances).
+
+A failed run is never judged: when ``Trajectory.status`` is anything but ``ok`` the states stop at the last save
+time reached, and a drift over them would read as perfect conservation (nothing moved yet). ``law_drift`` then
+returns a ``LawDrift`` that is not available (``largest`` None, drifts NaN, the status kept) and ``loss_values``
+returns NaN at every time: a failed flow is "not available", never a number that passes for a result.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from functools import cached_property
 import numpy as np
 
 from harness import integrators
-from harness.data import DataSet, moments
+from harness.data import DataSet, check_data_size, moments
 from harness.errors import InvalidInput
 from harness.losses import Loss, get_loss
 from harness.networks import LinearNetwork, Network, parse_network
@@ -28,6 +33,18 @@ DEFAULT_ATOL = 1e-10
 DEFAULT_STEPS = 200
 DEFAULT_MAX_STEPS = 200_000
 DEFAULT_BLOW_UP = 1e6
+# Resource guards, checked before any work (a refused run costs nothing; a granted one is bounded):
+MAX_STEPS_LIMIT = 10_000_000  # attempted steps per run: about a minute of the smallest flow, hours of a large one
+MAX_SAVED_VALUES = 10_000_000  # (n_save + 1) · D saved numbers: 80 MB of float64 (the states are copied once)
+
+# What each non-ok status means, for messages (the integrators' own words are in harness.integrators).
+STATUS_MEANINGS = {
+    "max_steps": "the step budget (max_steps) ran out before the final time",
+    "blow_up": "the parameters left the blow-up bound (max |θ| too large)",
+    "step_underflow": "the step size needed fell below round-off of t (a stiff or exploding flow, or a flow time "
+                      "too large for float64 steps)",
+    "nonfinite": "the gradient became NaN or infinite",
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +71,7 @@ class GradientFlow:
                 raise InvalidInput(f"data must be a DataSet or an (x, y) pair, got {type(data).__name__}") from None
             data = DataSet(x, y)
         data.check_network(network, loss)
+        check_data_size(network, data.n_samples)  # the feature rows Ψ_r are built from it
         object.__setattr__(self, "network", network)
         object.__setattr__(self, "loss", loss)
         object.__setattr__(self, "data", data)
@@ -155,6 +173,15 @@ class Trajectory:
         return self.status == "ok"
 
     @property
+    def failure(self) -> str | None:
+        """None for a finished run; otherwise the status, what it means and the time reached."""
+        if self.ok:
+            return None
+        meaning = STATUS_MEANINGS.get(self.status, "the integrator stopped early")
+        return (f"{self.status}: {meaning}; stopped at t = {self.final_time:g} of "
+                f"{self.direction * self.t_final:g}")
+
+    @property
     def initial_state(self) -> np.ndarray:
         return self.states[0]
 
@@ -162,7 +189,7 @@ class Trajectory:
         return {"method": self.method, "status": self.status, "direction": self.direction,
                 "t_final": self.t_final, "final_time": self.final_time, "n_rhs": self.n_rhs,
                 "n_steps": self.n_steps, "n_rejected": self.n_rejected, "rtol": self.rtol, "atol": self.atol,
-                "step": self.step}
+                "step": self.step, "ok": self.ok}
 
 
 def _positive_number(name: str, value, *, allow_inf: bool = False) -> float:
@@ -175,9 +202,11 @@ def _positive_number(name: str, value, *, allow_inf: bool = False) -> float:
     return number
 
 
-def _positive_integer(name: str, value) -> int:
+def _positive_integer(name: str, value, *, limit: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise InvalidInput(f"{name}={value!r} must be a positive integer")
+    if limit is not None and value > limit:
+        raise InvalidInput(f"{name}={value!r} is above the limit of {limit:,}; allowed: 1 to {limit:,}")
     return int(value)
 
 
@@ -190,6 +219,11 @@ def integrate(flow: GradientFlow, theta0, t_final: float, method: str = "dp5", *
     2-stage Gauss–Legendre, both with ``steps`` steps of size t_final/steps (Gauss halves a step whose stage
     equations do not converge). States are saved at n_save + 1 equally spaced times including 0 and t_final.
     ``max_steps`` caps attempted steps; the run stops with status ``blow_up`` once ‖θ‖∞ > ``blow_up``.
+
+    Refused before any work (``InvalidInput``): a run that cannot finish by construction (a fixed-step method
+    with ``steps`` > ``max_steps``, or more save times than ``max_steps``), ``max_steps`` above
+    ``MAX_STEPS_LIMIT`` and more than ``MAX_SAVED_VALUES`` saved numbers ((n_save + 1) · D). A run that fails on
+    the way is not an error: it returns with a status other than ``ok``.
     """
     if not isinstance(flow, GradientFlow):
         raise InvalidInput(f"flow must be a GradientFlow, got {type(flow).__name__}")
@@ -203,7 +237,19 @@ def integrate(flow: GradientFlow, theta0, t_final: float, method: str = "dp5", *
         raise InvalidInput(f"rtol={rtol!r} is below what float64 can deliver; use rtol >= 1e-14")
     steps = _positive_integer("steps", steps)
     n_save = _positive_integer("n_save", n_save)
-    max_steps = _positive_integer("max_steps", max_steps)
+    max_steps = _positive_integer("max_steps", max_steps, limit=MAX_STEPS_LIMIT)
+    if method != "dp5" and steps > max_steps:
+        raise InvalidInput(f"steps={steps!r} fixed steps cannot finish within max_steps={max_steps:,}; allowed: "
+                           f"steps <= max_steps (max_steps at most {MAX_STEPS_LIMIT:,})")
+    saved_values = (n_save + 1) * flow.n_params
+    if saved_values > MAX_SAVED_VALUES:
+        raise InvalidInput(f"n_save={n_save!r} would save {n_save + 1:,} states of D = {flow.n_params} numbers "
+                           f"({saved_values:,} numbers), above the limit of {MAX_SAVED_VALUES:,} "
+                           f"({MAX_SAVED_VALUES * 8 // 10**6} MB); allowed: n_save <= "
+                           f"{max(MAX_SAVED_VALUES // flow.n_params - 1, 0):,} for this flow")
+    if n_save > max_steps:
+        raise InvalidInput(f"n_save={n_save!r} save times need at least as many steps, more than "
+                           f"max_steps={max_steps:,}; allowed: n_save <= max_steps")
     blow_up = _positive_number("blow_up", blow_up, allow_inf=True)
     if direction not in (1, -1) or isinstance(direction, bool):
         raise InvalidInput(f"direction={direction!r} must be +1 (forward in time) or -1 (backward)")
@@ -244,25 +290,40 @@ def integrate(flow: GradientFlow, theta0, t_final: float, method: str = "dp5", *
 
 
 def loss_values(flow: GradientFlow, trajectory: Trajectory) -> np.ndarray:
-    """L(θ(t)) at every saved time of the trajectory."""
+    """L(θ(t)) at every saved time of the trajectory; NaN at every time if the run failed (not available)."""
+    if not trajectory.ok:
+        return np.full(len(trajectory.states), np.nan)
     return np.array([flow.loss_value(state) for state in trajectory.states])
 
 
 @dataclass(frozen=True)
 class LawDrift:
-    """Per known law h_i: max_t |h_i(θ(t)) − h_i(θ(0))| / scale_i, with scale_i the largest scale of h_i seen."""
+    """Per known law h_i: max_t |h_i(θ(t)) − h_i(θ(0))| / scale_i, with scale_i the largest scale of h_i seen.
+
+    Not available (``available`` False) when the trajectory failed: ``status`` keeps why, the arrays are NaN,
+    ``largest`` is None and ``as_dict`` maps every law to None, so that no caller can read it as conserved.
+    """
 
     names: tuple[str, ...]
     drifts: np.ndarray
     scales: np.ndarray
     initial_values: np.ndarray
     history: np.ndarray = field(repr=False)  # (times, laws) relative drift |h(t) − h(0)| / scale at each time
+    status: str = "ok"  # the trajectory's status: anything but ok means not available
 
     @property
-    def largest(self) -> float:
+    def available(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def largest(self) -> float | None:
+        if not self.available:
+            return None
         return float(self.drifts.max()) if self.drifts.size else 0.0
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | None]:
+        if not self.available:
+            return {name: None for name in self.names}
         return {name: float(value) for name, value in zip(self.names, self.drifts)}
 
 
@@ -275,6 +336,8 @@ def law_drift(network: Network, trajectory: Trajectory, laws=None) -> LawDrift:
     """
     network = parse_network(network)
     law_function = network.known_laws if laws is None else laws
+    if not trajectory.ok:
+        return _unavailable_drift(network, trajectory, law_function, laws is None)
     values, scales = [], []
     for state in trajectory.states:
         value, scale = law_function(state)
@@ -292,3 +355,16 @@ def law_drift(network: Network, trajectory: Trajectory, laws=None) -> LawDrift:
     else:
         names = tuple(f"h{i}" for i in range(values.shape[1]))
     return LawDrift(names, history.max(axis=0), scale, values[0], history)
+
+
+def _unavailable_drift(network: Network, trajectory: Trajectory, law_function, known: bool) -> LawDrift:
+    """The drift of a failed run: the laws' names and the status, every number NaN (not available)."""
+    if known:
+        names = tuple(network.known_law_names())
+    else:
+        value, _ = law_function(trajectory.initial_state)
+        names = tuple(f"h{i}" for i in range(np.asarray(value, dtype=float).size))
+    n_laws = len(names)
+    nan = np.full(n_laws, np.nan)
+    return LawDrift(names, nan, nan.copy(), nan.copy(), np.full((len(trajectory.states), n_laws), np.nan),
+                    status=trajectory.status)

@@ -191,7 +191,6 @@ def _confirm_closure(family, kept, rank, theta, rng, finish, *, depth):
 def _generate_float(family, target_rank, max_depth, max_samples, seed) -> LieGeneration:
     rng = np.random.default_rng([seed, 7])
     D = family.n_params
-    arithmetic = family.arithmetic
     theta = family.random_point(rng)
     rows: list[np.ndarray] = []
     ranks: list[int] = []

@@ -284,3 +284,86 @@ def test_dense_linear_path_equals_the_sparse_monomial_path(spec, loss):
     assert np.allclose(dense.gradient(scenario.theta0), expected, rtol=1e-13, atol=1e-14 * np.abs(expected).max())
     assert np.allclose(expected, reference_gradient(sparse, scenario.theta0), rtol=1e-12,
                        atol=1e-13 * np.abs(expected).max())
+
+
+# --- a failed run is never judged ------------------------------------------------------------------------
+
+def failed_runs():
+    """One trajectory per failure status, each with saved states that did not move (drift over them is 0)."""
+    flow, theta = flow_and_theta("linear:3,2,2", "quartic")
+    return flow, {
+        "step_underflow": integrate(flow, theta, 100.0, "gauss", direction=-1, n_save=5),
+        "max_steps": integrate(flow, theta, 100.0, "gauss", steps=20, max_steps=30, direction=-1, n_save=5),
+        "nonfinite": integrate(flow, theta, 1e300, "rk4", n_save=5),
+        "blow_up": integrate(flow, theta, 100.0, "dp5", direction=-1, n_save=5,
+                             blow_up=1.5 * float(np.abs(theta).max())),
+    }
+
+
+def test_failed_runs_have_each_status():
+    _, runs = failed_runs()
+    assert {name: run.status for name, run in runs.items()} == {name: name for name in runs}
+    for run in runs.values():
+        assert not run.ok and run.failure.startswith(run.status) and "stopped at t = " in run.failure
+
+
+def test_law_drift_of_a_failed_run_is_not_available():
+    flow, runs = failed_runs()
+    for status, run in runs.items():
+        drift = law_drift(flow.network, run)
+        assert not drift.available and drift.status == status
+        assert drift.largest is None
+        assert drift.names == tuple(flow.network.known_law_names())
+        assert set(drift.as_dict()) == set(drift.names) and all(v is None for v in drift.as_dict().values())
+        assert np.isnan(drift.drifts).all() and np.isnan(drift.history).all()
+        # a custom law is refused the same way (no drift of 0 over the states saved before the failure)
+        custom = law_drift(flow.network, run, lambda state: (np.array([state @ state]), np.array([1.0])))
+        assert custom.largest is None and custom.names == ("h0",)
+
+
+def test_a_failed_run_cannot_pass_a_threshold_check():
+    """Comparing the drift of a failed run with a tolerance raises instead of answering 'conserved'."""
+    flow, runs = failed_runs()
+    drift = law_drift(flow.network, runs["step_underflow"])
+    with pytest.raises(TypeError):
+        drift.largest <= 1e-9  # noqa: B015  (the comparison itself must fail)
+    assert not (drift.drifts <= 1e-9).any()
+
+
+def test_loss_values_of_a_failed_run_are_not_available():
+    flow, runs = failed_runs()
+    for run in runs.values():
+        losses = loss_values(flow, run)
+        assert losses.shape == (len(run.states),) and np.isnan(losses).all()
+
+
+def test_the_drift_judge_refuses_a_failed_run():
+    from harness.conservation import DriftJudgement, compile_law, judge_drift
+
+    flow, theta = flow_and_theta("linear:3,2,2", "quartic")
+    law = compile_law(flow.network, "U_00**2 - V_00**2")
+    judgements, evidence = judge_drift(flow, theta, [law], horizon=1e300)
+    assert evidence["statuses"] == {"loose": "step_underflow", "tight": "step_underflow"}
+    [judgement] = judgements
+    assert judgement.outcome == "inconclusive" and judgement.status == "step_underflow"
+    assert "integration did not finish" in judgement.reason and "stopped at t = " in judgement.reason
+    assert judgement.to_dict()["drift_tight"] is None
+    with pytest.raises(ValueError, match="can only be inconclusive"):
+        DriftJudgement("h", "conserved", "planted", 0.0, 0.0, status="max_steps")
+
+
+def test_the_known_laws_check_is_inconclusive_on_a_failed_run(monkeypatch):
+    """The property over the flow (prop_known_laws) reads the status first: a failure is inconclusive."""
+    import properties.prop_known_laws as known_laws
+
+    real = known_laws.integrate
+
+    def starved(flow, theta0, t_final, method="dp5", **options):
+        options["max_steps"] = 3
+        options["steps"] = min(options.get("steps", 3), 3)
+        options["n_save"] = min(options.get("n_save", 1), 3)
+        return real(flow, theta0, t_final, method, **options)
+
+    monkeypatch.setattr(known_laws, "integrate", starved)
+    verdict = conservation_verdict(Scenario("linear:3,2,2", "mse", seed=1))
+    assert verdict.status is Status.INCONCLUSIVE and "integration did not finish" in verdict.reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -49,10 +50,10 @@ def test_plot_is_written(capsys, tmp_path):
     (["--arch", "linear:3,2,2", "--loss", "l1"], "unknown loss 'l1'; allowed: mse"),
     (["--arch", "linear:3,2,2", "--group", "cube"], "cube"),
     (["--arch", "linear:3,2,2", "--loss", "logistic"], "logistic loss needs a scalar output"),
-    (["--arch", "linear:3,2,2", "--t", "-1"], "--t -1.0 must be a positive finite flow time"),
-    (["--arch", "linear:3,2,2", "--samples", "0"], "--samples 0 must be a positive integer"),
-    (["--arch", "linear:3,2,2", "--method", "dp5", "--rtol", "0"], "rtol=0.0 must be a positive finite number"),
-    (["--arch", "linear:3,2,2", "--method", "gauss", "--steps", "0"], "steps=0 must be a positive integer"),
+    (["--arch", "linear:3,2,2", "--t", "-1"], "--t -1 is out of range; allowed: a positive finite flow time"),
+    (["--arch", "linear:3,2,2", "--samples", "0"], "--samples 0 is out of range; allowed: an integer from 1"),
+    (["--arch", "linear:3,2,2", "--method", "dp5", "--rtol", "0"], "--rtol 0 is out of range; allowed: a positive"),
+    (["--arch", "linear:3,2,2", "--method", "gauss", "--steps", "0"], "--steps 0 is out of range"),
     (["--arch", "linear:3,2,2", "--plot", "/nonexistent-dir/x.png"], "cannot write plot file"),
 ])
 def test_bad_input_exits_with_code_2_and_one_message(capsys, arguments, message):
@@ -60,6 +61,61 @@ def test_bad_input_exits_with_code_2_and_one_message(capsys, arguments, message)
     err = capsys.readouterr().err
     assert err.startswith("flowlaws: error: ") and message in err
     assert len(err.strip().splitlines()) == 1
+
+
+# --- a failed integration is never reported as conserved -------------------------------------------------
+
+FAILING = {
+    "backward-quartic": ["--backward", "--t", "100"],  # step_underflow: the backward quartic flow explodes
+    "huge-flow-time": ["--t", "1e300"],  # step_underflow: a step of 1e297 cannot be solved, halving 40 times
+    "step-budget": ["--backward", "--t", "100", "--steps", "20", "--max-steps", "30"],  # an honest max_steps hit
+}
+
+
+@pytest.mark.parametrize("name", FAILING)
+def test_a_failed_integration_prints_no_drift_and_exits_1(capsys, name):
+    code = main(["flow", "--arch", "linear:3,2,2", "--loss", "quartic", *FAILING[name]])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "status ok" not in out and "integration failed: " in out and "stopped at t = " in out
+    assert "loss n/a, law drift n/a" in out
+    assert "drift of a known law" not in out and not re.search(r"drift[^\n]*\d\.\d+e[+-]\d", out)  # no figure
+    assert "(UᵀU − VᵀV)" not in out
+
+
+@pytest.mark.parametrize("name", FAILING)
+def test_a_failed_integration_has_null_drift_and_loss_in_json(capsys, name):
+    code = main(["flow", "--arch", "linear:3,2,2", "--loss", "quartic", *FAILING[name], "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert report["status"] in ("step_underflow", "max_steps") and report["ok"] is False
+    assert report["largest_law_drift"] is None and report["loss_start"] is None and report["loss_end"] is None
+    assert set(report["law_drift"]) and all(value is None for value in report["law_drift"].values())
+    assert report["failure"].startswith(report["status"]) and abs(report["final_time"]) < report["t_final"]
+
+
+def test_status_names_the_three_failures_of_the_issue(capsys):
+    statuses = {}
+    for name in ("backward-quartic", "huge-flow-time", "step-budget"):
+        main(["flow", "--arch", "linear:3,2,2", "--loss", "quartic", *FAILING[name], "--json"])
+        statuses[name] = json.loads(capsys.readouterr().out)["status"]
+    assert statuses == {"backward-quartic": "step_underflow", "huge-flow-time": "step_underflow",
+                        "step-budget": "max_steps"}
+
+
+def test_a_runaway_step_count_is_refused_up_front(capsys):
+    assert main(["flow", "--arch", "linear:3,2,2", "--loss", "quartic", "--steps", "1000000000"]) == 2
+    err = capsys.readouterr().err
+    assert err == "flowlaws: error: --steps 1000000000 is out of range; allowed: an integer from 1 to 10,000,000\n"
+    assert main(["flow", "--arch", "linear:3,2,2", "--steps", "300000"]) == 2
+    assert "--steps 300000 is more than --max-steps 200000" in capsys.readouterr().err
+
+
+def test_a_failed_plot_run_writes_no_plot(capsys, tmp_path):
+    target = tmp_path / "flow.png"
+    assert main(["flow", "--arch", "linear:3,2,2", "--loss", "quartic", *FAILING["backward-quartic"],
+                 "--plot", str(target)]) == 1
+    assert "(no plot written)" in capsys.readouterr().out and not target.exists()
 
 
 def test_unknown_method_is_a_usage_error(capsys):

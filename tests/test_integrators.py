@@ -10,6 +10,7 @@ from scipy.integrate import solve_ivp
 
 from harness import integrators
 from harness.data import DataSet
+from harness.errors import InvalidInput
 from harness.flow import GradientFlow, integrate, law_drift
 from harness.scenario import Scenario
 
@@ -139,13 +140,41 @@ def test_nonfinite_gradient_gives_status_nonfinite():
         assert trajectory.final_time == 0.0
 
 
-@pytest.mark.parametrize("method", ["dp5", "rk4", "gauss"])
-def test_max_steps_status(method):
+def test_max_steps_status():
     flow, theta0 = flow_of("linear:3,2,2", "mse")
-    trajectory = integrate(flow, theta0, 5.0, method, rtol=1e-12, steps=1000, max_steps=7, n_save=2)
+    trajectory = integrate(flow, theta0, 5.0, "dp5", rtol=1e-12, max_steps=7, n_save=2)
     assert trajectory.status == "max_steps"
     assert trajectory.n_steps + trajectory.n_rejected == 7
     assert 0 < trajectory.final_time < 5.0
+
+
+def test_an_honest_max_steps_hit_of_a_fixed_step_method_is_a_status():
+    """Gauss halves steps it cannot solve: a stiff flow can still run out of budget (not refused up front)."""
+    flow, theta0 = flow_of("linear:3,2,2", "quartic")
+    trajectory = integrate(flow, theta0, 100.0, "gauss", steps=20, max_steps=30, n_save=2, direction=-1)
+    assert trajectory.status == "max_steps" and not trajectory.ok
+    assert trajectory.n_steps + trajectory.n_rejected == 30 and trajectory.n_rejected > 0
+    assert "max_steps" in trajectory.failure and "stopped at t = " in trajectory.failure
+
+
+@pytest.mark.parametrize("method", ["rk4", "gauss"])
+def test_fixed_steps_beyond_the_step_budget_are_refused_up_front(method):
+    flow, theta0 = flow_of("linear:3,2,2", "mse")
+    with pytest.raises(InvalidInput, match=r"steps=1000 fixed steps cannot finish within max_steps=7"):
+        integrate(flow, theta0, 5.0, method, steps=1000, max_steps=7)
+
+
+@pytest.mark.parametrize("options,message", [
+    (dict(max_steps=10**9), r"max_steps=1000000000 is above the limit of 10,000,000"),
+    (dict(n_save=10**9), r"n_save=1000000000 would save 1,000,000,001 states of D = 10 numbers"),
+    (dict(n_save=300_000), r"n_save=300000 save times need at least as many steps, more than max_steps=200,000"),
+    (dict(steps=10**9, method="gauss"), r"steps=1000000000 fixed steps cannot finish within max_steps=200,000"),
+])
+def test_resource_guards_refuse_before_any_work(options, message):
+    flow, theta0 = flow_of("linear:3,2,2", "mse")
+    options = {"method": "dp5", **options}
+    with pytest.raises(InvalidInput, match=message):
+        integrate(flow, theta0, 1.0, options.pop("method"), **options)
 
 
 def test_counts_of_gradient_evaluations():
