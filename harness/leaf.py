@@ -23,15 +23,33 @@ the points, never off a formula:
 A rational law such as (v₂ − v₃)/(v₁ − v₃) = c shows up as the linear equation (v₂ − v₃) − c(v₁ − v₃) = 0
 with c fixed by θ₀, which is why degree 2 sees the worked example's two laws.
 
-Non-polynomial losses are walked with large residuals (targets or inputs scaled up, ``LeafWalk.regime``): an
-analytic ℓ with small residuals is locally almost MSE, and the leaf would look thinner than it is.
+**Which data sets stand for the class.** The count the leaf is compared with is about *every* data set of the
+class (free, or G-augmented), so the walk must not explore a sub-class with more laws. Polynomial losses
+(MSE, quartic) are walked with Gaussian data: their fields are polynomial in the moments of the data, and
+generic Gaussian data sets span every moment the class has. A non-polynomial ℓ must be walked where ℓ' is
+far from *affine over the residuals of one orbit*: with small residuals an analytic ℓ (and huber exactly)
+is MSE, whose augmented class can have extra laws; with predictions that do not vary across an orbit and
+large targets, ℓ' is (nearly) constant on every orbit (huber's linear regime exactly), so the fields are
+again those of orbit-invariant moments. Either way the walk would see laws the class does not have (the
+false counterexample ``poly:2,1,1,k=2 | rot:3/trivial | augmented | huber | N=1 | seed=0``: θ₀ was small, so
+all predictions were ≈ 0 and every orbit's residuals were equal). So every data set of a non-polynomial
+walk has inputs scaled so that the predictions at θ₀, and the targets, have a size drawn log-uniformly
+around ``LeafWalk.regime`` (4: huber's δ and the bends of logcosh, cauchy and pseudo-huber are at 1):
+residuals of one orbit then differ by several δ and straddle the bends.
+
+That the walked data sets do stand for the class is also *checked*, formula-free (``walk_span``): the
+gradients at θ₀ of the walk's data sets must span as much as those of a broad reference sample of the
+class (inputs and targets from 1/4 to 8 times their unit size, random and teacher targets). Equal
+pointwise spans at θ₀ are equal near θ₀ (the walk's span is at most the class's, and rank is lower
+semicontinuous), hence the same distribution, the same Lie algebra and the same leaf. A walk that spans
+less explored a sub-class, and its extra equations are not evidence against the count.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -110,6 +128,7 @@ class LeafPoints:
     points: np.ndarray
     leg_statuses: dict
     n_rhs: int
+    data_gradients: np.ndarray | None = None  # ∇L_data(θ₀) of every data set the walk drew (rows), for walk_span
 
     @property
     def n_points(self) -> int:
@@ -126,16 +145,33 @@ def class_dataset(network: Network, loss: Loss, data_class: str, group: Group | 
                   walk: LeafWalk, theta0: np.ndarray) -> DataSet:
     """A random data set of the class: Gaussian samples (free), or their orbit under G (augmented).
 
-    For non-polynomial losses the residuals are put at size ``walk.regime``: real targets are scaled up, and
-    for label or probability targets (which cannot be scaled) the inputs are, so that f(θ₀, x) has that size.
+    For non-polynomial losses the predictions f(θ₀, x) (inputs scaled) and the real targets get a size drawn
+    log-uniformly in [regime/2, 2·regime], so that the residuals of one orbit differ by several times the
+    loss's bend (module docstring: scaling the targets alone leaves ℓ' constant on orbits when θ₀ is small).
     """
     input_scale, target_scale = 1.0, 1.0
     if not loss.is_polynomial:
+        size = walk.regime * float(np.exp(rng.uniform(-math.log(2.0), math.log(2.0))))
+        input_scale = _input_scale_for_predictions(network, theta0, size, rng)
         if loss.targets == "real":
-            target_scale = walk.regime
-        else:
-            input_scale = _input_scale_for_predictions(network, theta0, walk.regime, rng)
+            target_scale = size
     base = random_dataset(network, walk.samples, rng, loss=loss, input_scale=input_scale, target_scale=target_scale)
+    return augment(base, group) if data_class == "augmented" else base
+
+
+REFERENCE_SCALES = (0.25, 8.0)  # the reference sample's input and target sizes, relative to their unit size
+
+
+def reference_dataset(network: Network, loss: Loss, data_class: str, group: Group | None, rng: np.random.Generator,
+                      samples: int, theta0: np.ndarray) -> DataSet:
+    """A data set of the class drawn broadly: prediction and target sizes log-uniform in REFERENCE_SCALES
+    (independently), random or teacher targets. It is the yardstick of ``walk_span``, not a walk's data."""
+    low, high = (math.log(v) for v in REFERENCE_SCALES)
+    input_scale = _input_scale_for_predictions(network, theta0, float(np.exp(rng.uniform(low, high))), rng)
+    target_scale = float(np.exp(rng.uniform(low, high)))
+    targets = "teacher" if rng.random() < 0.25 else "random"
+    base = random_dataset(network, samples, rng, loss=loss, targets=targets, input_scale=input_scale,
+                          target_scale=target_scale)
     return augment(base, group) if data_class == "augmented" else base
 
 
@@ -243,6 +279,7 @@ def collect_leaf_points(network: Network, loss: Loss | str, data_class: str, gro
     # the ball (where it would be discarded anyway), long before a blow-up wastes steps.
     bound = (1.0 + walk.radius) * size
     points = [theta0.copy()]
+    data_gradients = []
     statuses = {name: 0 for name in LEG_STATUSES}
     n_rhs = 0
     work = 0.0
@@ -253,6 +290,7 @@ def collect_leaf_points(network: Network, loss: Loss | str, data_class: str, gro
         # the walk without leaving it.
         start = points[max(int(rng.integers(len(points))), int(rng.integers(len(points))))]
         data = class_dataset(network, loss, data_class, group, rng, walk, theta0)
+        data_gradients.append(loss_gradient(network, loss, data)(theta0))
         direction = int(rng.choice((-1, 1)))
         cost = gradient_cost(network, loss, data)
         leg_start = start
@@ -282,7 +320,95 @@ def collect_leaf_points(network: Network, loss: Loss | str, data_class: str, gro
             if np.linalg.norm(start - leg_start) >= 0.5 * walk.step * size:
                 break
             extensions += 1
-    return LeafPoints(theta0, np.array(points), statuses, n_rhs)
+    return LeafPoints(theta0, np.array(points), statuses, n_rhs,
+                      np.array(data_gradients) if data_gradients else np.empty((0, network.n_params)))
+
+
+# --- do the walked data sets stand for the class? ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class WalkSpan:
+    """Pointwise span at θ₀ of the walk's fields against a broad reference sample of the class.
+
+    ``walk_rank`` is the dimension of span{∇L_data(θ₀)} over the walk's data sets, ``class_rank`` that over
+    the walk's and the reference sample's together (a lower bound of the class's span at θ₀), both read at
+    the largest spectral gap. ``represents`` is True when both gaps are clear and the ranks are equal (the
+    walk's fields span the class's distribution near θ₀, so the walked leaf is the class's leaf), False
+    when the walk clearly spans less (it explored a sub-class), None when a gap is not clear.
+    """
+
+    walk_rank: int
+    class_rank: int
+    walk_gap: SpectralGap
+    class_gap: SpectralGap
+    n_walk_sets: int
+    n_reference_sets: int
+    walk_singular_values: tuple[float, ...] = ()
+    class_singular_values: tuple[float, ...] = ()
+
+    @property
+    def represents(self) -> bool | None:
+        if not (self.walk_gap.clear and self.class_gap.clear):
+            return None
+        return self.walk_rank >= self.class_rank
+
+    @property
+    def reason(self) -> str:
+        if self.represents is None:
+            which = "walk" if not self.walk_gap.clear else "class reference"
+            gap = self.walk_gap if not self.walk_gap.clear else self.class_gap
+            return f"pointwise span of the {which} data sets at θ₀: {gap.reason}"
+        if self.represents:
+            return f"the walk's {self.n_walk_sets} data sets span the class's {self.class_rank} directions at θ₀"
+        return (f"the walk's {self.n_walk_sets} data sets span {self.walk_rank} directions at θ₀, the class at least "
+                f"{self.class_rank}: the walk explored a sub-class")
+
+    @property
+    def evidence(self) -> dict:
+        return {"walk_rank": self.walk_rank, "class_rank": self.class_rank, "represents": self.represents,
+                "walk_gap": self.walk_gap.ratio, "class_gap": self.class_gap.ratio,
+                "n_walk_sets": self.n_walk_sets, "n_reference_sets": self.n_reference_sets,
+                "walk_singular_values": list(self.walk_singular_values),
+                "class_singular_values": list(self.class_singular_values)}
+
+
+def _unit_rows(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1)
+    keep = np.isfinite(norms) & (norms > 0)
+    return rows[keep] / norms[keep, None]
+
+
+def walk_span(leaf: LeafPoints, network: Network, loss: Loss | str, data_class: str, group: Group | None, *,
+              seed: int = 0, reference_sets: int | None = None, samples: int = 3, gap_threshold: float = 1e3,
+              floor: float = 1e-10) -> WalkSpan:
+    """Whether the walk's data sets stand for the class at θ₀ (``WalkSpan``), formula-free.
+
+    The reference sample has ``reference_sets`` (default 2D + 10) data sets of ``reference_dataset``; gradients
+    are normalised to unit length before the SVD, and ``floor`` (relative) is the level below which a singular
+    value counts as zero (the gradients are exact up to round-off).
+    """
+    loss = get_loss(loss)
+    theta0 = leaf.theta0
+    rng = np.random.default_rng([seed, 29])
+    count = 2 * network.n_params + 10 if reference_sets is None else reference_sets
+    reference = np.array([loss_gradient(network, loss, reference_dataset(network, loss, data_class, group, rng,
+                                                                       samples, theta0))(theta0)
+                          for _ in range(count)])
+    walked = _unit_rows(leaf.data_gradients if leaf.data_gradients is not None else np.empty((0, theta0.size)))
+    union = np.concatenate([walked, _unit_rows(reference)])
+
+    def spectrum(rows):
+        if rows.shape[0] == 0:
+            return np.zeros(0)
+        values = np.linalg.svd(rows, compute_uv=False)
+        return values / values[0]
+
+    walk_values, class_values = spectrum(walked), spectrum(union)
+    walk_gap = SpectralGap.of(walk_values, threshold=gap_threshold, floor=floor)
+    class_gap = SpectralGap.of(class_values, threshold=gap_threshold, floor=floor)
+    return WalkSpan(walk_gap.rank, class_gap.rank, walk_gap, class_gap, int(walked.shape[0]), count,
+                    tuple(float(v) for v in walk_values[: network.n_params]),
+                    tuple(float(v) for v in class_values[: network.n_params]))
 
 
 # --- vanishing polynomials -------------------------------------------------------------------------------
@@ -372,6 +498,7 @@ class LeafEquations:
     laws_seen: int | None = None
     leg_statuses: dict = field(default_factory=dict)
     n_rhs: int = 0
+    walk_span: WalkSpan | None = None  # whether the walk's data sets stand for the class (``walk_span``)
 
     @property
     def conclusive(self) -> bool:
@@ -399,6 +526,7 @@ class LeafEquations:
             "laws_seen": self.laws_seen,
             "leg_statuses": dict(self.leg_statuses),
             "n_rhs": self.n_rhs,
+            "walk_span": None if self.walk_span is None else self.walk_span.evidence,
         }
 
 
@@ -479,18 +607,21 @@ def leaf_equations(network: Network, loss: Loss | str, data_class: str, group: G
     """Walk the leaf through θ₀ of the class (free or G-augmented data, ``loss``) and read its equations.
 
     The number of laws the integrators see is ``result.laws_seen``: the rank at θ₀ of the gradients of the
-    polynomials of degree ≤ ``degree`` vanishing on the points reached.
+    polynomials of degree ≤ ``degree`` vanishing on the points reached; ``result.walk_span`` says whether the
+    walk's data sets stand for the class (more laws seen than the class has mean nothing otherwise).
     """
     if degree not in DEGREES:
         raise InvalidInput(f"degree={degree!r} is not one of {DEGREES}")
     leaf = collect_leaf_points(network, loss, data_class, group, theta0,
                                n_points=points_needed(network.n_params, degree, walk), seed=seed, walk=walk,
                                leg_integrator=leg_integrator)
-    return vanishing_polynomials(leaf, degree=degree, gap_threshold=gap_threshold, noise_floor=noise_floor)
+    equations = vanishing_polynomials(leaf, degree=degree, gap_threshold=gap_threshold, noise_floor=noise_floor)
+    span = walk_span(leaf, network, loss, data_class, group, seed=seed, samples=walk.samples)
+    return replace(equations, walk_span=span)
 
 
 __all__ = [
-    "DATA_CLASSES", "LeafEquations", "LeafPoints", "LeafWalk", "LegResult", "SpectralGap", "class_dataset",
+    "DATA_CLASSES", "LeafEquations", "LeafPoints", "LeafWalk", "LegResult", "SpectralGap", "WalkSpan", "class_dataset",
     "collect_leaf_points", "flow_leg", "leaf_equations", "loss_gradient", "monomial_exponents", "monomial_gradients",
-    "monomial_matrix", "points_needed", "scipy_leg", "vanishing_polynomials",
+    "monomial_matrix", "points_needed", "reference_dataset", "scipy_leg", "vanishing_polynomials", "walk_span",
 ]

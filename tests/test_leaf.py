@@ -10,14 +10,26 @@ from harness.data import is_closed
 from harness.errors import InvalidInput
 from harness.groups import build_group
 from harness.leaf import (
-    LeafPoints, LeafWalk, LegResult, SpectralGap, class_dataset, collect_leaf_points, leaf_equations,
-    monomial_exponents, monomial_gradients, monomial_matrix, scipy_leg, vanishing_polynomials,
+    LeafPoints,
+    LeafWalk,
+    LegResult,
+    SpectralGap,
+    class_dataset,
+    collect_leaf_points,
+    leaf_equations,
+    loss_gradient,
+    monomial_exponents,
+    monomial_gradients,
+    monomial_matrix,
+    scipy_leg,
+    vanishing_polynomials,
+    walk_span,
 )
 from harness.losses import get_loss
 from harness.networks import parse_network
 from harness.scenario import Scenario
 from harness.verdicts import Status
-from properties.prop_leaf_equations import leaf_agreement_verdict, leaf_equations_check
+from properties.prop_leaf_equations import PROPERTY, leaf_agreement_verdict, leaf_equations_check
 
 WORKED = "linear:3,1,1"
 WORKED_GROUP = "cyclic/trivial"
@@ -220,3 +232,53 @@ def test_planted_too_large_count_is_refuted():
     scenario = Scenario(WORKED, "logcosh", WORKED_GROUP, "augmented", seed=3)
     verdict = leaf_agreement_verdict(scenario, claimed_laws=2)
     assert verdict.status is Status.VIOLATED and verdict.evidence["laws_seen"] == 1
+
+
+# --- the walk explores the class the count is about (issue 8, item 2) ----------------------------------------
+
+HUBER_SUBCLASS = Scenario("poly:2,1,1,k=2", "huber", "rot:3/trivial", "augmented", n_samples=1, seed=0)
+
+
+def test_non_polynomial_walk_data_straddle_the_bend_within_orbits():
+    # θ₀ of this scenario is small: scaling the targets alone left every orbit's residuals equal (ℓ' = ±1 on the
+    # orbit, a sub-class with MSE's extra law). The walk's data must make residuals of one orbit differ by > δ.
+    built = HUBER_SUBCLASS.build()
+    rng = np.random.default_rng(0)
+    order = built.group.order
+    spreads = []
+    for _ in range(20):
+        data = class_dataset(built.network, built.loss, "augmented", built.group, rng, LeafWalk(), built.theta0)
+        residuals = (built.network.predict(built.theta0, data.x) - data.y)[:, 0].reshape(order, -1)
+        spreads.append(np.ptp(residuals, axis=0).max())
+    assert np.median(spreads) > 2.0, spreads  # δ = 1
+
+
+def test_walk_span_tells_a_sub_class_from_the_class():
+    built = HUBER_SUBCLASS.build()
+    network, loss, group, theta0 = built.network, built.loss, built.group, built.theta0
+    rng = np.random.default_rng(1)
+    # Data sets with tiny residuals: huber is MSE there, and MSE's augmented class spans less at θ₀.
+    tiny = [class_dataset(network, loss, "augmented", group, rng, LeafWalk(regime=1e-3), theta0) for _ in range(12)]
+    broad = [class_dataset(network, loss, "augmented", group, rng, LeafWalk(), theta0) for _ in range(12)]
+    for sets, expected in ((tiny, False), (broad, True)):
+        gradients = np.array([loss_gradient(network, loss, data)(theta0) for data in sets])
+        leaf = LeafPoints(theta0, theta0[None, :], {"ok": 1}, 0, gradients)
+        span = walk_span(leaf, network, loss, "augmented", group, seed=0)
+        assert span.represents is expected, span.evidence
+    assert span.class_rank == 2
+
+
+def test_more_laws_seen_on_a_sub_class_are_inconclusive_not_a_violation():
+    # The false counterexample of issue 8 re-created on purpose: a walk with tiny residuals sees huber as MSE
+    # (2 laws) while the class has 1. The property must not call that a violation.
+    walk = LeafWalk(regime=1e-3)
+    verdict = leaf_agreement_verdict(HUBER_SUBCLASS, claimed_laws=1, walk=walk)
+    assert verdict.evidence["laws_seen"] == 2
+    assert verdict.status is Status.INCONCLUSIVE and "sub-class" in verdict.reason, verdict.reason
+
+
+def test_the_huber_false_counterexample_now_holds():
+    verdict = PROPERTY.verdict(HUBER_SUBCLASS)
+    assert verdict.status is Status.HOLDS, verdict.reason
+    assert verdict.evidence["count"] == 1 and verdict.evidence["laws_seen"] == 1
+    assert verdict.evidence["leaf"]["walk_span"]["represents"] is True
