@@ -30,9 +30,15 @@ from fractions import Fraction
 import numpy as np
 
 from harness import modular
+from harness.data import check_seed
 from harness.errors import InvalidInput
 from harness.fields import (
-    DATA_CLASSES, GAP_THRESHOLD, FieldFamily, build_field_family, numerical_rank, output_gradient_family,
+    DATA_CLASSES,
+    GAP_THRESHOLD,
+    FieldFamily,
+    build_field_family,
+    numerical_rank,
+    output_gradient_family,
     parameter_symbols,
 )
 from harness.groups import Group, build_group
@@ -43,6 +49,8 @@ from harness.networks import Network, parse_network
 
 METHODS = ("auto", "exact", "float")
 EXPLICIT_MAX_PARAMS = 16
+MAX_DEPTH_LIMIT = 32  # bracket levels; the known traps close by depth 3, and each level costs more than the last
+MAX_SAMPLES_LIMIT = 1_000_000  # random fields drawn in all by the Lie generation (each a D-vector)
 POINTWISE_ATTEMPTS = 4  # random θ (and input scales) tried before the pointwise spans are called different  # sympy's explicit-law search is practical up to about this many parameters
 
 
@@ -264,6 +272,22 @@ def _resolve(network, data_class, loss, group, method) -> tuple[Network, str, Lo
     return network, data_class, loss, group, exact
 
 
+def _check_options(seed, max_depth, find_explicit, max_samples, explicit_max_params) -> tuple[int, int, int, int]:
+    """count_laws' numeric options as ints, or InvalidInput naming the first bad one and what is allowed."""
+    def integer(name, value, low, high):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+            raise InvalidInput(f"{name}={value!r} must be an integer from {low:,} to {high:,}")
+        return int(value)
+
+    seed = check_seed(seed)
+    max_depth = integer("max_depth", max_depth, 1, MAX_DEPTH_LIMIT)
+    if find_explicit not in (None, True, False):
+        raise InvalidInput(f"find_explicit={find_explicit!r} must be True, False or None (search when D is small)")
+    max_samples = integer("max_samples", max_samples, 1, MAX_SAMPLES_LIMIT)
+    explicit_max_params = integer("explicit_max_params", explicit_max_params, 0, 10_000)
+    return seed, max_depth, max_samples, explicit_max_params
+
+
 # --- polynomial losses -------------------------------------------------------------------------------------
 
 def count_laws(network, data_class: str = "free", loss="mse", group=None, *, seed: int = 0, max_depth: int = 8,
@@ -275,6 +299,8 @@ def count_laws(network, data_class: str = "free", loss="mse", group=None, *, see
     ``explicit_max_params`` and the published laws do not already certify the count (None).
     """
     start = time.perf_counter()
+    seed, max_depth, max_samples, explicit_max_params = _check_options(seed, max_depth, find_explicit, max_samples,
+                                                                       explicit_max_params)
     network, data_class, loss, group, exact = _resolve(network, data_class, loss, group, method)
     if find_explicit and not exact:
         raise InvalidInput("explicit laws need exact arithmetic: use a signed-permutation group (not rot:N) or "

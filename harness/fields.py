@@ -32,7 +32,11 @@ from harness.groups import Group
 from harness.jets import EXACT, FLOAT, JetArithmetic
 from harness.modular import PRIME
 from harness.networks import (
-    AttentionNetwork, DeepLinearNetwork, LinearNetwork, Network, PolynomialNetwork,
+    AttentionNetwork,
+    DeepLinearNetwork,
+    LinearNetwork,
+    Network,
+    PolynomialNetwork,
 )
 
 MOMENT_KINDS = ("mse", "quartic")

@@ -49,8 +49,21 @@ class Loss:
         if self.targets == "prob":
             if n_outputs < 2:
                 raise InvalidInput(f"cross-entropy needs at least 2 outputs (classes), the network has {n_outputs}")
-            if (y < -1e-12).any() or np.abs(y.sum(axis=1) - 1).max() > 1e-9:
-                raise InvalidInput("cross-entropy needs probability targets: non-negative rows that sum to 1")
+            negative = (y < -1e-12).any(axis=1)
+            off_sum = np.abs(y.sum(axis=1) - 1) > 1e-9
+            bad_rows = np.flatnonzero(negative | off_sum)
+            if bad_rows.size:
+                row = int(bad_rows[0])
+                what = (f"has a negative entry {float(y[row].min()):.3g}" if negative[row]
+                        else f"sums to {float(y[row].sum()):.6g}")
+                shown = ", ".join(f"{v:.3g}" for v in y[row][:6]) + (", ..." if y.shape[1] > 6 else "")
+                raise InvalidInput(
+                    f"cross-entropy needs probability targets (every row non-negative, summing to 1), but target row "
+                    f"{row} [{shown}] {what}; an output action that changes signs (such as /sign) turns "
+                    "probabilities into non-probabilities, so it cannot be combined with cross-entropy. Allowed: "
+                    "probability targets with /trivial or a permuting /same action, or a loss for real targets "
+                    "(mse, logcosh, ...)"
+                )
 
     def value(self, predictions: np.ndarray, targets: np.ndarray) -> float:
         """L = mean over rows of ℓ(f_r, y_r)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from harness.counting import METHODS, count_laws
+from harness.commands.options import integer_option, seed_option
+from harness.counting import MAX_DEPTH_LIMIT, METHODS, count_laws
 from harness.errors import InvalidInput
 from harness.fields import DATA_CLASSES
 from harness.losses import LOSSES
@@ -27,18 +28,23 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--laws", action="store_true", help="search and print explicit laws (exact groups only)")
     parser.add_argument("--latex", action="store_true", help="print the laws as LaTeX")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random points and samples")
-    parser.add_argument("--max-depth", type=int, default=8, help="deepest bracket level before giving up")
+    parser.add_argument("--seed", default="0", metavar="S",
+                        help="seed of the random points and samples, an integer from 0 to 2**64 - 1 (default 0)")
+    parser.add_argument("--max-depth", default="8", metavar="N",
+                        help=f"deepest bracket level before giving up, 1 to {MAX_DEPTH_LIMIT} (default 8)")
     parser.set_defaults(handler=run)
 
 
 def run(args) -> int:
+    seed = seed_option("--seed", args.seed)
+    max_depth = integer_option("--max-depth", args.max_depth, maximum=MAX_DEPTH_LIMIT)
+    if args.group is not None and not args.group.strip():
+        raise InvalidInput("--group '' is empty; allowed: a group spec such as cyclic/trivial (see `flowlaws list`), "
+                           "or no --group at all for free data")
     data = args.data or ("augmented" if args.group else "free")
     if data not in DATA_CLASSES:
         raise InvalidInput(f"--data {data!r} is not one of {DATA_CLASSES}")
-    if args.max_depth < 1:
-        raise InvalidInput(f"--max-depth {args.max_depth} must be at least 1")
-    result = count_laws(args.arch, data, args.loss, args.group, seed=args.seed, max_depth=args.max_depth,
+    result = count_laws(args.arch, data, args.loss, args.group, seed=seed, max_depth=max_depth,
                         find_explicit=True if args.laws else None, method=args.method)
     if args.json:
         print(json.dumps(result.to_dict()))
