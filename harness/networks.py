@@ -27,6 +27,43 @@ FAMILIES = ("linear", "deep-linear", "poly", "attention")
 
 
 @dataclass(frozen=True)
+class SizeLimits:
+    """The largest network flowlaws builds, checked from the spec's numbers before Φ or Ψ is built.
+
+    Every bound is a count, not a memory figure, so it can be checked with integer arithmetic: a refused
+    network costs nothing. Defaults leave room above the largest networks in use (``linear:50,50,50``,
+    D = 5000, in the counting benchmarks); pass ``limits=SizeLimits(max_params=...)`` to raise one.
+    """
+
+    max_params: int = 10_000  # D, the length of θ
+    max_features: int = 10_000  # K, the number of features (monomials x^α for poly, d³ for attention)
+    max_factors: int = 2_000_000  # T · degree: the size of Φ's monomial table (``PolynomialMap.variables``)
+    max_layers: int = 16  # weight matrices of a deep linear network (the degree of Φ)
+    max_degree: int = 20  # poly activation degree k: k! < 2⁶³, so every multinomial coefficient is an exact int64
+    max_inputs: int = 10_000  # coordinates of one sample's input or output vector (n·d and n·dv for attention)
+    max_tokens: int = 1_000  # attention tokens n (the n×n token weights)
+
+    def __post_init__(self):
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidInput(f"SizeLimits({name}={value!r}): {name} must be an integer >= 1")
+
+
+DEFAULT_LIMITS = SizeLimits()
+
+_LIMIT_WHAT = {
+    "max_params": "parameters D",
+    "max_features": "features K",
+    "max_factors": "monomial factors of Φ (monomials × degree)",
+    "max_layers": "weight matrices",
+    "max_degree": "activation degree k (k! must fit an int64)",
+    "max_inputs": "input or output coordinates per sample",
+    "max_tokens": "tokens n",
+}
+
+
+@dataclass(frozen=True)
 class Block:
     """A named parameter tensor stored row-major at θ[offset : offset + size]."""
 
@@ -74,6 +111,24 @@ class Network:
     """Common machinery; subclasses define the layout, Φ's monomials, Ψ and the known laws."""
 
     family = "?"
+
+    # --- size ---------------------------------------------------------------------------------------
+    def sizes(self) -> dict[str, int]:
+        """The counts ``SizeLimits`` bounds, from the sizes alone (Python integers, nothing is built)."""
+        raise NotImplementedError
+
+    def _check_size(self) -> None:
+        limits = self.limits
+        if not isinstance(limits, SizeLimits):
+            raise InvalidInput(f"limits={limits!r} must be a harness.networks.SizeLimits")
+        for name, value in self.sizes().items():
+            limit = getattr(limits, name)
+            if value > limit:
+                shown = f"{value:,}" if value < 10**15 else f"about 10^{len(str(value)) - 1}"
+                raise InvalidInput(
+                    f"network {self} is too large: {_LIMIT_WHAT[name]} {shown} > limit {limit:,} "
+                    f"(SizeLimits.{name}); use a smaller network, or raise the limit with limits=SizeLimits({name}=...)"
+                )
 
     # --- layout -------------------------------------------------------------------------------------
     @cached_property
@@ -204,11 +259,17 @@ class LinearNetwork(Network):
     n_in: int
     hidden: int
     n_out: int
+    limits: SizeLimits = field(default=DEFAULT_LIMITS, compare=False, repr=False, kw_only=True)
     family = "linear"
 
     def __post_init__(self):
         for name in ("n_in", "hidden", "n_out"):
             _positive(name, getattr(self, name), "linear network size")
+        self._check_size()
+
+    def sizes(self) -> dict[str, int]:
+        n, r, m = int(self.n_in), int(self.hidden), int(self.n_out)
+        return {"max_inputs": max(n, m), "max_params": r * (n + m), "max_features": n, "max_factors": 2 * m * n * r}
 
     def __str__(self) -> str:
         return f"linear:{self.n_in},{self.hidden},{self.n_out}"
@@ -243,15 +304,28 @@ class DeepLinearNetwork(Network):
     """Deep linear network Φ = W_L ⋯ W_1 with W_i ∈ R^{n_i × n_{i−1}}, widths (n_0 = IN, …, n_L = OUT)."""
 
     widths: tuple[int, ...]
+    limits: SizeLimits = field(default=DEFAULT_LIMITS, compare=False, repr=False, kw_only=True)
     family = "deep-linear"
 
     def __post_init__(self):
+        if not isinstance(self.widths, tuple):
+            raise InvalidInput(f"deep-linear widths={self.widths!r} must be a tuple of integers")
         if len(self.widths) < 3:
             raise InvalidInput(
                 f"deep-linear needs IN, at least one hidden width and OUT; got widths {self.widths!r}"
             )
         for i, width in enumerate(self.widths):
             _positive(f"widths[{i}]", width, "deep-linear width")
+        self._check_size()
+
+    def sizes(self) -> dict[str, int]:
+        widths = [int(w) for w in self.widths]
+        layers = len(widths) - 1
+        if layers > self.limits.max_layers:  # the path count below grows with every layer
+            return {"max_layers": layers}
+        return {"max_layers": layers, "max_inputs": max(widths[0], widths[-1]),
+                "max_params": sum(a * b for a, b in zip(widths, widths[1:])), "max_features": widths[0],
+                "max_factors": layers * math.prod(widths)}  # one monomial per path through the layers
 
     def __str__(self) -> str:
         return "deep-linear:" + ",".join(map(str, self.widths))
@@ -303,12 +377,22 @@ class PolynomialNetwork(Network):
     hidden: int
     n_out: int
     k: int
+    limits: SizeLimits = field(default=DEFAULT_LIMITS, compare=False, repr=False, kw_only=True)
     family = "poly"
 
     def __post_init__(self):
         for name in ("n_in", "hidden", "n_out"):
             _positive(name, getattr(self, name), "poly network size")
         _positive("k", self.k, "poly activation degree", minimum=2)
+        self._check_size()
+
+    def sizes(self) -> dict[str, int]:
+        n, r, m, k = int(self.n_in), int(self.hidden), int(self.n_out), int(self.k)
+        if k > self.limits.max_degree:  # C(n + k − 1, k) below is astronomically large for large k
+            return {"max_degree": k}
+        features = math.comb(n + k - 1, k)
+        return {"max_degree": k, "max_inputs": max(n, m), "max_params": r * (n + m), "max_features": features,
+                "max_factors": (k + 1) * m * r * features}
 
     def __str__(self) -> str:
         return f"poly:{self.n_in},{self.hidden},{self.n_out},k={self.k}"
@@ -334,7 +418,9 @@ class PolynomialNetwork(Network):
         out, coef, variables = [], [], []
         for index, multiset in enumerate(self.exponents):
             counts = np.bincount(multiset, minlength=self.n_in)
-            multinomial = math.factorial(self.k) // int(np.prod([math.factorial(c) for c in counts]))
+            multinomial = math.factorial(self.k) // math.prod(math.factorial(int(c)) for c in counts)
+            if multinomial >= 2**63:  # reachable only with a raised SizeLimits.max_degree
+                raise InvalidInput(f"network {self}: the coefficient {multinomial} of Φ does not fit an int64")
             for a, j in itertools.product(range(self.n_out), range(self.hidden)):
                 out.append(a * self.n_features + index)
                 coef.append(multinomial)
@@ -374,6 +460,7 @@ class AttentionNetwork(Network):
     dv: int
     mask: str = "none"
     decay: float = 1.0
+    limits: SizeLimits = field(default=DEFAULT_LIMITS, compare=False, repr=False, kw_only=True)
     family = "attention"
 
     def __post_init__(self):
@@ -385,6 +472,12 @@ class AttentionNetwork(Network):
             raise InvalidInput(f"attention decay={self.decay!r} must be a number in (0, 1]")
         if self.decay != 1.0 and self.mask != "causal":
             raise InvalidInput(f"attention decay={self.decay!r} needs mask=causal (decay weights λ^(i−j), j ≤ i)")
+        self._check_size()
+
+    def sizes(self) -> dict[str, int]:
+        n, d, dk, dv = int(self.n), int(self.d), int(self.dk), int(self.dv)
+        return {"max_tokens": n, "max_inputs": n * max(d, dv), "max_params": d * (2 * dk + dv),
+                "max_features": d**3, "max_factors": 3 * dv * d**3 * dk}
 
     def __str__(self) -> str:
         text = f"attention:n={self.n},d={self.d},dk={self.dk},dv={self.dv}"
@@ -449,51 +542,105 @@ class AttentionNetwork(Network):
         return values, scales, names
 
 
-_SPEC = re.compile(r"^\s*([a-z-]+)\s*:\s*(.*?)\s*$")
+MAX_SPEC_LENGTH = 10_000  # characters of a network or group spec string (spm on n coordinates needs ~4n)
+MAX_DIGITS = 18  # digits of one size in a spec: any larger number is refused by the size limits anyway
+_FAMILY = re.compile(r"([a-z]+(?:-[a-z]+)*):(.*)", re.ASCII | re.DOTALL)
+_INTEGER = re.compile(r"0|[1-9][0-9]*", re.ASCII)
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:e-?[0-9]+)?", re.ASCII)
+_KEY = re.compile(r"[a-z]+", re.ASCII)
+_USAGE = ("linear:IN,HIDDEN,OUT · deep-linear:IN,H1,...,OUT · poly:IN,HIDDEN,OUT,k=K · "
+          "attention:n=N,d=D,dk=A,dv=B[,mask=causal][,decay=λ]")
 
 
-def parse_network(spec: str) -> Network:
-    """The network named by a spec string such as ``linear:3,2,2`` or ``attention:n=4,d=3,dk=2,dv=2``."""
+def check_spec_text(spec, kind: str, example: str) -> str:
+    """``spec`` if it is a plain ASCII spec string without whitespace, else one ``InvalidInput``.
+
+    Shared by the network and group parsers: Python's ``int`` and ``float`` accept full-width digits,
+    ``1_0`` and surrounding spaces, so specs are checked character by character before any number is read.
+    """
+    if not isinstance(spec, str):
+        raise InvalidInput(f"{kind} spec must be a string such as {example}, got {type(spec).__name__} {spec!r:.80}")
+    if len(spec) > MAX_SPEC_LENGTH:
+        raise InvalidInput(f"{kind} spec of {len(spec):,} characters is longer than {MAX_SPEC_LENGTH}; e.g. {example}")
+    if not spec:
+        raise InvalidInput(f"{kind} spec '' is empty; e.g. {example}")
+    for character in spec:
+        if character.isspace():
+            raise InvalidInput(f"{kind} spec {spec!r} contains whitespace; write it without spaces, e.g. {example}")
+        if not character.isascii() or not character.isprintable():
+            raise InvalidInput(
+                f"{kind} spec {spec!r} contains the character {character!r}; specs use ASCII letters, digits and "
+                f"punctuation only (e.g. {example})"
+            )
+    return spec
+
+
+def parse_spec_integer(text: str, what: str, spec: str, kind: str, *, signed: bool = False) -> int:
+    """One integer of a spec: ASCII digits without leading zeros or ``_``, at most ``MAX_DIGITS`` digits."""
+    body = text[1:] if signed and text.startswith("-") else text
+    if not _INTEGER.fullmatch(body):
+        allowed = "an integer" if signed else "a non-negative integer"
+        raise InvalidInput(
+            f"{what}={text!r} in {kind} spec {spec!r} is not {allowed} (ASCII digits, no leading zeros)"
+        )
+    if len(body) > MAX_DIGITS:
+        raise InvalidInput(f"{what} in {kind} spec {spec!r} has {len(body)} digits; at most {MAX_DIGITS} are allowed")
+    return int(text)
+
+
+def parse_network(spec: str, *, limits: SizeLimits = DEFAULT_LIMITS) -> Network:
+    """The network named by a spec string such as ``linear:3,2,2`` or ``attention:n=4,d=3,dk=2,dv=2``.
+
+    ``limits`` bounds its size (``SizeLimits``); a spec outside them is refused before anything is built.
+    """
     if isinstance(spec, Network):
         return spec
     try:
-        return _parse_network(spec)
+        return _parse_network(spec, limits)
     except InvalidInput as error:
         message = str(error)
-        raise InvalidInput(message if "spec" in message else f"network spec {spec!r}: {message}") from None
+        named = "spec" in message or (isinstance(spec, str) and spec in message)
+        raise InvalidInput(message if named else f"network spec {spec!r}: {message}") from None
 
 
-def _parse_network(spec: str) -> Network:
-    match = _SPEC.match(str(spec))
+def _parse_network(spec: str, limits: SizeLimits) -> Network:
+    check_spec_text(spec, "network", "linear:3,2,2")
+    match = _FAMILY.fullmatch(spec)
     if not match or match.group(1) not in FAMILIES:
-        raise InvalidInput(
-            f"unknown network spec {spec!r}; use one of: linear:IN,HIDDEN,OUT · deep-linear:IN,H1,...,OUT · "
-            "poly:IN,HIDDEN,OUT,k=K · attention:n=N,d=D,dk=A,dv=B[,mask=causal][,decay=λ]"
-        )
+        raise InvalidInput(f"unknown network spec {spec!r}; use one of: {_USAGE}")
     family, body = match.groups()
-    parts = [p.strip() for p in body.split(",")] if body else []
-    positional = [p for p in parts if "=" not in p]
-    keywords = dict(p.split("=", 1) for p in parts if "=" in p)
+    positional, keywords = [], {}
+    for item in body.split(",") if body else []:
+        if not item:
+            raise InvalidInput(f"network spec {spec!r} has an empty item (two commas in a row, or one at an end)")
+        if "=" in item:
+            key, value = item.split("=", 1)
+            if not _KEY.fullmatch(key) or not value:
+                raise InvalidInput(f"network spec {spec!r}: {item!r} is not KEY=VALUE with a lower-case key")
+            if key in keywords:
+                raise InvalidInput(f"network spec {spec!r} gives {key}= twice")
+            keywords[key] = value
+        else:
+            positional.append(item)
 
     def integer(text: str, what: str) -> int:
-        try:
-            return int(text)
-        except ValueError:
-            raise InvalidInput(f"{what}={text!r} in network spec {spec!r} is not an integer") from None
+        # Signed, so that a negative size reaches the class's own "must be an integer >= 1".
+        return parse_spec_integer(text, what, spec, "network", signed=True)
 
     if family == "linear":
         if len(positional) != 3 or keywords:
             raise InvalidInput(f"network spec {spec!r}: linear takes exactly IN,HIDDEN,OUT, e.g. linear:3,2,2")
-        return LinearNetwork(*(integer(p, n) for p, n in zip(positional, ("IN", "HIDDEN", "OUT"))))
+        return LinearNetwork(*(integer(p, n) for p, n in zip(positional, ("IN", "HIDDEN", "OUT"))), limits=limits)
     if family == "deep-linear":
         if keywords:
             raise InvalidInput(f"network spec {spec!r}: deep-linear takes widths only, e.g. deep-linear:2,2,1,1")
-        return DeepLinearNetwork(tuple(integer(p, "width") for p in positional))
+        return DeepLinearNetwork(tuple(integer(p, f"widths[{i}]") for i, p in enumerate(positional)), limits=limits)
     if family == "poly":
         if len(positional) != 3 or set(keywords) != {"k"}:
             raise InvalidInput(f"network spec {spec!r}: poly takes IN,HIDDEN,OUT,k=K, e.g. poly:3,2,1,k=2")
         return PolynomialNetwork(
-            *(integer(p, n) for p, n in zip(positional, ("IN", "HIDDEN", "OUT"))), integer(keywords["k"], "k")
+            *(integer(p, n) for p, n in zip(positional, ("IN", "HIDDEN", "OUT"))), integer(keywords["k"], "k"),
+            limits=limits,
         )
     allowed = {"n", "d", "dk", "dv", "mask", "decay"}
     if positional or not {"n", "d", "dk", "dv"} <= set(keywords) or not set(keywords) <= allowed:
@@ -501,10 +648,10 @@ def _parse_network(spec: str) -> Network:
             f"network spec {spec!r}: attention takes n=,d=,dk=,dv= and optionally mask=causal, decay=λ; "
             "e.g. attention:n=4,d=3,dk=2,dv=2"
         )
-    try:
-        decay = float(keywords.get("decay", 1.0))
-    except ValueError:
-        raise InvalidInput(f"decay={keywords['decay']!r} in network spec {spec!r} is not a number") from None
+    decay = keywords.get("decay", "1.0")
+    if not _NUMBER.fullmatch(decay):
+        raise InvalidInput(f"decay={decay!r} in network spec {spec!r} is not a decimal number such as 0.5")
     return AttentionNetwork(
-        *(integer(keywords[key], key) for key in ("n", "d", "dk", "dv")), mask=keywords.get("mask", "none"), decay=decay
+        *(integer(keywords[key], key) for key in ("n", "d", "dk", "dv")), mask=keywords.get("mask", "none"),
+        decay=float(decay), limits=limits,
     )
