@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.errors import InvalidInput
-from harness.networks import AttentionNetwork, Network
+from harness.networks import AttentionNetwork, Network, check_spec_text, parse_network, parse_spec_integer
 
 OUTPUT_ACTIONS = ("trivial", "same", "sign")
 CATALOGUE = {
@@ -36,6 +36,12 @@ CATALOGUE = {
     "tokens-sym": "attention only: all permutations of the token positions",
 }
 DEFAULT_ORDER_CAP = 5040
+# Bytes of the element matrices (ρ_in(g), ρ_out(g)) a closure may hold: |G| · (in² + out²) · 8. Checked
+# before enumeration for a single catalogue factor (whose order is known) and while closing a product.
+DEFAULT_MAX_BYTES = 256 * 2**20
+MAX_FACTORS = 16  # factors of one product spec
+_NAME = re.compile(r"[a-z]+(?:-[a-z]+)*", re.ASCII)
+_EXAMPLE = "cyclic/trivial"
 
 
 @dataclass(frozen=True)
@@ -64,48 +70,113 @@ class GroupSpec:
     def __str__(self) -> str:
         return "*".join(map(str, self.factors))
 
-    def build(self, network: Network, *, order_cap: int = DEFAULT_ORDER_CAP) -> "Group":
-        """The concrete group acting on ``network``'s inputs and outputs."""
+    def build(self, network: Network, *, order_cap: int = DEFAULT_ORDER_CAP, max_bytes: int = DEFAULT_MAX_BYTES
+              ) -> "Group":
+        """The concrete group acting on ``network``'s inputs and outputs.
+
+        Refused before any matrix is made when a factor alone has more than ``order_cap`` elements or its
+        element matrices would take more than ``max_bytes``; a product is bounded the same way while it closes.
+        """
+        network = _check_network(network, self)
+        order_cap, max_bytes = _check_caps(order_cap, max_bytes, str(self))
+        per_element = _element_bytes(network.input_dim, network.output_dim)
+        for factor in self.factors:
+            order = factor_order(factor, network)
+            if order > order_cap:
+                raise InvalidInput(
+                    f"group {self}: {factor} on {network} has {_count(order)} elements, more than {order_cap} "
+                    "elements (order cap); use a smaller group or network, or raise order_cap"
+                )
+            if order * per_element > max_bytes:
+                raise InvalidInput(
+                    f"group {self}: {factor} on {network} has {_count(order)} elements of {network.input_dim}×"
+                    f"{network.input_dim} and {network.output_dim}×{network.output_dim} matrices "
+                    f"({order * per_element / 2**20:,.0f} MiB), more than max_bytes = {max_bytes / 2**20:,.0f} MiB; "
+                    "use a smaller group or network, or raise max_bytes"
+                )
         pairs = []
         for factor in self.factors:
             pairs += _factor_generators(factor, network)
         inputs, outputs = zip(*pairs)
-        return Group.from_generators(inputs, outputs, spec=str(self), order_cap=order_cap)
+        return Group.from_generators(inputs, outputs, spec=str(self), order_cap=order_cap, max_bytes=max_bytes)
 
 
-_FACTOR = re.compile(r"^([a-z-]+)(?::([-0-9, ]+))?(?:/([a-z]+))?$")
+def _count(order: int) -> str:
+    return f"{order:,}" if order < 10**15 else f"about 10^{len(str(order)) - 1}"
+
+
+def _element_bytes(input_dim: int, output_dim: int) -> int:
+    return 8 * (input_dim * input_dim + output_dim * output_dim)
+
+
+def _check_caps(order_cap, max_bytes, spec: str) -> tuple[int, int]:
+    for name, value in (("order_cap", order_cap), ("max_bytes", max_bytes)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise InvalidInput(f"group {spec}: {name}={value!r} must be an integer >= 1")
+    return int(order_cap), int(max_bytes)
+
+
+def _check_network(network, spec) -> Network:
+    if isinstance(network, str):
+        return parse_network(network)
+    if not isinstance(network, Network):
+        raise InvalidInput(
+            f"group {spec} needs a network to act on (a Network or a spec such as linear:3,2,2), got "
+            f"{type(network).__name__} {network!r:.80}"
+        )
+    return network
 
 
 def parse_group(spec: str) -> GroupSpec:
-    """The group named by ``spec`` (see the module docstring); an omitted output action is ``trivial``."""
+    """The group named by ``spec`` (see the module docstring); an omitted output action is ``trivial``.
+
+    There is no empty group spec: free data is no group at all (``None``), never ``''``.
+    """
     if isinstance(spec, GroupSpec):
         return spec
-    factors = []
-    for text in str(spec).split("*"):
-        match = _FACTOR.match(text.strip())
-        names = {key.split(":")[0] for key in CATALOGUE}
-        if not match or match.group(1) not in names:
-            raise InvalidInput(
-                f"unknown group {text.strip()!r} in spec {spec!r}; catalogue: "
-                + ", ".join(CATALOGUE) + "; each optionally /" + "|/".join(OUTPUT_ACTIONS) + ", joined by *"
-            )
-        name, args_text, output = match.groups()
-        output = output or "trivial"
-        if output not in OUTPUT_ACTIONS:
-            raise InvalidInput(f"unknown output action {output!r} in group spec {spec!r}; allowed: {OUTPUT_ACTIONS}")
-        try:
-            args = tuple(int(a) for a in args_text.split(",")) if args_text else ()
-        except ValueError:
-            raise InvalidInput(f"group {text!r}: arguments must be integers") from None
-        wanted = {"swap": 2, "rot": 1}.get(name)
-        if wanted is not None and len(args) != wanted:
-            raise InvalidInput(f"group {text!r}: {name} takes {wanted} integer argument(s), e.g. swap:0,1 or rot:4")
-        if name == "spm" and not args:
-            raise InvalidInput(f"group {text!r}: spm needs a one-line signed permutation, e.g. spm:2,-1")
-        if name not in ("swap", "rot", "spm") and args:
-            raise InvalidInput(f"group {text!r}: {name} takes no arguments")
-        factors.append(GroupFactor(name, args, output))
-    return GroupSpec(tuple(factors))
+    if spec == "":
+        raise InvalidInput(
+            "group spec '' is empty; name a group such as cyclic/trivial (for free data give no group at all)"
+        )
+    check_spec_text(spec, "group", _EXAMPLE)
+    texts = spec.split("*")
+    if len(texts) > MAX_FACTORS:
+        raise InvalidInput(f"group spec {spec!r} has {len(texts)} factors; at most {MAX_FACTORS} are allowed")
+    return GroupSpec(tuple(_parse_factor(text, spec) for text in texts))
+
+
+def _parse_factor(text: str, spec: str) -> GroupFactor:
+    if not text:
+        raise InvalidInput(f"group spec {spec!r} has an empty factor (two '*' in a row, or one at an end)")
+    head, slash, output = text.partition("/")
+    if slash and not output:
+        raise InvalidInput(f"group {text!r} in spec {spec!r} has an empty output action; allowed: {OUTPUT_ACTIONS}")
+    if slash and output not in OUTPUT_ACTIONS:
+        raise InvalidInput(f"unknown output action {output!r} in group spec {spec!r}; allowed: {OUTPUT_ACTIONS}")
+    name, colon, args_text = head.partition(":")
+    names = {key.split(":")[0] for key in CATALOGUE}
+    if not _NAME.fullmatch(name) or name not in names:
+        raise InvalidInput(
+            f"unknown group {text!r} in spec {spec!r}; catalogue: " + ", ".join(CATALOGUE)
+            + "; each optionally /" + "|/".join(OUTPUT_ACTIONS) + ", joined by *"
+        )
+    if colon and not args_text:
+        raise InvalidInput(f"group {text!r} in spec {spec!r} has ':' but no arguments")
+    pieces = args_text.split(",") if colon else []
+    if any(not piece for piece in pieces):
+        raise InvalidInput(f"group {text!r} in spec {spec!r} has an empty argument (two commas in a row, or one at an end)")
+    args = tuple(parse_spec_integer(piece, f"argument {i + 1} of {name}", spec, "group", signed=True)
+                 for i, piece in enumerate(pieces))
+    wanted = {"swap": 2, "rot": 1}.get(name)
+    if wanted is not None and len(args) != wanted:
+        raise InvalidInput(f"group {text!r}: {name} takes {wanted} integer argument(s), e.g. swap:0,1 or rot:4")
+    if name == "spm" and not args:
+        raise InvalidInput(f"group {text!r}: spm needs a one-line signed permutation, e.g. spm:2,-1")
+    if name not in ("swap", "rot", "spm") and args:
+        raise InvalidInput(f"group {text!r}: {name} takes no arguments")
+    if name == "rot" and args[0] < 1:
+        raise InvalidInput(f"group {text!r}: rot:N needs N >= 1 (the rotation by 2π/N), got {args[0]}")
+    return GroupFactor(name, args, output or "trivial")
 
 
 def _permutation_matrix(images: list[int], signs: list[int] | None = None) -> np.ndarray:
@@ -117,18 +188,74 @@ def _permutation_matrix(images: list[int], signs: list[int] | None = None) -> np
     return matrix
 
 
+def _signed_permutation_determinant(images: list[int], signs: list[int] | None = None) -> int:
+    """det P = sign(π) · Π sign_i, from the cycles of π (no O(n³) determinant of a large matrix)."""
+    determinant, seen = 1, set()
+    for start in range(len(images)):
+        length, i = 0, start
+        while i not in seen:
+            seen.add(i)
+            i = images[i]
+            length += 1
+        if length and length % 2 == 0:
+            determinant = -determinant
+    for sign in signs or ():
+        determinant *= sign
+    return determinant
+
+
+def _signed_permutation_order(images: list[int], signs: list[int]) -> int:
+    """Order of e_i ↦ sign_i e_{images[i]}: a cycle of length c whose signs multiply to −1 has order 2c."""
+    order, seen = 1, set()
+    for start in range(len(images)):
+        if start in seen:
+            continue
+        length, sign, i = 0, 1, start
+        while i not in seen:
+            seen.add(i)
+            sign *= signs[i]
+            i = images[i]
+            length += 1
+        order = math.lcm(order, length if sign > 0 else 2 * length)
+    return order
+
+
+def _spm_images_and_signs(factor: GroupFactor, n: int) -> tuple[list[int], list[int]]:
+    args = factor.args
+    if len(args) != n or sorted(abs(a) for a in args) != list(range(1, n + 1)):
+        shown = args if len(args) <= 12 else f"{len(args)} entries"
+        raise InvalidInput(
+            f"group {factor}: spm needs a signed permutation of 1..{n} (one entry per coordinate), got {shown}"
+        )
+    return [abs(a) - 1 for a in args], [1 if a > 0 else -1 for a in args]
+
+
+def factor_order(factor: GroupFactor, network: Network) -> int:
+    """|G| of one catalogue factor acting on ``network``, from the catalogue's formulas (nothing is built)."""
+    if factor.acts_on_tokens:
+        if not isinstance(network, AttentionNetwork):
+            raise InvalidInput(f"group {factor} permutes token positions and needs an attention network, not {network}")
+        n = network.n
+    else:
+        n = network.feature_dim
+    if factor.name == "spm":
+        return _signed_permutation_order(*_spm_images_and_signs(factor, n))
+    return expected_order(factor.name.replace("tokens-", ""), n, factor.args)
+
+
 def _catalogue_generators(factor: GroupFactor, n: int) -> list[tuple[np.ndarray, int]]:
     """Generators on R^n of a catalogue group, each with its sign character value (±1)."""
     name, args = factor.name.replace("tokens-", ""), factor.args
-    shift = _permutation_matrix([(i + 1) % n for i in range(n)])
-    det = lambda m: int(round(np.linalg.det(m)))  # noqa: E731
+    shift_images = [(i + 1) % n for i in range(n)]
+    shift, shift_det = _permutation_matrix(shift_images), _signed_permutation_determinant(shift_images)
     if name == "flip":
         return [(-np.eye(n, dtype=np.int64), -1)]
     if name == "cyclic":
-        return [(shift, det(shift))]
+        return [(shift, shift_det)]
     if name == "dihedral":
-        reverse = _permutation_matrix([n - 1 - i for i in range(n)])
-        return [(shift, det(shift)), (reverse, det(reverse))]
+        reverse_images = [n - 1 - i for i in range(n)]
+        return [(shift, shift_det),
+                (_permutation_matrix(reverse_images), _signed_permutation_determinant(reverse_images))]
     if name == "swap":
         i, j = args
         if not (0 <= i < n and 0 <= j < n and i != j):
@@ -137,7 +264,7 @@ def _catalogue_generators(factor: GroupFactor, n: int) -> list[tuple[np.ndarray,
         images[i], images[j] = j, i
         return [(_permutation_matrix(images), -1)]
     if name in ("sym", "signperm"):
-        gens = [(shift, det(shift))]
+        gens = [(shift, shift_det)]
         if n >= 2:
             gens.append((_permutation_matrix([1, 0] + list(range(2, n))), -1))
         if name == "signperm":
@@ -153,12 +280,8 @@ def _catalogue_generators(factor: GroupFactor, n: int) -> list[tuple[np.ndarray,
         plane = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
         return [(np.kron(np.eye(n // 2), plane), 1)]
     if name == "spm":
-        if len(args) != n or sorted(abs(a) for a in args) != list(range(1, n + 1)):
-            raise InvalidInput(
-                f"group {factor}: spm needs a signed permutation of 1..{n} (one entry per coordinate), got {args}"
-            )
-        matrix = _permutation_matrix([abs(a) - 1 for a in args], [1 if a > 0 else -1 for a in args])
-        return [(matrix, det(matrix))]
+        images, signs = _spm_images_and_signs(factor, n)
+        return [(_permutation_matrix(images, signs), _signed_permutation_determinant(images, signs))]
     raise InvalidInput(f"unknown catalogue group {factor.name!r}")
 
 
@@ -204,6 +327,37 @@ def _is_signed_permutation(matrix: np.ndarray) -> bool:
     return bool(np.all(np.abs(m).sum(axis=0) == 1) and np.all(np.abs(m).sum(axis=1) == 1))
 
 
+def _generator_matrices(kind: str, matrices, spec: str) -> list[np.ndarray]:
+    """The generators as float square matrices of one common size, or one ``InvalidInput`` saying why not."""
+    if isinstance(matrices, np.ndarray) and matrices.ndim == 3:
+        matrices = list(matrices)
+    if isinstance(matrices, (str, bytes, np.ndarray)) or not hasattr(matrices, "__iter__"):
+        raise InvalidInput(
+            f"group {spec}: {kind} generators must be a list of square matrices, got {type(matrices).__name__}"
+        )
+    result = []
+    for i, m in enumerate(matrices):
+        try:
+            array = np.asarray(m)
+        except (ValueError, TypeError) as error:
+            raise InvalidInput(f"group {spec}: {kind} generator {i} is not a numeric matrix ({error})") from None
+        if array.dtype.kind not in "biuf":
+            raise InvalidInput(
+                f"group {spec}: {kind} generator {i} has entries of type {array.dtype}; need real numbers"
+            )
+        if array.ndim != 2 or array.shape[0] != array.shape[1] or array.shape[0] == 0:
+            raise InvalidInput(f"group {spec}: {kind} generator {i} has shape {array.shape}; need a non-empty square matrix")
+        if result and array.shape != result[0].shape:
+            raise InvalidInput(
+                f"group {spec}: {kind} generator {i} has shape {array.shape}; need {result[0].shape} like generator 0"
+            )
+        array = array.astype(float)
+        if not np.all(np.isfinite(array)):
+            raise InvalidInput(f"group {spec}: {kind} generator {i} has NaN or inf entries")
+        result.append(array)
+    return result
+
+
 @dataclass(frozen=True, eq=False)
 class Group:
     """A finite group as the list of its elements (ρ_in(g), ρ_out(g)), identity first."""
@@ -231,35 +385,43 @@ class Group:
 
     @classmethod
     def from_generators(cls, inputs, outputs, *, spec: str = "custom", order_cap: int = DEFAULT_ORDER_CAP,
-                        tol: float = 1e-9) -> "Group":
-        """Close the generator pairs into a group, validating orthogonality and consistency."""
-        inputs = [np.asarray(m) for m in inputs]
-        outputs = [np.asarray(m) for m in outputs]
+                        tol: float = 1e-9, max_bytes: int = DEFAULT_MAX_BYTES) -> "Group":
+        """Close the generator pairs into a group, validating orthogonality and consistency.
+
+        At most ``order_cap`` elements and ``max_bytes`` of element matrices are enumerated; a float action
+        whose products come closer than the closure's resolution (1e−7) without being equal, e.g. a rotation
+        by an angle that rounds to 0, is refused rather than merged into a smaller group.
+        """
+        order_cap, max_bytes = _check_caps(order_cap, max_bytes, spec)
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (0 < tol < 1e-3):
+            raise InvalidInput(f"group {spec}: tol={tol!r} must be a number in (0, 1e-3)")
+        inputs = _generator_matrices("input", inputs, spec)
+        outputs = _generator_matrices("output", outputs, spec)
         if not inputs or len(inputs) != len(outputs):
-            raise InvalidInput(f"group {spec}: need the same positive number of input and output generators")
+            raise InvalidInput(
+                f"group {spec}: need the same positive number of input and output generators, got {len(inputs)} "
+                f"and {len(outputs)}"
+            )
         for kind, mats in (("input", inputs), ("output", outputs)):
-            dim = mats[0].shape[0]
             for i, m in enumerate(mats):
-                if m.ndim != 2 or m.shape != (dim, dim):
-                    raise InvalidInput(f"group {spec}: {kind} generator {i} has shape {m.shape}; need ({dim}, {dim})")
-                if not np.all(np.isfinite(m.astype(float))):
-                    raise InvalidInput(f"group {spec}: {kind} generator {i} has NaN or inf entries")
-                defect = np.abs(m.astype(float).T @ m.astype(float) - np.eye(dim)).max()
+                defect = np.abs(m.T @ m - np.eye(m.shape[0])).max()
                 if defect > tol:
                     raise InvalidInput(
                         f"group {spec}: {kind} generator {i} is not orthogonal (max |ρᵀρ − I| = {defect:.3g}); "
                         "flowlaws needs orthogonal actions"
                     )
         exact = all(_is_signed_permutation(m) for m in inputs + outputs)
-        if exact:
-            inputs = [m.astype(np.int64) for m in inputs]
-            outputs = [m.astype(np.int64) for m in outputs]
-        else:
-            inputs = [m.astype(float) for m in inputs]
-            outputs = [m.astype(float) for m in outputs]
+        dtype = np.int64 if exact else float
+        inputs = [m.astype(dtype) for m in inputs]
+        outputs = [m.astype(dtype) for m in outputs]
+        per_element = _element_bytes(inputs[0].shape[0], outputs[0].shape[0])
 
         def key(matrix):
             return matrix.tobytes() if exact else (np.round(matrix, 7) + 0.0).tobytes()  # + 0.0 folds −0.0 into 0.0
+
+        def product(a, b):
+            # Signed permutations multiply exactly in float64 too, where BLAS is fast (int matmul is not).
+            return np.rint(a.astype(float) @ b).astype(np.int64) if exact else a @ b
 
         identity_in = np.eye(inputs[0].shape[0], dtype=inputs[0].dtype)
         identity_out = np.eye(outputs[0].shape[0], dtype=outputs[0].dtype)
@@ -269,10 +431,17 @@ class Group:
             new_frontier = []
             for g_in, g_out in frontier:
                 for s_in, s_out in zip(inputs, outputs):
-                    h_in, h_out = s_in @ g_in, s_out @ g_out
+                    h_in, h_out = product(s_in, g_in), product(s_out, g_out)
                     k = key(h_in)
                     if k in elements:
-                        known_out = elements[k][1]
+                        known_in, known_out = elements[k]
+                        gap = np.abs(known_in - h_in).max()
+                        if not exact and gap > 1e-9:
+                            raise InvalidInput(
+                                f"group {spec}: two elements differ by {gap:.1e} on inputs, below the closure's "
+                                "resolution 1e-7 but not equal: a float generator this close to the identity (e.g. "
+                                "rot:N with N very large) or of infinite order cannot be closed into a finite group"
+                            )
                         if np.abs(known_out - h_out).max() > (0 if exact else 1e-7):
                             raise InvalidInput(
                                 f"group {spec}: inconsistent action: a product of generators acts the same on inputs "
@@ -285,15 +454,32 @@ class Group:
                             f"group {spec}: more than {order_cap} elements (order cap); use a smaller group or "
                             "raise order_cap"
                         )
+                    if (len(elements) + 1) * per_element > max_bytes:
+                        raise InvalidInput(
+                            f"group {spec}: more than {len(elements)} elements of {identity_in.shape[0]}×"
+                            f"{identity_in.shape[0]} and {identity_out.shape[0]}×{identity_out.shape[0]} matrices "
+                            f"would take more than max_bytes = {max_bytes / 2**20:,.0f} MiB; use a smaller group or "
+                            "network, or raise max_bytes"
+                        )
                     elements[k] = (h_in, h_out)
                     new_frontier.append((h_in, h_out))
             frontier = new_frontier
         ins, outs = zip(*elements.values())
         return cls(spec=spec, inputs=tuple(ins), outputs=tuple(outs), exact=exact, n_generators=len(inputs))
 
+    def keeps_probability_vectors(self) -> bool:
+        """Whether every ρ_out(g) maps probability vectors to probability vectors (is a permutation matrix).
+
+        An orthogonal matrix with no negative entry is a permutation; a sign flip (``/sign`` with
+        sign character −1, ``flip/same``) or a rotation of the outputs turns probability targets negative.
+        """
+        return all(bool((np.asarray(g, dtype=float) >= -1e-12).all()) for g in self.outputs)
+
     def reynolds(self, matrix: np.ndarray, left: str = "input", right: str | None = "input") -> np.ndarray:
         """The Reynolds average (1/|G|) Σ_g ρ_left(g) A ρ_right(g)ᵀ, projecting onto the equivariant maps."""
         mats = {"input": self.inputs, "output": self.outputs}
+        if left not in mats or (right is not None and right not in mats):
+            raise InvalidInput(f"reynolds(left={left!r}, right={right!r}): each side is 'input' or 'output' (right may be None)")
         total = 0
         for i in range(self.order):
             term = mats[left][i] @ matrix
@@ -311,26 +497,33 @@ class Group:
             )
 
 
-def build_group(spec: str, network: Network, *, order_cap: int = DEFAULT_ORDER_CAP) -> Group:
-    """Parse ``spec`` and build it on ``network``."""
-    group = parse_group(spec).build(network, order_cap=order_cap)
+def build_group(spec: str, network: Network, *, order_cap: int = DEFAULT_ORDER_CAP,
+                max_bytes: int = DEFAULT_MAX_BYTES) -> Group:
+    """Parse ``spec`` and build it on ``network`` (a ``Network`` or a network spec)."""
+    parsed = parse_group(spec)
+    network = _check_network(network, parsed)
+    group = parsed.build(network, order_cap=order_cap, max_bytes=max_bytes)
     group.check_network(network)
     return group
 
 
 def expected_order(name: str, n: int, args: tuple[int, ...] = ()) -> int:
-    """Order of a catalogue group on n coordinates (documentation and tests)."""
-    return {
-        "flip": 2 if n else 1,
-        "cyclic": n,
-        "dihedral": 2 * n if n >= 3 else (2 if n == 2 else 1),
-        "swap": 2,
-        "sym": math.factorial(n),
-        "signperm": 2**n * math.factorial(n),
-        "rot": args[0] if args else 1,
-    }[name]
+    """Order of a catalogue group on n coordinates (spm: use ``factor_order``)."""
+    orders = {
+        "flip": lambda: 2 if n else 1,
+        "cyclic": lambda: n,
+        "dihedral": lambda: 2 * n if n >= 3 else (2 if n == 2 else 1),
+        "swap": lambda: 2,
+        "sym": lambda: math.factorial(n),
+        "signperm": lambda: 2**n * math.factorial(n),
+        "rot": lambda: args[0] if args else 1,
+    }
+    if name not in orders:
+        raise InvalidInput(f"expected_order: no order formula for {name!r}; known: {', '.join(orders)}")
+    return orders[name]()
 
 
 __all__ = [
-    "CATALOGUE", "OUTPUT_ACTIONS", "Group", "GroupFactor", "GroupSpec", "build_group", "expected_order", "parse_group",
+    "CATALOGUE", "DEFAULT_MAX_BYTES", "DEFAULT_ORDER_CAP", "OUTPUT_ACTIONS", "Group", "GroupFactor", "GroupSpec",
+    "build_group", "expected_order", "factor_order", "parse_group",
 ]
