@@ -30,7 +30,7 @@ def test_bad_scenarios(tmp_path):
         Scenario.load(tmp_path / "missing.json")
     broken = tmp_path / "broken.json"
     broken.write_text('{"format": "flowlaws-scenario/1", "network": ')
-    with pytest.raises(InvalidInput, match="is not valid JSON"):
+    with pytest.raises(InvalidInput, match="is corrupted: not valid JSON"):
         Scenario.load(broken)
     alien = tmp_path / "alien.json"
     alien.write_text(json.dumps({"hello": 1}))

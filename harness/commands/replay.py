@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from harness.errors import InvalidInput
-from harness.scenario import Scenario
+from harness.scenario import Scenario, read_record
 
 
 def add_parser(subparsers):
@@ -41,23 +41,19 @@ def find_property(property_id: str, properties_dir: str | Path | None = None):
 
 
 def load_stored(path: str | Path) -> tuple[dict, Scenario]:
-    """The stored record and its ``Scenario``; any defect is one ``InvalidInput``."""
-    try:
-        record = json.loads(Path(path).read_text())
-    except OSError as error:
-        raise InvalidInput(f"cannot read scenario file {str(path)!r}: {error.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InvalidInput(f"scenario file {str(path)!r} is corrupted: not valid JSON ({error})") from None
-    if not isinstance(record, dict):
-        raise InvalidInput(f"scenario file {str(path)!r} is corrupted: expected a JSON object")
+    """The stored record and its built ``Scenario``; any defect is one ``InvalidInput``.
+
+    The file is read with ``harness.scenario.read_record``'s bounds (a regular file of at most 16 MiB,
+    UTF-8, strict JSON, no duplicate keys, nesting at most 8 deep), the record is checked field by field,
+    and the scenario is built once, so that stored arrays of the wrong shape or an overflowing θ₀ are a
+    corrupted file, not a verdict.
+    """
+    record = read_record(path)
     try:
         scenario = Scenario.from_dict(record)
-        if scenario.arrays is not None:
-            scenario.build()  # stored arrays of the wrong shape are a corrupted file, not a verdict
+        scenario.built  # noqa: B018 - the property's verdict reuses this build
     except InvalidInput as error:
         raise InvalidInput(f"scenario file {str(path)!r} is corrupted: {error}") from None
-    except (KeyError, TypeError, ValueError) as error:
-        raise InvalidInput(f"scenario file {str(path)!r} is corrupted: {type(error).__name__}: {error}") from None
     return record, scenario
 
 
