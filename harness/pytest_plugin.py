@@ -1,34 +1,72 @@
-"""The flowlaws pytest plugin (loaded from the root conftest): profiles, threads, Numba warm-up, reports.
+"""The flowlaws pytest plugin (loaded from the root conftest): profiles, seeds, threads, Numba warm-up, reports.
 
 Options live under ``--flowlaws-*``. Hypothesis's own ``--hypothesis-profile`` also works; without either,
 the ``ci`` profile (or FLOWLAWS_PROFILE) is loaded explicitly, so a CI variable never switches profiles
 silently.
+
+Gate and explorer (see ``harness.profiles``). Under the derandomized gate ``ci`` there is no seed and no
+example database. Under an explorer profile every test's draws come from ``--flowlaws-seed S`` (drawn and
+recorded when not given) and the test's node id, while the example database stays on: Hypothesis's own
+``--hypothesis-seed`` also fixes the draws, but disables the database (Hypothesis sets no database key
+under a forced seed), so failures found elsewhere are not replayed and new ones are not saved.
 
 Reports. Each test's verdict records (``harness.property.RECORDER``) are reduced in the process that ran
 the test (``harness.reports.summarize_test``) and shipped in ``report.user_properties``, which
 pytest-xdist relays to the controller; the controller (or the single process) writes
 ``<report dir>/<run-id>/`` atomically at the end of the session. Runs that recorded no verdict and
 collected no property (plain unit tests) write nothing.
+
+Under ``flowlaws run`` (FLOWLAWS_PARENT_PID set), the controller watches its parent: if ``flowlaws run``
+dies, even by SIGKILL, the controller removes the run's scratch folder and kills its own process group
+(itself and its xdist workers), so that no orphan writes a report later.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import random
 import secrets
+import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from harness.profiles import PROFILE_EXAMPLES, load_profile, register_profiles
+import harness.environment
+
+# Before anything below imports numpy, numba or torch (they read their thread and cache settings once).
+harness.environment.configure()
+
+from harness.profiles import (  # noqa: E402  (after configure(), on purpose)
+    PROFILE_EXAMPLES,
+    database_problem,
+    example_database_path,
+    is_explorer,
+    load_profile,
+    register_profiles,
+)
 
 register_profiles()
 
 SUMMARY_KEY = "flowlaws"
 _STATE_KEY = pytest.StashKey[dict]()
+
+
+SEED_LIMIT = 2**64  # --flowlaws-seed is 0 <= S < 2**64
+# The parent-death watchdog's polling period: how long an orphaned campaign may outlive ``flowlaws run``.
+_WATCHDOG_SECONDS = 0.2
+
+
+def _seed_option(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) >= SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2**64 - 1, got {text!r}")
+    return int(text)
 
 
 def pytest_addoption(parser):
@@ -37,7 +75,13 @@ def pytest_addoption(parser):
         "--flowlaws-profile",
         choices=sorted(PROFILE_EXAMPLES),
         default=None,
-        help="Hypothesis profile for flowlaws properties (default: FLOWLAWS_PROFILE or ci)",
+        help="Hypothesis profile for flowlaws properties (default: FLOWLAWS_PROFILE or ci, the derandomized gate)",
+    )
+    group.addoption(
+        "--flowlaws-seed", type=_seed_option, default=None, metavar="S",
+        help="explorer profiles (quick, thorough): make every test's draws a function of S and its node id, "
+             "keeping the example database (--hypothesis-seed disables it); default: a fresh seed, "
+             "recorded in the report",
     )
     group.addoption(
         "--flowlaws-no-warmup", action="store_true", help="skip compiling the Numba kernels before workers start"
@@ -45,7 +89,7 @@ def pytest_addoption(parser):
     group.addoption("--flowlaws-report-dir", default=None,
                     help="where run reports go (default: FLOWLAWS_REPORT_DIR or <rootdir>/reports)")
     group.addoption("--flowlaws-run-id", default=None,
-                    help="name of this run's report folder (default: <profile>-seed<S> with --hypothesis-seed, "
+                    help="name of this run's report folder (default: <profile>-seed<S> with a given seed, "
                          "else a UTC timestamp); an existing folder is never replaced, a suffix is added")
     group.addoption("--flowlaws-no-report", action="store_true", help="write no report")
     group.addoption("--flowlaws-max-examples", type=int, default=None, metavar="N",
@@ -66,16 +110,16 @@ def _report_dir(config) -> Path:
     return Path(chosen) if chosen else Path(config.rootpath) / "reports"
 
 
-def _run_id(config, profile: str, seed) -> str:
+def _run_id(config, profile: str, seed, seed_given: bool) -> str:
     chosen = config.getoption("--flowlaws-run-id")
     if chosen:
         return chosen
-    if seed is not None:
+    if seed is not None and seed_given:
         return f"{profile}-seed{seed}"
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{secrets.token_hex(2)}"
 
 
-def _seed(value):
+def _hypothesis_seed(value):
     """Hypothesis's ``--hypothesis-seed`` as given (an int when it is one), or None."""
     if value is None:
         return None
@@ -85,11 +129,52 @@ def _seed(value):
         return value
 
 
+def per_test_seed(seed: int, nodeid: str) -> int:
+    """The seed of one test's draws in an explorer run: a function of the run's seed and the node id only.
+
+    Node ids are relative to the rootdir, so the same test on another host or xdist worker, in any order,
+    draws the same examples.
+    """
+    return int.from_bytes(hashlib.sha256(f"{seed}\0{nodeid}".encode()).digest()[:16], "big")
+
+
+def _seed_hypothesis(seed: int) -> int:
+    """Make the next @given test of this thread draw from ``Random(seed)``; returns the seed it will use.
+
+    Private API, on purpose. Hypothesis draws an unforced, non-derandomized test's seed from
+    ``hypothesis.core.threadlocal._hypothesis_global_random`` (``get_random_for_wrapped_test``). The public
+    ways to fix that seed disable the example database: ``--hypothesis-seed`` sets ``global_force_seed``,
+    under which ``run_engine`` uses no database key, and ``@seed`` / ``derandomize`` imply database=None.
+    Replacing the per-thread Random just before the test keeps the database on. ``tests/test_gate.py`` fails
+    loudly if a Hypothesis upgrade changes this, and ``_check_seed_reached`` warns at run time.
+    """
+    import hypothesis.core
+
+    hypothesis.core.threadlocal._hypothesis_global_random = random.Random(seed)
+    return random.Random(seed).getrandbits(128)  # what get_random_for_wrapped_test will draw from it
+
+
+def _pin_local_constants() -> None:
+    """Stop Hypothesis from drawing the literals of whatever local modules happen to be imported.
+
+    Private API, on purpose. Hypothesis (``providers._get_local_constants``) mixes into its draws the
+    constants of every non-site-packages module in ``sys.modules`` at draw time, so the same test with the
+    same seed draws differently depending on which tests ran before it in that process, i.e. on
+    pytest-xdist's scheduling. The gate must not depend on that, nor must a seeded explorer; our
+    strategies name their own edge cases. ``tests/test_gate.py`` pins this.
+    """
+    from hypothesis.internal.conjecture import providers
+
+    empty = providers.Constants()
+    providers._get_local_constants = lambda: empty
+    providers.CONSTANTS_CACHE.cache.clear()
+
+
 def _pin_torch_threads() -> None:
     """One torch thread per process, without paying torch's import in runs that never use it.
 
-    ``import harness`` already set OMP_NUM_THREADS=1, which torch reads when it is first imported; a torch
-    imported before that (or by a module collected later) is pinned explicitly here and after collection.
+    ``harness.environment.configure()`` already set OMP_NUM_THREADS=1, which torch reads when it is first
+    imported; a torch imported before that is pinned explicitly here and after collection.
     """
     torch = sys.modules.get("torch")
     if torch is not None and torch.get_num_threads() != 1:
@@ -100,21 +185,55 @@ def pytest_collection_finish(session):
     _pin_torch_threads()
 
 
-def pytest_configure(config):
+def _load_profile(config, database_path: Path) -> str:
+    from hypothesis import settings
+
     explicit = config.getoption("--hypothesis-profile", default=None)
-    profile = explicit or load_profile(config.getoption("--flowlaws-profile"))
+    if explicit and explicit not in PROFILE_EXAMPLES:
+        return explicit  # someone's own profile, loaded by Hypothesis's plugin as given
+    profile = load_profile(explicit or config.getoption("--flowlaws-profile"), database_path)
     examples = config.getoption("--flowlaws-max-examples")
     if examples is not None:
         if examples < 1:
             raise pytest.UsageError(f"flowlaws: --flowlaws-max-examples={examples} must be a positive integer")
-        from hypothesis import settings
-
         settings.register_profile(f"{profile}-x{examples}", parent=settings.get_profile(profile), max_examples=examples)
         settings.load_profile(f"{profile}-x{examples}")
+    return profile
+
+
+def pytest_configure(config):
+    from hypothesis import settings
+
+    worker = getattr(config, "workerinput", None)
+    # Workers (possibly on other hosts, where the controller's environment does not reach) use the
+    # controller's database folder and seed.
+    database_path = Path(worker["flowlaws_example_db"]) if worker and "flowlaws_example_db" in worker \
+        else example_database_path()
+    profile = _load_profile(config, database_path)
+    _pin_local_constants()
     _pin_torch_threads()
+    forced = _hypothesis_seed(config.getoption("--hypothesis-seed", default=None))
+    given = config.getoption("--flowlaws-seed")
+    explorer = is_explorer()
+    if given is not None and not explorer:
+        raise pytest.UsageError(f"flowlaws: --flowlaws-seed has no effect under the {profile} profile, which is "
+                                "derandomized (the gate); use --flowlaws-profile quick or thorough to explore")
+    if given is not None and forced is not None:
+        raise pytest.UsageError("flowlaws: give --flowlaws-seed (keeps the example database) or --hypothesis-seed "
+                                "(bypasses it), not both")
+    if forced is not None:
+        seed, seeding = forced, "hypothesis-seed"
+    elif not explorer:
+        seed, seeding = None, ("derandomized" if settings().derandomize else None)
+    elif worker and "flowlaws_seed" in worker:
+        seed, seeding = worker["flowlaws_seed"], "flowlaws-seed"
+    else:
+        seed, seeding = (given if given is not None else secrets.randbelow(2**32)), "flowlaws-seed"
     state = {
         "profile": profile,
-        "seed": _seed(config.getoption("--hypothesis-seed", default=None)),
+        "seed": seed,
+        "seeding": seeding,
+        "database": database_path if settings().database is not None else None,
         "started": time.time(),
         "deadline": None,
     }
@@ -123,6 +242,12 @@ def pytest_configure(config):
         state["deadline"] = time.monotonic() + budget
     config.stash[_STATE_KEY] = state
     if not _is_xdist_worker(config):
+        _start_parent_watchdog()
+        if state["database"] is not None:
+            problem = database_problem(settings().database)
+            if problem:  # once, in the controller; Hypothesis itself would stay silent
+                sys.stderr.write(f"flowlaws: warning: {problem}\n")
+                sys.stderr.flush()
         if not config.getoption("--flowlaws-no-report"):
             from harness.errors import InvalidInput
             from harness.reports import RunCollector, check_writable
@@ -131,7 +256,7 @@ def pytest_configure(config):
                 state["report_dir"] = check_writable(_report_dir(config))
             except InvalidInput as error:
                 raise pytest.UsageError(f"flowlaws: {error}") from None
-            state["run_id"] = _run_id(config, profile, state["seed"])
+            state["run_id"] = _run_id(config, profile, seed, given is not None or forced is not None)
             config.pluginmanager.register(CampaignReport(config, RunCollector()), "flowlaws-campaign-report")
         if not config.getoption("--flowlaws-no-warmup"):
             # Compile (or load from the on-disk cache) every kernel once in the controller, so that xdist
@@ -142,12 +267,59 @@ def pytest_configure(config):
     os.environ.setdefault("FLOWLAWS_PYTEST", "1")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """xdist controller: hand each worker the run's seed and database folder (ssh workers lack our env)."""
+    state = node.config.stash[_STATE_KEY]
+    if state["seeding"] == "flowlaws-seed":
+        node.workerinput["flowlaws_seed"] = state["seed"]
+    node.workerinput["flowlaws_example_db"] = str(example_database_path() if state["database"] is None
+                                                  else state["database"])
+
+
+def pytest_report_header(config):
+    state = config.stash[_STATE_KEY]
+    seed = {"flowlaws-seed": f"seed {state['seed']} (--flowlaws-seed={state['seed']} reproduces the draws)",
+            "hypothesis-seed": f"--hypothesis-seed={state['seed']} (the example database is bypassed)",
+            "derandomized": "derandomized (the gate: same examples every run, no example database)"}
+    database = f"example database {state['database']}" if state["database"] is not None else "no example database"
+    return [f"flowlaws: profile {state['profile']}, {seed.get(state['seeding'], 'no seed')}, {database}"]
+
+
+def _start_parent_watchdog() -> None:
+    """Under ``flowlaws run``: when it dies (even by SIGKILL), take this pytest and its workers down too.
+
+    A thread polling ``os.getppid()`` rather than prctl(PR_SET_PDEATHSIG): the death signal would reach
+    only this process, not the xdist workers it starts, and fires on the death of the parent *thread*.
+    ``flowlaws run`` starts pytest in its own session, so the process group is exactly this campaign.
+    """
+    parent = os.environ.pop("FLOWLAWS_PARENT_PID", None)  # popped: tests that start pytest must not inherit it
+    scratch = os.environ.pop("FLOWLAWS_RUN_SCRATCH", None)
+    if not parent or not parent.isdigit():
+        return
+    parent_pid = int(parent)
+
+    def orphaned() -> None:
+        if scratch and Path(scratch).name.startswith("flowlaws-run-"):
+            shutil.rmtree(scratch, ignore_errors=True)
+        if os.getpgrp() == os.getpid():
+            os.killpg(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(_WATCHDOG_SECONDS)
+        orphaned()
+
+    threading.Thread(target=watch, name="flowlaws-parent-watchdog", daemon=True).start()
+
+
 @pytest.fixture(scope="session")
 def flowlaws_profile() -> str:
     """Name of the Hypothesis profile in force."""
     from hypothesis import settings
 
-    return settings._current_profile  # noqa: SLF001 - Hypothesis exposes no public getter
+    return settings._current_profile  # Hypothesis exposes no public getter
 
 
 # ---- per test: verdict records → summary in user_properties ------------------------------------------
@@ -174,8 +346,29 @@ def pytest_runtest_setup(item):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    deadline = item.config.stash[_STATE_KEY]["deadline"]
+    state = item.config.stash[_STATE_KEY]
+    deadline = state["deadline"]
     handle = getattr(getattr(item, "obj", None), "hypothesis", None)
+    if handle is not None and state["seeding"] == "flowlaws-seed":
+        expected = _seed_hypothesis(per_test_seed(state["seed"], item.nodeid))
+        try:
+            return (yield from _bounded_call(item, handle, deadline))
+        finally:
+            _check_seed_reached(item, state, expected)
+    return (yield from _bounded_call(item, handle, deadline))
+
+
+def _check_seed_reached(item, state, expected: int) -> None:
+    # Hypothesis records the seed it drew from the per-thread Random on the wrapped test (None when the
+    # test fixed its own with @seed or derandomize, which is the test's choice, not a failure).
+    used = getattr(item.obj, "_hypothesis_internal_use_generated_seed", None)
+    if used is not None and used != expected:
+        item.warn(pytest.PytestWarning(
+            "flowlaws: --flowlaws-seed did not reach Hypothesis (its private per-thread Random changed?): "
+            "this test's draws are not reproducible from the seed; see harness.pytest_plugin._seed_hypothesis"))
+
+
+def _bounded_call(item, handle, deadline):
     if deadline is None:
         return (yield)
     if time.monotonic() > deadline:
@@ -258,7 +451,8 @@ class CampaignReport:
         if exitstatus != pytest.ExitCode.INTERRUPTED:
             unfinished = []  # e.g. -x stopping early is the user's choice, not an interruption
         run, timings = build_run(self.collector, run_id=state["run_id"], profile=state["profile"],
-                                 seed=state["seed"], started=state["started"], unfinished=unfinished)
+                                 seed=state["seed"], seeding=state["seeding"], started=state["started"],
+                                 unfinished=unfinished)
         try:
             self.folder = write_run(run, timings, state["report_dir"], project_root=self.config.rootpath,
                                     plots=not self.config.getoption("--flowlaws-no-plots"))
