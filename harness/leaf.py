@@ -149,13 +149,23 @@ def class_dataset(network: Network, loss: Loss, data_class: str, group: Group | 
     log-uniformly in [regime/2, 2·regime], so that the residuals of one orbit differ by several times the
     loss's bend (module docstring: scaling the targets alone leaves ℓ' constant on orbits when θ₀ is small).
     """
+    return representative_dataset(network, loss, data_class, group, rng, theta0, samples=walk.samples,
+                                  regime=walk.regime)
+
+
+def representative_dataset(network: Network, loss: Loss, data_class: str, group: Group | None,
+                           rng: np.random.Generator, theta0: np.ndarray, *, samples: int,
+                           regime: float = 4.0) -> DataSet:
+    """A data set of the class that stands for it at θ₀ (module docstring): Gaussian for polynomial losses;
+    for a non-polynomial ℓ, predictions f(θ₀, x) and real targets of a size log-uniform in
+    [regime/2, 2·regime], so that ℓ' is neither affine nor constant over the residuals of one orbit."""
     input_scale, target_scale = 1.0, 1.0
     if not loss.is_polynomial:
-        size = walk.regime * float(np.exp(rng.uniform(-math.log(2.0), math.log(2.0))))
+        size = regime * float(np.exp(rng.uniform(-math.log(2.0), math.log(2.0))))
         input_scale = _input_scale_for_predictions(network, theta0, size, rng)
         if loss.targets == "real":
             target_scale = size
-    base = random_dataset(network, walk.samples, rng, loss=loss, input_scale=input_scale, target_scale=target_scale)
+    base = random_dataset(network, samples, rng, loss=loss, input_scale=input_scale, target_scale=target_scale)
     return augment(base, group) if data_class == "augmented" else base
 
 
@@ -623,5 +633,5 @@ def leaf_equations(network: Network, loss: Loss | str, data_class: str, group: G
 __all__ = [
     "DATA_CLASSES", "LeafEquations", "LeafPoints", "LeafWalk", "LegResult", "SpectralGap", "WalkSpan", "class_dataset",
     "collect_leaf_points", "flow_leg", "leaf_equations", "loss_gradient", "monomial_exponents", "monomial_gradients",
-    "monomial_matrix", "points_needed", "reference_dataset", "scipy_leg", "vanishing_polynomials", "walk_span",
+    "monomial_matrix", "points_needed", "reference_dataset", "representative_dataset", "scipy_leg", "vanishing_polynomials", "walk_span",
 ]

@@ -23,6 +23,12 @@ when E = {0}, E is the whole space, or θ₀'s projection is a stationary point 
 E can be unstable (round-off off E then grows exponentially): a twin run started slightly off E measures
 that amplification and only the stretch where it stays below 1e4 is judged.
 
+The class, and which data sets stand for it. The claim is universal over G-augmented data sets (and losses
+invariant under ρ_out, checked): for every one, E is invariant. Each drawn data set (N Gaussian samples with
+random or teacher targets, augmented here if drawn free) is a member, so a departure from E on one refutes
+the claim; sampling a sub-class can only weaken a "holds". The twin run and the main run must both finish
+(status ``ok``): a failed run is inconclusive, never a yardstick.
+
 Reference: A. Flinth & F. Ohlsson, "Optimization dynamics of equivariant and augmented neural networks"
 (2023); DESIGN.md §1 ("Also worth testing").
 """
@@ -278,6 +284,11 @@ def distance_from_subspace_verdict(network: Network, loss: Loss, data: DataSet, 
     transverse *= twin_offset * size / np.linalg.norm(transverse)
     twin = integrate(flow, start + transverse, duration, method="gauss", steps=steps, n_save=steps, blow_up=blow_up,
                      max_steps=MAX_STEPS)
+    if not twin.ok:
+        # A failed run is never judged, not even as a yardstick: its states stop where it failed.
+        evidence["twin_trajectory"] = twin.summary()
+        return Verdict.inconclusive(f"the twin run (round-off amplification off E) did not finish: {twin.status}",
+                                    **evidence)
     separation = twin.states - trajectory.states[: len(twin.states)]
     amplification = np.full(len(trajectory.states), np.inf)
     amplification[: len(twin.states)] = (np.linalg.norm(separation - separation @ projector.T, axis=1)

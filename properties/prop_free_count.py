@@ -11,6 +11,11 @@ Scope (the published completeness results carry these hypotheses; outside them e
 Φ must have at least two entries (a single field has D − 1 laws, theory.md O4b), deep linear nets need all
 widths ≥ 2, attention needs n ≥ 2 tokens. The strategy below draws inside the scope by construction
 (``in_scope`` states it for other callers).
+
+The class, and which data sets stand for it. "Free data, MSE" is the class of all finite data sets; the count
+is taken over all of it at once, from the exact family {Jᵀvec(ΦM − C)} with M and C ranging over all moment
+matrices (``harness.fields``), not from sampled data sets, so no sub-class can be explored by mistake. The
+scenario's data set plays no part (only its network and seed).
 """
 
 from __future__ import annotations

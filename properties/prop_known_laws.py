@@ -8,7 +8,14 @@ The check integrates the flow and judges the drift against the integrator's own 
 - 2-stage Gauss–Legendre conserves quadratic invariants exactly, so its relative drift must stay ≤ 1e-9;
 - Dormand–Prince conserves them only up to its error, so its drift must shrink as the tolerance tightens
   (rtol 1e-6 → 1e-10) or already sit at round-off; a non-law plateaus instead.
-A flow that blows up or barely moves cannot tell a law from a non-law: inconclusive, with the reason.
+A flow that blows up or barely moves cannot tell a law from a non-law: inconclusive, with the reason (any
+trajectory status but ``ok`` is inconclusive, whatever its saved states show).
+
+The class, and which data sets stand for it. The claim is universal: a published law satisfies ∇h·∇L_data = 0
+identically, for every data set of every size with every loss (it comes from a parameter symmetry of f, not
+from the data). So each drawn data set (N Gaussian samples, random or teacher targets, free or G-augmented)
+is a member of the class, and a drift on any one of them is a real counterexample; drawing a sub-class can
+only weaken a "holds" (coverage), never manufacture a violation. No sub-class question arises.
 """
 
 from __future__ import annotations

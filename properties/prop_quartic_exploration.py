@@ -5,6 +5,10 @@ polynomial family again (moments up to order four), so the engine can count it e
 findings table (scenario, free count, augmented count) for the report. Its one hard claim is monotonicity,
 which holds for every loss: augmented data sets are data sets, so F_aug ⊆ F_free, Lie(F_aug) ⊆ Lie(F_free),
 and the augmented count is never below the free count.
+
+The class, and which data sets stand for it. Both counts are over whole classes (all free, all G-augmented
+data sets with the quartic loss), from the exact field families of moments up to order four
+(``harness.fields``); no data set is sampled, so no sub-class can stand in for the class by mistake.
 """
 
 from __future__ import annotations

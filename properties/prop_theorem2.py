@@ -4,6 +4,20 @@ Statement (Galley, Shahverdi, Flinth 2026, Theorem 2 and its worked example): wi
 data only through G-invariant moments; the augmented count is never below the free count (F_aug ⊆ F_free), and
 where it is above, the explicit extra laws stay constant along integrated augmented MSE flows (several data
 sets) and drift along plain ones, drift judged against the integrator's own error.
+
+The class, and which data sets stand for it. The counts are over the classes themselves (all G-augmented,
+all free data sets with MSE), from the exact field families of ``harness.fields``: no data are sampled. The
+flows check two quantifiers on sampled data sets, in the directions where sampling is sound or guarded:
+- "conserved along augmented flows" is universal: every augmented data set drawn (the scenario's seed and the
+  next, N Gaussian samples with the scenario's target kind, then augmented) is a member, and a drift on one
+  refutes the claim;
+- "broken by plain data" is existential: SOME plain data set moves the law. Here any generic plain data set
+  stands for the free class, whatever N: at fixed θ, ∇h·X_{M,C}(θ) is linear in the moments (M, C), which
+  are sums over samples, so a law left alone by every single-sample data set would be a law of the whole
+  free class; an extra law is not (free count < augmented count), hence almost every data set moves it
+  (the exceptions lie on the zero set of a nonzero polynomial in the samples). The plain data sets are the
+  scenario's own N samples (seed and seed + 1) before augmentation; a law is called conserved only if its
+  drift shrinks with the tolerance on both.
 """
 
 from __future__ import annotations

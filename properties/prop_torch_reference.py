@@ -4,6 +4,10 @@ Statement: for every family, f(θ, x) = Φ(θ)Ψ(x) computed from the exact spar
 features Ψ equals the network computed the ordinary way in torch (float64), and the parameter gradient
 J(θ)ᵀ vec(G) equals torch autograd's, both to 1e-10 relative. Everything else in flowlaws (integrators,
 counting, laws) reads the network through Φ and Ψ, so this is the property the rest stands on.
+
+The class, and which data sets stand for it. The claim is an identity for every θ and every input x (no loss,
+no data class): each drawn (θ₀, x) is a member, a mismatch on one is a real counterexample, and there is no
+quantifier over a class of data sets to sample.
 """
 
 from __future__ import annotations
