@@ -55,6 +55,12 @@ def test_human_table_for_a_float_group_shows_the_gap(capsys):
     (["--arch", "linear:4,1,1", "--group", "rot:3", "--loss", "mse", "--laws"], "exact"),
     (["--arch", "linear:3,1,1", "--group", "tokens-cyclic", "--loss", "mse"], "attention"),
     (["--arch", "linear:3,1,1", "--data", "some", "--loss", "mse"], "--data"),
+    (["--arch", "linear:3,1,1", "--loss", "mse", "--seed", "-1"], "--seed '-1' is not a valid seed"),
+    (["--arch", "linear:3,1,1", "--loss", "mse", "--seed", "1.5"], "--seed '1.5' is not a valid seed"),
+    (["--arch", "linear:3,1,1", "--loss", "mse", "--seed", "１"], "is not a valid seed"),
+    (["--arch", "linear:3,1,1", "--loss", "mse", "--max-depth", "-1"], "--max-depth -1 is out of range"),
+    (["--arch", "linear:3,1,1", "--loss", "mse", "--max-depth", "1_0"], "--max-depth '1_0' is not an integer"),
+    (["--arch", "linear:3,1,1", "--loss", "mse", "--group", ""], "--group '' is empty"),
 ])
 def test_bad_input_exits_2_with_one_message(capsys, argv, message):
     code, out, err = run(capsys, *argv)

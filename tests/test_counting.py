@@ -145,6 +145,15 @@ def test_result_is_frozen_and_serialisable():
     (dict(group="rot:4", data_class="augmented", find_explicit=True), "exact"),
     (dict(loss="logistic", network="linear:2,1,2"), "scalar output"),
     (dict(method="symbolic"), "method"),
+    (dict(max_depth=-1), r"max_depth=-1 must be an integer from 1 to 32"),
+    (dict(max_depth=0), r"max_depth=0 must be an integer from 1 to 32"),
+    (dict(max_depth=2.5), r"max_depth=2.5 must be an integer"),
+    (dict(max_depth=10**6), r"max_depth=1000000 must be an integer from 1 to 32"),
+    (dict(seed=-1), r"seed=-1 is not a valid seed; allowed: an integer from 0 to 2\*\*64 - 1"),
+    (dict(seed=0.5), r"seed=0.5 is not a valid seed"),
+    (dict(find_explicit="yes"), r"find_explicit='yes' must be True, False or None"),
+    (dict(max_samples=0), r"max_samples=0 must be an integer from 1 to 1,000,000"),
+    (dict(explicit_max_params=-1), r"explicit_max_params=-1 must be an integer from 0"),
 ])
 def test_bad_input_is_one_clear_error(kwargs, match):
     arguments = dict(network="linear:2,1,1", data_class="free", loss="mse")

@@ -53,5 +53,27 @@ def test_cross_entropy_target_checks():
     loss = get_loss("cross-entropy")
     with pytest.raises(InvalidInput, match="at least 2 outputs"):
         loss.check_targets(np.ones((1, 1)), 1)
-    with pytest.raises(InvalidInput, match="probability targets"):
+    with pytest.raises(InvalidInput, match=r"target row 0 \[0.7, 0.7\] sums to 1.4"):
         loss.check_targets(np.array([[0.7, 0.7]]), 2)
+
+
+def test_cross_entropy_on_sign_flipped_targets_says_what_is_wrong_and_what_is_allowed():
+    """flowlaws' own augmented data with a /sign output action: y → −y is no probability vector."""
+    loss = get_loss("cross-entropy")
+    targets = np.array([[0.25, 0.75], [-0.25, -0.75]])
+    with pytest.raises(InvalidInput) as error:
+        loss.check_targets(targets, 2)
+    message = str(error.value)
+    assert "target row 1 [-0.25, -0.75] has a negative entry -0.75" in message
+    assert "(such as /sign)" in message and "cannot be combined with cross-entropy" in message
+    assert "Allowed: probability targets with /trivial or a permuting /same action" in message
+
+
+def test_cross_entropy_refuses_flipped_data_from_the_scenario():
+    from harness.flow import GradientFlow
+    from harness.scenario import Scenario
+
+    scenario = Scenario("linear:3,2,2", "cross-entropy", "flip/sign", data="augmented", n_samples=3)
+    with pytest.raises(InvalidInput, match=r"cross-entropy needs probability targets.*/sign"):
+        built = scenario.build()
+        GradientFlow(built.network, built.loss, built.data)
