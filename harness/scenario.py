@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.data import TARGET_KINDS, DataSet, augment, random_dataset
+from harness.data import TARGET_KINDS, DataSet, augment, check_data_size, check_seed, random_dataset
 from harness.errors import InvalidInput
 from harness.groups import Group, GroupSpec, build_group, parse_group
 from harness.losses import Loss, get_loss
@@ -29,23 +29,13 @@ from harness.networks import Network, parse_network
 
 DATA_CLASSES = ("free", "augmented")
 SCENARIO_FORMAT = "flowlaws-scenario/1"
-SEED_LIMIT = 2**63  # seeds are non-negative integers below 2⁶³ (they are stored in JSON and int64 columns)
 MAX_THETA_SCALE = 1e3  # θ₀ ~ N(0, s²): beyond this Φ(θ₀) ~ s^degree leaves float64's comfortable range
 MAX_TARGET_SCALE = 1e6
-# Entries of the drawn data set before any work: samples × |G| × (inputs + outputs + feature rows · K).
-MAX_DATA_ENTRIES = 20_000_000
 MAX_FILE_BYTES = 16 * 2**20  # a scenario.json with its arrays is kilobytes; more is not a scenario
 MAX_JSON_DEPTH = 8  # record → arrays → x → row → number is depth 4
 RECORD_KEYS = ("format", "network", "group", "data", "loss", "n_samples", "seed", "targets", "theta_scale",
                "target_scale", "arrays", "property")
 REQUIRED_KEYS = ("format", "network")
-
-
-def check_seed(seed, what: str = "seed") -> int:
-    """``seed`` as an int in 0..2⁶³−1, or one ``InvalidInput``."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < SEED_LIMIT:
-        raise InvalidInput(f"{what}={seed!r:.60} must be an integer in 0..2**63-1")
-    return int(seed)
 
 
 def _check_scale(name: str, value, maximum: float) -> float:
@@ -109,7 +99,7 @@ class Scenario:
             raise InvalidInput("data class 'augmented' needs a group (e.g. --group cyclic/trivial)")
         if isinstance(self.n_samples, bool) or not isinstance(self.n_samples, (int, np.integer)) or self.n_samples < 1:
             raise InvalidInput(f"n_samples={self.n_samples!r:.60} must be a positive integer")
-        object.__setattr__(self, "n_samples", int(self.n_samples))
+        object.__setattr__(self, "n_samples", int(self.n_samples))  # its size against the network: at build
         object.__setattr__(self, "seed", check_seed(self.seed))
         if not isinstance(self.targets, str) or self.targets not in TARGET_KINDS:
             raise InvalidInput(f"targets={self.targets!r:.60} is not one of {TARGET_KINDS}")
@@ -131,36 +121,32 @@ class Scenario:
     def built(self) -> Built:
         return self.build()
 
-    def build(self, *, max_data_entries: int = MAX_DATA_ENTRIES) -> Built:
+    def build(self) -> Built:
         """Make the network, group, loss, data set and θ₀ (from the stored arrays if any, else the seed).
 
-        Refused before drawing: a data set of more than ``max_data_entries`` numbers, and cross-entropy
-        on augmented data whose group moves probability targets out of the simplex.
+        Refused before drawing: a data set beyond ``harness.data.check_data_size`` (samples × |G| × numbers
+        per sample), and cross-entropy on augmented data whose group moves probability targets out of the
+        simplex.
         """
         network = parse_network(self.network)
         group = build_group(self.group, network) if self.group else None
         loss = get_loss(self.loss)
         if group is not None and self.data == "augmented" and loss.targets == "prob" \
                 and not group.keeps_probability_vectors():
+            actions = {factor.output for factor in parse_group(group.spec).factors}
+            why = ("its /sign output action multiplies y by −1 (the sign character of g) for some elements g"
+                   if "sign" in actions else "its /same output action flips the sign of or rotates y for some g")
             raise InvalidInput(
-                f"loss {loss} needs probability targets (non-negative rows summing to 1), but group {group.spec} "
-                "maps some targets y to vectors with negative entries (a /sign output action flips y to −y; "
-                "/same of a signed permutation or rotation flips or rotates it), so its augmented data set has no "
-                "probability targets; use output action /trivial, /same of a plain permutation, or another loss"
+                f"loss {loss} needs probability targets (non-negative rows summing to 1), but on group {group.spec} "
+                f"{why}, so the augmented data set cannot have probability targets; use output action /trivial, "
+                "/same of a plain permutation group, or a loss without probability targets"
             )
         if self.arrays is not None:
             data = DataSet(_check_array("x", self.arrays["x"], 2), _check_array("y", self.arrays["y"], 2))
             theta0 = _check_array("theta0", self.arrays["theta0"], 1)
         else:
             copies = group.order if group is not None and self.data == "augmented" else 1
-            per_sample = network.input_dim + network.output_dim + network.rows_per_sample * network.n_features
-            entries = self.n_samples * copies * per_sample
-            if entries > max_data_entries:
-                raise InvalidInput(
-                    f"scenario {self}: n_samples={self.n_samples:,} × {copies} group copies × {per_sample:,} numbers "
-                    f"per sample = {entries:,} numbers, more than the limit {max_data_entries:,} "
-                    "(max_data_entries); use fewer samples or a smaller network or group"
-                )
+            check_data_size(network, self.n_samples, copies)
             rng = np.random.default_rng(self.seed)
             base = random_dataset(network, self.n_samples, rng, loss=loss, targets=self.targets,
                                   target_scale=self.target_scale)
@@ -234,9 +220,10 @@ def read_record(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES, max_depth:
     except (OSError, ValueError, TypeError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise InvalidInput(f"cannot read scenario file {shown!r}: {reason}") from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise InvalidInput(f"cannot read scenario file {shown!r}: not a regular file (a device, pipe or folder)")
     with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise InvalidInput(f"cannot read scenario file {shown!r}: not a regular file (a device, pipe or folder)")
         try:
             content = handle.read(max_bytes + 1)
         except OSError as error:
