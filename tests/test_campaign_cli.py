@@ -131,12 +131,12 @@ def _flowlaws(*args, cwd: Path, env: dict | None = None, **kwargs) -> subprocess
 
 
 def _content(run_folder: Path) -> dict[str, str]:
-    """Every file of a run except timings and the timed indexes, with the run's own location blanked."""
+    """Every file of a run except its timings, with the run's own location blanked."""
     files = {}
     for path in sorted(run_folder.rglob("*")):
-        if path.is_file() and path.name not in ("timings.json", "index.md", "index.html"):
+        if path.is_file() and path.name != "timings.json":
             data = path.read_bytes()
-            if path.suffix in (".md", ".json"):
+            if path.suffix in (".md", ".json", ".html"):
                 data = data.replace(str(run_folder.parent.name).encode(), b"<reports>")
             files[str(path.relative_to(run_folder))] = hashlib.sha256(data).hexdigest()
     return files
@@ -168,7 +168,7 @@ def test_a_planted_campaign_is_reported_replayable_and_the_same_with_the_same_se
     assert "@reproduce_failure(" in crash["message"] and tallies["crashing"]["errors"] == 1
     violated = run / "planted-size-1"
     assert sorted(p.name for p in violated.iterdir()) == ["drift.png", "report.md", "scenario.json"]
-    assert "--hypothesis-seed=7" in (violated / "report.md").read_text()
+    assert "--flowlaws-seed=7" in (violated / "report.md").read_text()
     assert (run / "planted-size-2" / "spectrum.png").exists()
     assert reports.latest_run(tmp_path / "reports-xdist") == run.resolve()
 
