@@ -236,6 +236,8 @@ def pytest_configure(config):
         "database": database_path if settings().database is not None else None,
         "started": time.time(),
         "deadline": None,
+        # ``flowlaws run`` creates this file on the first Ctrl-C: finish the examples under way, start no more.
+        "stop_file": os.environ.get("FLOWLAWS_STOP_FILE") or None,
     }
     budget = config.getoption("--flowlaws-time-budget")
     if budget is not None:
@@ -344,21 +346,33 @@ def pytest_runtest_setup(item):
     RECORDER.current_test = item.nodeid
 
 
+STOPPED_REASON = "flowlaws: stopped by an interrupt of flowlaws run"
+BUDGET_REASON = "flowlaws time budget exhausted"
+
+
+def _why_stop(state) -> str | None:
+    """Why no new example may start: the campaign was asked to stop, or its time budget is spent."""
+    if state["stop_file"] and os.path.exists(state["stop_file"]):
+        return STOPPED_REASON
+    if state["deadline"] is not None and time.monotonic() > state["deadline"]:
+        return BUDGET_REASON
+    return None
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     state = item.config.stash[_STATE_KEY]
-    deadline = state["deadline"]
     handle = getattr(getattr(item, "obj", None), "hypothesis", None)
     if handle is not None and state["seeding"] == "flowlaws-seed":
         expected = _seed_hypothesis(per_test_seed(state["seed"], item.nodeid))
         try:
-            return (yield from _bounded_call(item, handle, deadline))
+            return (yield from _bounded_call(handle, state))
         finally:
-            _check_seed_reached(item, state, expected)
-    return (yield from _bounded_call(item, handle, deadline))
+            _check_seed_reached(item, expected)
+    return (yield from _bounded_call(handle, state))
 
 
-def _check_seed_reached(item, state, expected: int) -> None:
+def _check_seed_reached(item, expected: int) -> None:
     # Hypothesis records the seed it drew from the per-thread Random on the wrapped test (None when the
     # test fixed its own with @seed or derandomize, which is the test's choice, not a failure).
     used = getattr(item.obj, "_hypothesis_internal_use_generated_seed", None)
@@ -368,22 +382,25 @@ def _check_seed_reached(item, state, expected: int) -> None:
             "this test's draws are not reproducible from the seed; see harness.pytest_plugin._seed_hypothesis"))
 
 
-def _bounded_call(item, handle, deadline):
-    if deadline is None:
+def _bounded_call(handle, state):
+    if state["deadline"] is None and state["stop_file"] is None:
         return (yield)
-    if time.monotonic() > deadline:
-        pytest.skip("flowlaws time budget exhausted before this test started")
+    reason = _why_stop(state)
+    if reason:
+        pytest.skip(f"{reason} before this test started")
     if handle is None:
         return (yield)
     # Hypothesis documents ``test.hypothesis.inner_test`` as the place to wrap each example. Past the
-    # deadline we skip the rest of the test, unless a violation was found: it must still be shrunk.
+    # deadline (or once asked to stop) we skip the rest of the test, unless a violation was found: it must
+    # still be shrunk. The examples that ran are reported.
     from harness.property import RECORDER
 
     inner = handle.inner_test
 
     def bounded(*args, **kwargs):
-        if time.monotonic() > deadline and not any(r["verdict"]["status"] == "violated" for r in RECORDER.records):
-            pytest.skip("flowlaws time budget exhausted")
+        reason = _why_stop(state)
+        if reason and not any(r["verdict"]["status"] == "violated" for r in RECORDER.records):
+            pytest.skip(reason)
         return inner(*args, **kwargs)
 
     handle.inner_test = bounded
@@ -424,6 +441,7 @@ class CampaignReport:
         self.error: str | None = None
         self.collected: list[str] = []
         self.finished: set[str] = set()
+        self.stopped: set[str] = set()  # skipped because flowlaws run was interrupted
 
     def pytest_collection_finish(self, session):
         self.collected = [item.nodeid for item in session.items]
@@ -437,6 +455,8 @@ class CampaignReport:
         # Reports relayed from xdist workers arrive here too; this object lives only in the controller.
         if report.when == "teardown":
             self.finished.add(report.nodeid)
+        if report.skipped and STOPPED_REASON in str(report.longrepr):
+            self.stopped.add(report.nodeid)
         for name, value in report.user_properties:
             if name == SUMMARY_KEY:
                 self.collector.add(value, report.duration)
@@ -450,6 +470,7 @@ class CampaignReport:
         unfinished = [nodeid for nodeid in self.collected if nodeid not in self.finished]
         if exitstatus != pytest.ExitCode.INTERRUPTED:
             unfinished = []  # e.g. -x stopping early is the user's choice, not an interruption
+        unfinished = sorted(set(unfinished) | self.stopped)
         run, timings = build_run(self.collector, run_id=state["run_id"], profile=state["profile"],
                                  seed=state["seed"], seeding=state["seeding"], started=state["started"],
                                  unfinished=unfinished)

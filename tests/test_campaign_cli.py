@@ -256,6 +256,31 @@ def test_minutes_bound_the_campaign(tmp_path):
     assert index["totals"]["skipped"] == 1 and 0 < index["totals"]["examples"] < 300
 
 
+SKIPPED = '''
+import pytest
+from hypothesis import given, strategies as st
+from harness.property import Property, enforce
+from harness.scenario import Scenario
+from harness.verdicts import Verdict
+
+PROPERTY = Property(id="skipped", title="Never runs", statement="-", reference="planted",
+                    check=lambda s: Verdict.holds("ok"))
+
+@pytest.mark.skip(reason="planted: no example may run")
+@given(st.builds(Scenario, network=st.just("linear:1,1,1")))
+def test_skipped(scenario):
+    enforce(PROPERTY, scenario)
+'''
+
+
+def test_a_campaign_that_ran_no_example_never_claims_no_violation(tmp_path):
+    properties = _properties(tmp_path, skipped=SKIPPED)
+    result = _flowlaws("run", "--properties-dir", properties, "-n", "0", "--report-dir", tmp_path / "reports",
+                       cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no example ran, so nothing was checked" in result.stderr and "no violation" not in result.stdout
+
+
 def test_plain_unit_tests_write_no_report(tmp_path):
     (tmp_path / "test_plain.py").write_text("def test_nothing():\n    assert True\n")
     result = subprocess.run([sys.executable, "-m", "pytest", "test_plain.py", "-p", "harness.pytest_plugin",
@@ -273,6 +298,17 @@ def test_plain_unit_tests_write_no_report(tmp_path):
     (["run", "no-such-property"], "unknown property 'no-such-property'"),
     (["run", "-n", "many"], "-n must be a number of workers"),
     (["run", "--minutes", "0"], "--minutes must be positive"),
+    (["run", "--minutes", "nan"], "--minutes must be positive and finite"),
+    (["run", "--minutes", "soon"], "--minutes must be a number of minutes"),
+    (["run", "--minutes", "0.05"], "--minutes 0.05 is too short to run any example"),
+    (["run", "-n", "100000"], "-n 100000 is more than 4 workers per core"),
+    (["run", "-n", "-1"], "-n must be a number of workers"),
+    (["run", "--seed", "-1"], "--seed must be an integer from 0 to 2**64 - 1, got '-1'"),
+    (["run", "--seed", "1.5"], "--seed must be an integer from 0 to 2**64 - 1"),
+    (["run", "--seed", "１２"], "--seed must be an integer from 0 to 2**64 - 1"),
+    (["run", "--seed", str(2**64)], "--seed must be an integer from 0 to 2**64 - 1"),
+    (["run", "--profile", "ci", "--seed", "3"], "--seed has no effect with --profile ci"),
+    (["run", "--profile", "replay"], "unknown profile 'replay'"),
     (["replay", "/no/such/scenario.json"], "cannot read scenario file"),
 ])
 def test_bad_usage_is_one_message_and_exit_2(argv, message, capsys):

@@ -185,8 +185,10 @@ def run(args) -> int:
         summary_file = scratch / "summary.json"
         command = pytest_command(args, chosen, seed=seed, summary_file=summary_file, root=root, report_dir=report_dir)
         environment_variables = {**os.environ, "FLOWLAWS_EXAMPLE_DB": str(database),
-                                 "FLOWLAWS_PARENT_PID": str(os.getpid()), "FLOWLAWS_RUN_SCRATCH": str(scratch)}
-        returncode, budget_hit, stopped_by = _run_pytest(command, root, args.minutes, environment_variables)
+                                 "FLOWLAWS_PARENT_PID": str(os.getpid()), "FLOWLAWS_RUN_SCRATCH": str(scratch),
+                                 "FLOWLAWS_STOP_FILE": str(scratch / "stop")}
+        returncode, budget_hit, stopped_by = _run_pytest(command, root, args.minutes, environment_variables,
+                                                         stop_file=scratch / "stop")
         summary = _read_summary(summary_file)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -207,12 +209,14 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
         pass
 
 
-def _run_pytest(command: list[str], cwd: Path, minutes: float | None,
-                environment_variables: dict) -> tuple[int, bool, int | None]:
+def _run_pytest(command: list[str], cwd: Path, minutes: float | None, environment_variables: dict, *,
+                stop_file: Path | None = None) -> tuple[int, bool, int | None]:
     """Run pytest in its own session, streaming its progress; returns (exit code, budget hit, signal received).
 
-    Past the budget, or on SIGINT/SIGTERM, the session is signalled (the report of what ran is still
-    written on SIGINT); a second signal, or a session still running after the grace period, is killed.
+    The first SIGINT (Ctrl-C) creates ``stop_file``: every worker finishes the example under way and starts
+    no other, so the report covers every example that ran (a SIGINT to xdist workers would lose the results
+    of the tests under way); a second SIGINT interrupts the session, a third kills it. SIGTERM is forwarded,
+    a second one kills. Past the budget the session is interrupted, and killed after a grace period.
     """
     # A shell without job control starts background commands with SIGINT ignored, and children inherit
     # that; pytest must hear the forwarded SIGINT to write the report of what ran.
@@ -222,7 +226,15 @@ def _run_pytest(command: list[str], cwd: Path, minutes: float | None,
 
     def forward(signum, frame):
         received.append(signum)
-        _signal_group(process, signum if len(received) == 1 else signal.SIGKILL)
+        repeats = received.count(signum)
+        if signum == signal.SIGINT and stop_file is not None and repeats == 1:
+            stop_file.touch()
+            print("\nflowlaws run: stopping after the examples under way (Ctrl-C again to interrupt them)",
+                  file=sys.stderr, flush=True)
+        elif signum == signal.SIGINT and stop_file is not None and repeats == 2:
+            _signal_group(process, signal.SIGINT)
+        else:
+            _signal_group(process, signum if repeats == 1 else signal.SIGKILL)
 
     previous = {signum: signal.signal(signum, forward) for signum in _EXIT_ON_SIGNAL}
     budget_hit = False
@@ -277,8 +289,7 @@ def _conclude(returncode: int, budget_hit: bool, summary: dict | None, stopped_b
                   file=sys.stderr)
             return 1
         # Never "no violation" for a campaign that checked nothing (e.g. a budget spent on start-up).
-        skipped = f" ({totals['skipped']} tests skipped)" if totals is not None else ""
-        print(f"flowlaws run: no example ran{skipped}: nothing was checked; give it more --minutes or fewer "
-              "properties", file=sys.stderr)
+        print("flowlaws run: no example ran, so nothing was checked (every test was skipped, or the time budget "
+              "ran out before the first example: give it more --minutes)", file=sys.stderr)
         return 2
     return returncode
