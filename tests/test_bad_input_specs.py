@@ -283,8 +283,8 @@ def test_bad_python_call_is_one_invalid_input(name):
 
 
 def test_the_limits_are_keywords_that_can_be_raised():
-    wide = parse_network("linear:60,60,60", limits=SizeLimits(max_params=20_000))
-    assert wide.n_params == 7200 and wide == parse_network("linear:60,60,60")
+    wide = parse_network("linear:80,80,80", limits=SizeLimits(max_params=20_000))
+    assert wide.n_params == 12_800 and wide == LinearNetwork(80, 80, 80, limits=SizeLimits(max_params=20_000))
     with pytest.raises(InvalidInput, match="max_params"):
         parse_network("linear:80,80,80")
     big = build_group("rot:6000", "linear:2,1,1", order_cap=6000)

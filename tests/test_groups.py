@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from harness.errors import InvalidInput
-from harness.groups import Group, build_group, expected_order, parse_group
+from harness.groups import Group, build_group, expected_order, factor_order, parse_group
 from harness.networks import parse_network
 
 LINEAR4 = parse_network("linear:4,2,4")
@@ -117,3 +117,41 @@ def test_group_dimension_mismatch_with_network():
     group = build_group("cyclic", parse_network("linear:3,1,1"))
     with pytest.raises(InvalidInput, match="acts on R\\^3 → R\\^1, but linear:4,1,1 has 4 inputs"):
         group.check_network(parse_network("linear:4,1,1"))
+
+
+@pytest.mark.parametrize("spec, network", [
+    ("flip", "linear:3,1,1"), ("cyclic", "linear:5,1,1"), ("dihedral", "linear:2,1,1"), ("dihedral", "linear:5,1,1"),
+    ("sym", "linear:4,1,1"), ("signperm", "linear:3,1,1"), ("rot:6", "linear:4,1,1"), ("spm:2,3,-1", "linear:3,1,1"),
+    ("spm:2,1,-3,4", "linear:4,1,1"), ("tokens-cyclic", "attention:n=4,d=1,dk=1,dv=1"),
+    ("tokens-sym", "attention:n=3,d=2,dk=1,dv=1"),
+])
+def test_factor_orders_known_before_enumeration_match_the_closure(spec, network):
+    network = parse_network(network)
+    (factor,) = parse_group(spec).factors
+    assert factor_order(factor, network) == build_group(spec, network).order
+
+
+def test_rot_1_is_the_trivial_group_but_a_near_identity_rotation_is_refused():
+    assert build_group("rot:1", "linear:2,1,1").order == 1
+    angle = 1e-8
+    near = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    with pytest.raises(InvalidInput, match="below the closure's resolution"):
+        Group.from_generators([near], [np.eye(1)])
+
+
+@pytest.mark.parametrize("spec, keeps", [
+    ("cyclic/same", True), ("cyclic/trivial", True), ("flip/sign", False), ("swap:0,1/sign", False),
+    ("cyclic/sign", True),  # a 3-cycle is even: the sign character is trivial
+    ("rot:4/same", False), ("spm:2,-1,3/same", False),
+])
+def test_probability_vectors_are_kept_by_permutation_outputs_only(spec, keeps):
+    assert build_group(spec, parse_network("linear:3,1,3") if "rot" not in spec else "linear:2,1,2"
+                       ).keeps_probability_vectors() is keeps
+
+
+def test_order_and_memory_are_bounded_before_any_matrix_is_built():
+    with pytest.raises(InvalidInput, match="has about 10\\^2567 elements, more than 5040 elements"):
+        build_group("sym", "linear:1000,1,1")
+    with pytest.raises(InvalidInput, match="more than max_bytes = 1 MiB"):
+        build_group("cyclic", "linear:60,1,1", max_bytes=2**20)
+    assert build_group("cyclic", "linear:60,1,1").order == 60

@@ -5,7 +5,13 @@ import pytest
 
 from harness.errors import InvalidInput
 from harness.networks import (
-    AttentionNetwork, DeepLinearNetwork, LinearNetwork, PolynomialNetwork, monomial_exponents, parse_network,
+    AttentionNetwork,
+    DeepLinearNetwork,
+    LinearNetwork,
+    PolynomialNetwork,
+    SizeLimits,
+    monomial_exponents,
+    parse_network,
 )
 
 SPECS = [
@@ -158,3 +164,26 @@ def test_attention_masks_enter_features_only():
     causal = AttentionNetwork(3, 2, 1, 1, mask="causal", decay=0.5)
     assert np.array_equal(plain.polynomial.out, causal.polynomial.out)
     np.testing.assert_allclose(causal.token_weights, [[1, 0, 0], [0.5, 1, 0], [0.25, 0.5, 1]])
+
+
+@pytest.mark.parametrize("spec", ["linear:50,50,50", "linear:30,30,30", "linear:10,10,10", "poly:3,2,1,k=20",
+                                  "deep-linear:" + ",".join(["1"] * 17), "attention:n=10,d=10,dk=5,dv=5"])
+def test_the_largest_networks_in_use_stay_within_the_limits(spec):
+    assert str(parse_network(spec)) == spec
+
+
+def test_size_limits_are_checked_from_the_numbers_and_can_be_raised():
+    with pytest.raises(InvalidInput, match=r"parameters D 4,000,000,000 > limit 10,000"):
+        LinearNetwork(2, 10**9, 2)  # instant: nothing is built
+    limits = SizeLimits(max_params=20_000)
+    wide = parse_network("linear:80,80,80", limits=limits)
+    assert wide.n_params == 12_800 and wide.polynomial.n_monomials == 80**3
+    assert wide == LinearNetwork(80, 80, 80, limits=limits) and "limits" not in repr(wide)
+    with pytest.raises(InvalidInput, match="SizeLimits.max_params"):
+        LinearNetwork(80, 80, 80)
+
+
+def test_spec_numbers_are_ascii_digits_without_leading_zeros():
+    for spec in ("linear:３,2,2", "linear:1_0,2,2", "linear:+3,2,2", "linear:03,2,2", "poly:3,2,1,k=٣"):
+        with pytest.raises(InvalidInput):
+            parse_network(spec)
