@@ -9,14 +9,25 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from harness.networks import AttentionNetwork, DeepLinearNetwork, LinearNetwork, Network, PolynomialNetwork
+from harness.errors import InvalidInput
+from harness.networks import (
+    AttentionNetwork,
+    DeepLinearNetwork,
+    LinearNetwork,
+    Network,
+    PolynomialNetwork,
+    parse_network,
+)
 
 
 class TorchReference(torch.nn.Module):
     """f(θ, x) for one network, with its blocks as float64 parameters named like ``Network.blocks``."""
 
-    def __init__(self, network: Network, theta: np.ndarray):
+    def __init__(self, network: Network | str, theta: np.ndarray):
         super().__init__()
+        if not isinstance(network, (Network, str)):
+            raise InvalidInput(f"a torch reference needs a network or a network spec, got {type(network).__name__}")
+        network = parse_network(network)
         self.network = network
         self.weights = torch.nn.ParameterDict(
             {name: torch.nn.Parameter(torch.tensor(np.array(block), dtype=torch.float64))
