@@ -1,4 +1,8 @@
-"""``flowlaws warmup``: compile every Numba kernel once (or load it from the on-disk cache)."""
+"""``flowlaws warmup``: compile every Numba kernel once (or load it from the on-disk cache).
+
+A corrupt cache file is rebuilt with a one-line notice; concurrent warm-ups take turns on ``<cache>/.lock``
+(see ``harness.warmup``).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from harness import environment
     from harness.warmup import warm_up
 
     seconds = warm_up()
-    print(f"Numba kernels ready in {seconds:.2f} s")
+    print(f"Numba kernels ready in {seconds:.2f} s (cache {environment.numba_cache_dir()})")
     return 0
