@@ -43,7 +43,14 @@ ROUND_OFF = 1e-10  # a drift this small cannot be told from the tight run's own 
 REQUIRED_SHRINK = 10.0  # four decades of tolerance must buy at least one decade of drift
 MIN_LOSS_CHANGE = 1e-6  # relative change of L below which the flow has not moved enough to judge
 SAVES = 20
+HORIZON_EXTENSIONS = 3  # a flow that barely moves is run up to 3 times, each 100× longer
+HORIZON_FACTOR = 100.0
 DP5_SAVES = 2
+
+
+def _relative_loss_change(flow: GradientFlow, trajectory) -> float:
+    losses = loss_values(flow, trajectory)
+    return float(abs(losses[-1] - losses[0]) / max(abs(losses[0]), 1e-300))
 
 
 def conservation_verdict(scenario: Scenario, laws=None) -> Verdict:
@@ -52,7 +59,13 @@ def conservation_verdict(scenario: Scenario, laws=None) -> Verdict:
     flow = GradientFlow(built.network, built.loss, built.data)
     theta0 = built.theta0
     horizon = flow_horizon(flow, theta0)
-    gauss = integrate(flow, theta0, horizon, "gauss", steps=GAUSS_STEPS, n_save=SAVES)
+    # A slow flow (tiny inputs under a quartic loss, a point near a minimum) would stand still over the default
+    # horizon and be inconclusive; a longer flow decides. Only a finished run is ever measured.
+    for _ in range(HORIZON_EXTENSIONS + 1):
+        gauss = integrate(flow, theta0, horizon, "gauss", steps=GAUSS_STEPS, n_save=SAVES)
+        if not gauss.ok or _relative_loss_change(flow, gauss) > MIN_LOSS_CHANGE:
+            break
+        horizon *= HORIZON_FACTOR
     runs = {"gauss": gauss}
     for name, rtol in (("dp5_loose", LOOSE_RTOL), ("dp5_tight", TIGHT_RTOL)):
         # few save times: steps clipped to land on many of them would make both runs equally (too) accurate
@@ -69,7 +82,7 @@ def conservation_verdict(scenario: Scenario, laws=None) -> Verdict:
     if failed:
         return Verdict.inconclusive(f"integration did not finish: {failed}", **evidence)
     losses = loss_values(flow, gauss)
-    loss_change = abs(losses[-1] - losses[0]) / max(abs(losses[0]), 1e-300)
+    loss_change = _relative_loss_change(flow, gauss)
     evidence.update(loss_start=float(losses[0]), loss_end=float(losses[-1]), relative_loss_change=loss_change)
     if not loss_change > MIN_LOSS_CHANGE:
         return Verdict.inconclusive(f"the flow barely moves (relative loss change {loss_change:.1e}); "
