@@ -68,15 +68,6 @@ def property_template() -> str:
 
 
 
-def __getattr__(name: str):
-    # Transition for callers of the former constants (computed from __file__): the same values, computed
-    # now from the working directory. New code calls default_properties_dir() / environment.project_dir().
-    if name == "DEFAULT_PROPERTIES_DIR":
-        return default_properties_dir()
-    if name == "PROJECT_ROOT":
-        return environment.project_dir()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 @dataclass(frozen=True)
 class DiscoveredProperty:
     """A property found in a ``prop_*.py`` module."""
