@@ -72,3 +72,13 @@ def test_quartic_exploration_records_findings_and_refutes_swapped_counts():
     assert prop_quartic_exploration.check(adds).evidence["findings"][0]["extra_laws"] == 1
     # ... so the planted claim with the counts swapped breaks monotonicity and is refuted.
     assert prop_quartic_exploration.check(adds, swap_counts=True).status is Status.VIOLATED
+
+
+def test_theorem1_drift_data_stand_for_the_class_even_when_theta0_is_small():
+    # With θ₀ small the predictions are ≈ 0; large targets alone would leave every orbit's residuals equal and
+    # logcosh' nearly constant on orbits (a near-MSE sub-class where the extra law barely moves). The data sets
+    # must put the residuals of one orbit across the bend, so the extra law drifts clearly.
+    verdict = prop_theorem1.check(Scenario("linear:3,1,1", "logcosh", "cyclic/trivial", "augmented", seed=3,
+                                           theta_scale=0.2))
+    assert verdict.status is Status.HOLDS, verdict.reason
+    assert all(run["outcome"] == "drifts" and run["drift_tight"] > 1e-3 for run in verdict.evidence["drift"])
