@@ -402,8 +402,10 @@ def build_run(collector: RunCollector, *, run_id: str, profile: str, seed: int |
     tallies = []
     example_seconds = {}
     for prop in sorted(tests):
+        # Violations first, then by test and scenario: the folders are numbered from the set of examples,
+        # not from the order a test happened to draw them in.
         ordered = sorted(examples_by_property[prop],
-                         key=lambda e: (e["verdict"]["status"] != "violated", e["nodeid"]))
+                         key=lambda e: (e["verdict"]["status"] != "violated", e["nodeid"], e["scenario_line"]))
         kept = ordered[:MAX_REPORTS_PER_PROPERTY]
         folders = []
         for number, example in enumerate(kept, start=1):
