@@ -77,13 +77,25 @@ def explicit_extra_laws(network: Network, group, count, loss: str = "mse", seed:
     """Extra laws of ``count`` (a LawCount of the augmented class) in explicit form, with how they were found.
 
     Exact groups: the count's own explicit laws. Float groups (rot:N): the explicit laws of an exact surrogate
-    group whose augmented moment span is numerically the same, so that its fields are the same fields.
+    group whose augmented moment span is numerically the same, so that its fields are the same fields; else
+    the laws found exactly on the class's own moment span read as rationals (``rational_moment_basis``), each
+    kept only if it is also a law, to round-off, of the float group's fields.
     """
+    if group.exact:
+        return extra_laws(network, list(count.explicit_laws), loss), {"source": "exact count"}
+    found, evidence = _from_surrogate_group(network, group, count, loss, seed)
+    if found:
+        return found, evidence
+    # The quarter-turn surrogate can have a different moment span (rot:6 on degree-2 features acts by 120° on
+    # their 2-dimensional part, the quarter turn by 180°): the class's own span, rationalised, is the surrogate.
+    rational, rational_evidence = _from_rational_moment_span(network, group, loss, seed)
+    return rational, {**rational_evidence, "group_surrogate": evidence}
+
+
+def _from_surrogate_group(network: Network, group, count, loss: str, seed: int) -> tuple[list[str], dict]:
     from harness.counting import count_laws
     from harness.groups import build_group
 
-    if group.exact:
-        return extra_laws(network, list(count.explicit_laws), loss), {"source": "exact count"}
     surrogate = exact_surrogate(network, group.spec)
     if surrogate is None:
         return [], {"source": "none: float group without an exact surrogate"}
@@ -97,3 +109,76 @@ def explicit_extra_laws(network: Network, group, count, loss: str = "mse", seed:
     if exact.laws != count.laws:
         return [], {**evidence, "source": f"surrogate {surrogate} counts {exact.laws} laws, not {count.laws}"}
     return extra_laws(network, list(exact.explicit_laws), loss), evidence
+
+
+RATIONAL_DENOMINATOR = 720  # largest denominator tried when reading a float moment basis as rationals
+RATIONAL_TOLERANCE = 1e-9  # a rationalised basis must reproduce the float one this closely (entries are O(1))
+LAW_TOLERANCE = 1e-8  # |∇h·X_w| relative to |∇h||X_w| allowed to a candidate on the float group's own fields
+
+
+def rational_moment_basis(basis, *, max_denominator: int = RATIONAL_DENOMINATOR,
+                          tolerance: float = RATIONAL_TOLERANCE):
+    """The reduced row echelon form of the span of ``basis`` (float rows) with rational entries, or None.
+
+    The span of a float group's augmented moments often has a rational basis although the group's matrices
+    are irrational (e.g. the symmetric matrices commuting with a rotation by 2π/N are aI for N ≥ 3); the
+    echelon form is unique, so if the span is rational its entries are small fractions, read off here.
+    """
+    from fractions import Fraction
+
+    import numpy as np
+    import scipy.linalg
+
+    basis = np.asarray(basis, dtype=float)
+    rank = basis.shape[0]
+    if rank == 0:
+        return None
+    _, _, pivots = scipy.linalg.qr(basis, pivoting=True)
+    columns = np.sort(pivots[:rank])
+    echelon = np.linalg.solve(basis[:, columns], basis)
+    rows = [[Fraction(float(v)).limit_denominator(max_denominator) for v in row] for row in echelon]
+    if np.abs(np.array([[float(v) for v in row] for row in rows]) - echelon).max() > tolerance:
+        return None
+    return rows
+
+
+def _from_rational_moment_span(network: Network, group, loss: str, seed: int) -> tuple[list[str], dict]:
+    """Extra laws found exactly on the class's rationalised moment span, then checked on its float fields."""
+    import numpy as np
+    import sympy
+
+    from harness import modular
+    from harness.fields import FieldFamily
+    from harness.laws import find_laws
+
+    family = build_field_family(network, loss, "augmented", group, exact=False, seed=seed)
+    rows = rational_moment_basis(family.basis)
+    if rows is None:
+        return [], {"source": "none: the float group's moment span has no small rational basis"}
+    residues = np.array([[modular.from_rational(v) for v in row] for row in rows], dtype=np.int64)
+    exact = FieldFamily(network, loss, "augmented", None, residues, True, kind=family.kind,
+                        points=tuple(("tuple", np.array(row, dtype=object)) for row in rows),
+                        description=f"rational moment span of {group.spec}")
+    symbols = parameter_symbols(network)
+    _, generators = exact.sympy_generators(symbols)
+    candidates = extra_laws(network, [str(law.expression) for law in find_laws(symbols, generators, seed=seed)], loss)
+    # The exact search ran on the rationalised span; each candidate must also be a law of the float group's own
+    # fields (∇h·X_w = 0 at random points, to LAW_TOLERANCE), or it is dropped.
+    rng = np.random.default_rng([seed, 53])
+    names = {s.name: s for s in symbols}
+    kept, residuals = [], {}
+    for text in candidates:
+        expression = sympy.sympify(text, locals=names)
+        gradient = sympy.lambdify(symbols, [sympy.diff(expression, s) for s in symbols], "numpy")
+        worst = 0.0
+        for _ in range(3):
+            theta = network.random_theta(rng)
+            grad = np.asarray(gradient(*theta), dtype=float)
+            fields = family.evaluate_at(family.basis, theta)
+            scale = np.linalg.norm(grad) * np.linalg.norm(fields, axis=1) + 1e-300
+            worst = max(worst, float(np.max(np.abs(fields @ grad) / scale)))
+        residuals[text] = worst
+        if worst <= LAW_TOLERANCE:
+            kept.append(text)
+    return kept, {"source": f"rational moment span of {group.spec} ({len(rows)} tuples)",
+                  "float_residuals": residuals, "tolerance": LAW_TOLERANCE}

@@ -82,3 +82,20 @@ def test_theorem1_drift_data_stand_for_the_class_even_when_theta0_is_small():
                                            theta_scale=0.2))
     assert verdict.status is Status.HOLDS, verdict.reason
     assert all(run["outcome"] == "drifts" and run["drift_tight"] > 1e-3 for run in verdict.evidence["drift"])
+
+
+# Inconclusive cases of the hunt that now decide: rot:6 on degree-2 features has an extra MSE law (the direction of
+# v) that the quarter-turn surrogate could not provide; the class's own rational moment span does.
+ROT6_POLY = dict(network="poly:2,1,1,k=2", group="rot:6/trivial", data="augmented", n_samples=7, seed=314341)
+
+
+def test_theorem1_decides_the_rot6_case_through_the_rational_moment_span():
+    verdict = prop_theorem1.check(Scenario(loss="logcosh", **ROT6_POLY))
+    assert verdict.status is Status.HOLDS, verdict.reason
+    assert verdict.evidence["extra_laws_found_by"]["source"].startswith("rational moment span")
+
+
+def test_theorem2_decides_the_rot6_case_and_refutes_a_planted_free_law():
+    assert prop_theorem2.check(Scenario(loss="mse", **ROT6_POLY)).status is Status.HOLDS
+    planted = prop_theorem2.check(Scenario(loss="mse", **ROT6_POLY), planted_laws=["2*U_00**2 - V_00**2 - V_10**2"])
+    assert planted.status is Status.VIOLATED  # a free law is not broken by plain data
