@@ -19,12 +19,16 @@ import random
 import time
 from pathlib import Path
 
-import numpy as np
+from harness import environment
 
-from harness.counting import count_laws, verify_published_laws
-from harness.fields import build_field_family
-from harness.groups import build_group
-from harness.networks import parse_network
+environment.configure()  # one thread and the Numba cache folder, before numpy and numba load
+
+import numpy as np  # noqa: E402
+
+from harness.counting import count_laws, verify_published_laws  # noqa: E402
+from harness.fields import build_field_family  # noqa: E402
+from harness.groups import build_group  # noqa: E402
+from harness.networks import parse_network  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

@@ -26,7 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import harness  # noqa: E402,F401  (threads and Numba cache before numpy/numba load)
+from harness import environment  # noqa: E402
+
+environment.configure()  # one thread and the Numba cache folder, before numpy and numba load
+
 import numpy as np  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 

@@ -2,7 +2,8 @@
 
 ``main`` configures the process (``harness.environment.configure``: one thread, the Numba cache folder)
 before any command module is imported, because numba reads those settings once, at its import.
-Exit codes: 0 success, 1 a violated property (campaigns), 2 bad usage or bad input (one clear message).
+Exit codes: 0 success, 1 a violated property (campaigns) or a failed integration (flow), 2 bad usage or bad
+input (one clear message).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from harness import environment
 from harness.commands import COMMANDS
 from harness.errors import InvalidInput
+from harness.warmup import run_with_cache_repair
 
 # Distributions whose versions `flowlaws --version` prints, read from the installed metadata (importing
 # torch or numba just to ask would take seconds).
@@ -40,9 +42,8 @@ files: everything goes under the project folder, FLOWLAWS_HOME or else the worki
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse's own usage errors: exit 2 with one line
-        self.print_usage(sys.stderr)
-        self.exit(2, f"flowlaws: error: {message}\n")
+    def error(self, message):  # argparse's own usage errors: exit 2 with one line, like every other bad input
+        self.exit(2, f"flowlaws: error: {message} (see {self.prog} --help)\n")
 
 
 def versions() -> dict[str, str]:
@@ -101,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.handler(args) or 0)
+        # A corrupt Numba cache file would break every command that calls a kernel, for good: repair, retry once.
+        return int(run_with_cache_repair(lambda: args.handler(args)) or 0)
     except InvalidInput as error:
         print(f"flowlaws: error: {error}", file=sys.stderr)
         return 2

@@ -58,7 +58,10 @@ def register_profiles(database_path: str | Path | None = None) -> None:
             extra = {"database": database, "phases": [Phase.explicit, Phase.reuse], "verbosity": Verbosity.verbose}
         else:
             extra = {"database": database}
-        settings.register_profile(name, max_examples=examples, **common, **extra)
+        # An explicit parent: register_profile otherwise inherits from the profile loaded now, which under a CI
+        # variable is Hypothesis's own derandomized ``ci`` and would turn the explorers into gates.
+        settings.register_profile(name, parent=settings.get_profile("default"), max_examples=examples, **common,
+                                  **extra)
 
 
 def is_explorer(profile_settings: settings | None = None) -> bool:

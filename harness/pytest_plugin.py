@@ -201,8 +201,18 @@ def _load_profile(config, database_path: Path) -> str:
     return profile
 
 
+MARKERS = (
+    "property: a theorem-level property checked under Hypothesis",
+    "slow: long-running checks (thorough campaigns)",
+)
+
+
 def pytest_configure(config):
     from hypothesis import settings
+
+    # Registered here, not only in pyproject.toml: an installed copy runs properties outside the repository.
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
 
     worker = getattr(config, "workerinput", None)
     # Workers (possibly on other hosts, where the controller's environment does not reach) use the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -93,15 +94,32 @@ def test_a_campaign_writes_its_failure_to_the_database_and_the_next_replays_it_f
     assert index["totals"]["violated"] == 2 and index["totals"]["examples"] == 2
 
 
+def _readme_recipe(gateways: list[str]) -> list[str]:
+    """The pytest command of README's multi-host recipe, its ``--tx`` gateways replaced by ``gateways``."""
+    text = (REPOSITORY / "README.md").read_text()
+    section = text[text.index("*One controller, workers on several hosts*"):]
+    block = section[section.index("```") + 3:]
+    block = block[block.index("\n") + 1:block.index("```")]
+    lines = [line.split("#")[0].strip() for line in block.replace("\\\n", " ").splitlines()]
+    (command,) = [line for line in lines if "pytest" in line]
+    words = shlex.split(command)
+    assert words[0].startswith("FLOWLAWS_EXAMPLE_DB=") and words[1] == "python", words
+    words = [sys.executable, *words[2:]]
+    ssh = [i for i, word in enumerate(words) if word == "--tx"]
+    assert len(ssh) == len(gateways) == 2, words
+    for position, gateway in zip(ssh, gateways):
+        words[position + 1] = gateway
+    return words
+
+
 def test_readme_multi_host_recipe_with_two_working_copies_and_one_shared_database(tmp_path):
     controller = _working_copy(tmp_path / "controller")
     host1, host2 = _working_copy(tmp_path / "host1"), _working_copy(tmp_path / "host2")
     database = tmp_path / "shared" / "flowlaws-examples"
     log = tmp_path / "checked.log"
-    # README's recipe, with popen//chdir gateways for ssh ones (same Python, same flowlaws).
-    recipe = [sys.executable, "-m", "pytest", "-o", "testpaths=properties", "-p", "no:cacheprovider",
-              "--dist", "worksteal", "--flowlaws-profile", "thorough", "--flowlaws-seed", "42",
-              "--tx", f"popen//chdir={host1}", "--tx", f"popen//chdir={host2}"]
+    # README's recipe as written, with popen//chdir gateways for its ssh ones (same Python, same flowlaws).
+    recipe = _readme_recipe(gateways=[f"popen//chdir={host1}", f"popen//chdir={host2}"])
+    assert "--flowlaws-seed" in recipe and recipe[recipe.index("--flowlaws-seed") + 1] == "42"
     environment = {**os.environ, "FLOWLAWS_EXAMPLE_DB": str(database), "FLOWLAWS_TEST_LOG": str(log)}
     result = subprocess.run(recipe, cwd=controller, env=environment, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stdout + result.stderr

@@ -170,7 +170,9 @@ def run(args) -> int:
     properties_dir = Path(args.properties_dir) if args.properties_dir else default_properties_dir()
     chosen = select(args.properties, discover_properties(properties_dir))
     project = environment.project_dir()
-    root = project if properties_dir.resolve().parent == project.resolve() else properties_dir.resolve().parent
+    # pytest's rootdir and working directory: the project folder, unless the user named a properties folder
+    # elsewhere (never site-packages, where the installed properties package lives).
+    root = properties_dir.resolve().parent if args.properties_dir else project
     report_dir = check_writable(Path(args.report_dir) if args.report_dir else environment.report_dir())
     database = environment.example_database_dir().absolute()
     if args.profile == "ci":

@@ -149,12 +149,12 @@ def _law_functions(network, texts: tuple[str, ...]):
     return [(text, sympy.lambdify(symbols, sympy.sympify(text, locals=names), "numpy")) for text in texts]
 
 
-def drift_series(scenario: Scenario, law_texts: tuple[str, ...], *, saves: int = 40) -> dict:
+def drift_series(scenario: Scenario, law_texts: tuple[str, ...], *, saves: int = 40) -> dict | None:
     """|h(θ(t)) − h(θ₀)| of each explicit law along the augmented MSE flow and the plain (free-data) flow.
 
     Both flows start at the same θ₀ (drawn from the scenario's seed after the same base data set). The
     integrator's error is estimated, as the laws see it, by |h(θ_{rtol 1e-10}(t)) − h(θ_{rtol 1e-12}(t))| on the
-    augmented flow.
+    augmented flow. None when any of the three integrations did not finish (status other than ok).
     """
     import numpy as np
 
@@ -170,6 +170,9 @@ def drift_series(scenario: Scenario, law_texts: tuple[str, ...], *, saves: int =
     runs = {name: integrate(flow, theta0, horizon, "dp5", rtol=1e-10, atol=1e-12, n_save=saves)
             for name, flow in flows.items()}
     reference = integrate(flows["augmented"], theta0, horizon, "dp5", rtol=1e-12, atol=1e-14, n_save=saves)
+    failed = [run for run in (*runs.values(), reference) if not run.ok]
+    if failed:  # a run that stopped early shows no drift worth drawing: never plot it as conservation
+        return None
     laws = _law_functions(augmented.network, law_texts)
     drift, error = {}, np.zeros(len(runs["augmented"].times))
     for text, function in laws:
@@ -191,8 +194,9 @@ def figure_evidence(scenario: Scenario) -> dict:
     evidence = {}
     explicit = _count(scenario.network, scenario.group, "auto", True)
     evidence["explicit_laws"] = list(explicit.explicit_laws)
-    if explicit.explicit_laws:
-        evidence["series"] = drift_series(scenario, explicit.explicit_laws)
+    series = drift_series(scenario, explicit.explicit_laws) if explicit.explicit_laws else None
+    if series is not None:
+        evidence["series"] = series
     floating = _count(scenario.network, scenario.group, "float", False)
     if floating.singular_values:
         rank = floating.lie_rank_by_level[-1] if floating.lie_rank_by_level else None
