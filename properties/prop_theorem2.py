@@ -38,7 +38,8 @@ from harness.scenario import Scenario
 from harness.verdicts import Verdict
 from strategies import scenarios
 
-AUGMENTED_DATA_SETS = 2
+AUGMENTED_DATA_SETS = 2  # augmented flows on which each extra law must be judged conserved
+AUGMENTED_TRIES = 4  # augmented data sets tried in all to get those judgements
 PLAIN_DATA_SETS = 2
 
 
@@ -69,13 +70,21 @@ def check(scenario: Scenario, *, planted_laws: list[str] | None = None) -> Verdi
                                     f"({found['source']})", **evidence)
     laws = [compile_law(network, law) for law in candidates]
     runs = []
-    for offset in range(AUGMENTED_DATA_SETS):
+    # Each law must be judged conserved on AUGMENTED_DATA_SETS augmented flows; a flow that cannot judge it (a
+    # ratio law's denominator passing near its pole, a failed run) is replaced by a fresh data set, up to
+    # AUGMENTED_TRIES in all. Any drift refutes the claim at once.
+    decided = {law.text: 0 for law in laws}
+    for offset in range(AUGMENTED_TRIES):
+        if all(count >= AUGMENTED_DATA_SETS for count in decided.values()):
+            break
         augmented = replace(scenario, seed=scenario.seed + offset, arrays=None).build()
         judgements, flow_evidence = judge_drift(GradientFlow(network, "mse", augmented.data), augmented.theta0, laws,
                                                 with_series=offset == 0)
-        runs.append(("augmented", judgements))
         if offset == 0:
             evidence.update(flow_evidence)
+        for j in judgements:
+            decided[j.law] += j.outcome != "inconclusive"
+        runs.append(("augmented", judgements))
     # "Plain data breaks it" means SOME plain data set moves it: try a second one before calling it conserved.
     plain_judgements = []
     for offset in range(PLAIN_DATA_SETS):
@@ -87,6 +96,9 @@ def check(scenario: Scenario, *, planted_laws: list[str] | None = None) -> Verdi
         plain_judgements = [j for j in plain_judgements if j.outcome == "drifts"] + judgements
     runs.append(("plain", plain_judgements))
     evidence["drift"] = [{"data": kind, **j.to_dict()} for kind, judgements in runs for j in judgements]
+    # An augmented flow that could not judge a law is no evidence either way once enough others did.
+    runs = [(kind, [j for j in judgements if kind == "plain" or j.outcome != "inconclusive"
+                    or decided[j.law] < AUGMENTED_DATA_SETS]) for kind, judgements in runs]
     for kind, judgements in runs:
         wrong = [j for j in judgements if j.outcome == ("drifts" if kind == "augmented" else "conserved")]
         if wrong:

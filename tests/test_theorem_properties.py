@@ -99,3 +99,14 @@ def test_theorem2_decides_the_rot6_case_and_refutes_a_planted_free_law():
     assert prop_theorem2.check(Scenario(loss="mse", **ROT6_POLY)).status is Status.HOLDS
     planted = prop_theorem2.check(Scenario(loss="mse", **ROT6_POLY), planted_laws=["2*U_00**2 - V_00**2 - V_10**2"])
     assert planted.status is Status.VIOLATED  # a free law is not broken by plain data
+
+
+def test_theorem2_replaces_a_flow_that_passes_near_a_ratio_laws_pole():
+    # Found by the hunt (inconclusive): on the second augmented data set both extra ratio laws' denominators came
+    # within 5e-6 of zero, where a ratio law cannot be judged (trap (d)). A third data set decides.
+    scenario = Scenario("poly:3,1,3,k=2", "mse", "sym/sign", "augmented", n_samples=3, seed=18591)
+    verdict = prop_theorem2.check(scenario)
+    assert verdict.status is Status.HOLDS, verdict.reason
+    augmented = [run for run in verdict.evidence["drift"] if run["data"] == "augmented"]
+    assert any(run["outcome"] == "inconclusive" and "pole" in run["reason"] for run in augmented)
+    assert sum(run["outcome"] == "conserved" for run in augmented) >= 2 * 2  # 2 laws × 2 deciding flows
