@@ -9,7 +9,12 @@ from harness.networks import parse_network
 from harness.scenario import Scenario
 from harness.verdicts import Status
 from properties.prop_equivariant_subspace import (
-    HIDDEN_ACTIONS, equivariant_subspace, equivariant_subspace_check, parameter_action, split_points,
+    HIDDEN_ACTIONS,
+    equivariant_subspace,
+    equivariant_subspace_check,
+    has_something_to_test,
+    parameter_action,
+    split_points,
 )
 
 ACTING = [
@@ -116,3 +121,23 @@ def test_planted_loss_that_is_not_invariant_leaves_the_subspace():
 def test_vacuous_or_inapplicable_cases_are_inconclusive(spec, group_spec, reason):
     verdict = equivariant_subspace_check(Scenario(spec, "mse", group_spec, "augmented", n_samples=2, seed=0))
     assert verdict.status is Status.INCONCLUSIVE and reason in verdict.reason
+
+
+# --- hunt cases that now decide: slow starts that defeated Gauss–Legendre's fixed steps (max_steps) ------------
+
+@pytest.mark.parametrize("scenario", [
+    Scenario("attention:n=1,d=2,dk=1,dv=2", "mse", "sym/same", "augmented", n_samples=3, seed=3, targets="teacher"),
+    Scenario("poly:3,1,4,k=3", "quartic", "dihedral/trivial", "augmented", n_samples=4, seed=2, targets="teacher"),
+], ids=["attention-sym-same", "poly-dihedral-quartic"])
+def test_slow_starts_are_decided_by_adaptive_runs(scenario):
+    verdict = equivariant_subspace_check(scenario)
+    assert verdict.status is Status.HOLDS, verdict.reason
+    assert verdict.evidence["trivial"]["method"] == "dp5"
+    assert verdict.evidence["trivial"]["trajectory"]["ok"]
+
+
+def test_scope_filter_leaves_out_vacuous_draws():
+    # sign cycle on a polynomial network: v = 0 on E, so f ≡ 0 there and P_E θ₀ is stationary (nothing to test)
+    assert not has_something_to_test(Scenario("poly:6,1,1,k=2", "mse", "spm:-5,-1,-6,-4,-3,-2/trivial", "augmented",
+                                              n_samples=1, seed=15680))
+    assert has_something_to_test(Scenario("linear:3,2,1", "mse", "cyclic/trivial", "augmented", seed=1))
