@@ -141,3 +141,15 @@ def test_scope_filter_leaves_out_vacuous_draws():
     assert not has_something_to_test(Scenario("poly:6,1,1,k=2", "mse", "spm:-5,-1,-6,-4,-3,-2/trivial", "augmented",
                                               n_samples=1, seed=15680))
     assert has_something_to_test(Scenario("linear:3,2,1", "mse", "cyclic/trivial", "augmented", seed=1))
+
+
+def test_round_off_amplified_after_a_contracting_stretch_is_not_a_departure():
+    # Found by the hunt (a false violation): off E this flow first contracts (×1e-9) and then expands (×1e11), so
+    # a twin started at t = 0 reported ×35 while round-off injected later grew to 2e-6. Probes from every saved
+    # state see the real amplification and end the judged window before it exceeds 1e4.
+    scenario = Scenario("poly:3,1,6,k=2", "mse", "spm:-1,3,2/trivial", "augmented", n_samples=3, seed=419)
+    verdict = equivariant_subspace_check(scenario)
+    assert verdict.status is Status.HOLDS, verdict.reason
+    trivial = verdict.evidence["trivial"]
+    assert trivial["largest_amplification_judged"] <= 1e4
+    assert trivial["distance_after_window"] > 1e-7  # beyond the window round-off did leave E: it is not judged
