@@ -153,3 +153,16 @@ def test_round_off_amplified_after_a_contracting_stretch_is_not_a_departure():
     trivial = verdict.evidence["trivial"]
     assert trivial["largest_amplification_judged"] <= 1e4
     assert trivial["distance_after_window"] > 1e-7  # beyond the window round-off did leave E: it is not judged
+
+
+def test_an_unstable_e_is_measured_along_its_most_unstable_direction():
+    # Found by the hunt (a false violation of an intermediate check): off E this flow grows ×2.5 per save interval
+    # along one direction only; fresh random probes each interval saw ×1.2 (most of their length lies in stable
+    # directions) and let the judged window run into amplified round-off. Probes carried along the direction that
+    # grew most (Benettin) see the real growth and end the window in time.
+    arrays = {"x": [[0.18905338179353307, -0.5227484414807474], [-0.41306354339189344, -2.4414673826398556], [-0.5227484414807474, 0.18905338179353307], [-2.4414673826398556, -0.41306354339189344]], "y": [[-0.7580597659474597, 0.19360034545905422], [-3.375143876846964, 1.5782166468569179], [0.19360034545905422, -0.7580597659474597], [1.5782166468569179, -3.375143876846964]], "theta0": [-0.3288239040579627, -0.7921467553588982, 0.45495807124085547, -0.09919805171738795, 0.5452887139646817, -0.6071856998706371, 0.12682784711186987, -0.8922740434297903]}
+    scenario = Scenario("linear:2,2,2", "quartic", "cyclic/same", "augmented", n_samples=2, seed=2, targets="teacher",
+                        arrays=arrays)
+    verdict = equivariant_subspace_check(scenario)
+    assert verdict.status is Status.HOLDS, verdict.reason
+    assert verdict.evidence["trivial"]["distance_after_window"] > 1e-3  # round-off does leave E later, unjudged
