@@ -6,8 +6,8 @@ law (v₂ − v₃)/(v₁ − v₃); a single field ∇(θ₁θ₂θ₃) has θ�
 rejected and dependent laws detected.
 """
 
-import sympy
 import pytest
+import sympy
 
 from harness.errors import InvalidInput
 from harness.laws import Law, find_laws, independent, verify_law

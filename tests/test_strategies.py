@@ -12,7 +12,6 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument, NoSuchExample
-
 from scipy.optimize import linear_sum_assignment
 
 from harness.groups import OUTPUT_ACTIONS, build_group, parse_group
