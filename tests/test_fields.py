@@ -8,7 +8,11 @@ from harness import modular
 from harness.data import DataSet, moments
 from harness.errors import InvalidInput
 from harness.fields import (
-    build_field_family, exact_features, numerical_rank, output_gradient_family, point_tuples,
+    build_field_family,
+    exact_features,
+    numerical_rank,
+    output_gradient_family,
+    point_tuples,
 )
 from harness.groups import build_group
 from harness.losses import get_loss
