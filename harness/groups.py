@@ -204,7 +204,7 @@ def _signed_permutation_determinant(images: list[int], signs: list[int] | None =
     return determinant
 
 
-def _signed_permutation_order(images: list[int], signs: list[int]) -> int:
+def signed_permutation_order(images: list[int], signs: list[int]) -> int:
     """Order of e_i ↦ sign_i e_{images[i]}: a cycle of length c whose signs multiply to −1 has order 2c."""
     order, seen = 1, set()
     for start in range(len(images)):
@@ -239,7 +239,7 @@ def factor_order(factor: GroupFactor, network: Network) -> int:
     else:
         n = network.feature_dim
     if factor.name == "spm":
-        return _signed_permutation_order(*_spm_images_and_signs(factor, n))
+        return signed_permutation_order(*_spm_images_and_signs(factor, n))
     return expected_order(factor.name.replace("tokens-", ""), n, factor.args)
 
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from harness.errors import InvalidInput
-from harness.groups import OUTPUT_ACTIONS, parse_group
+from harness.groups import OUTPUT_ACTIONS, parse_group, signed_permutation_order
 from harness.networks import AttentionNetwork, Network, parse_network
 from strategies.networks import NetworkShape, check_choices, check_integer_argument, draw_labelled
 
@@ -205,7 +205,7 @@ def _draw_factor(draw, kind: str, output: str, network: Network, max_order: int)
         negative = draw_labelled(draw, st.lists(st.booleans(), min_size=n, max_size=n), "spm sign flips")
         if list(images) == list(range(n)) and not any(negative):
             negative[-1] = True  # the identity is not a group worth drawing; e_n ↦ −e_n is the simplest one
-        order = _signed_permutation_order(images, negative)
+        order = signed_permutation_order(images, [-1 if flip else 1 for flip in negative])
         if order > max_order:
             # Deterministic fallback to an element of order 2 (rare: needs long cycles on many features).
             images, negative = list(range(n)), [False] * (n - 1) + [True]
@@ -213,22 +213,6 @@ def _draw_factor(draw, kind: str, output: str, network: Network, max_order: int)
         line = ",".join(str(-(image + 1) if flip else image + 1) for image, flip in zip(images, negative))
         return f"spm:{line}/{output}", order
     return f"{kind}/{output}", _single_order(kind, network)
-
-
-def _signed_permutation_order(images, negative) -> int:
-    """Order of e_i ↦ ±e_{images[i]}: a cycle of length c whose signs multiply to −1 has order 2c."""
-    order, seen = 1, set()
-    for start in range(len(images)):
-        if start in seen:
-            continue
-        length, sign, i = 0, 1, start
-        while i not in seen:
-            seen.add(i)
-            sign *= -1 if negative[i] else 1
-            i = images[i]
-            length += 1
-        order = math.lcm(order, length if sign > 0 else 2 * length)
-    return order
 
 
 def _draw_product(draw, output: str, network: Network, max_order: int, outputs: tuple[str, ...]) -> str:
