@@ -48,10 +48,12 @@ from harness.modular import PRIME
 from harness.networks import Network, parse_network
 
 METHODS = ("auto", "exact", "float")
-EXPLICIT_MAX_PARAMS = 16
+EXPLICIT_MAX_PARAMS = 16  # sympy's explicit-law search is practical up to about this many parameters
 MAX_DEPTH_LIMIT = 32  # bracket levels; the known traps close by depth 3, and each level costs more than the last
 MAX_SAMPLES_LIMIT = 1_000_000  # random fields drawn in all by the Lie generation (each a D-vector)
-POINTWISE_ATTEMPTS = 4  # random θ (and input scales) tried before the pointwise spans are called different  # sympy's explicit-law search is practical up to about this many parameters
+POINTWISE_ATTEMPTS = 4  # random θ (and input scales) tried before the pointwise spans are called different
+POINTWISE_NUMERATOR = 10**6  # pointwise-span θ = a / 2^20 with integer a in [−10^6, 10^6]: entries in about [−1, 1]
+POINTWISE_DENOMINATOR = 2**20
 
 
 @dataclass(frozen=True)
@@ -483,10 +485,14 @@ def _count_pointwise(network, data_class, loss, group, seed, max_depth, max_samp
     attempts = []
     for attempt in range(POINTWISE_ATTEMPTS):
         rng = np.random.default_rng([seed, 13, attempt])
-        numerators = rng.integers(-6, 7, D)
+        # Dyadic θ = a / 2^20 is exact in float, so the float gradients and the exact rank see the same θ. The
+        # numerators come from a wide range: small ones (|a| ≤ 6) often gave two equal coordinates, a point with a
+        # nontrivial stabiliser where the augmented span really is smaller (a false "span differs").
+        numerators = rng.integers(-POINTWISE_NUMERATOR, POINTWISE_NUMERATOR + 1, D)
         numerators[numerators == 0] = 1
-        theta = numerators / 4.0  # exact in float, so the float gradients and the exact rank see the same θ
-        theta_mod = np.array([modular.from_rational(Fraction(int(a), 4)) for a in numerators], dtype=np.int64)
+        theta = numerators / float(POINTWISE_DENOMINATOR)
+        theta_mod = np.array([modular.from_rational(Fraction(int(a), POINTWISE_DENOMINATOR)) for a in numerators],
+                             dtype=np.int64)
         free_rank = modular.rank(free_family.evaluate_at(free_family.basis, theta_mod))
         gradients = pointwise_gradients(network, loss, acting, theta, rng, n_sets=2 * free_rank + 10,
                                         input_scale=2.0 ** (attempt % 3 - 1) if attempt else 1.0)

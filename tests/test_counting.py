@@ -161,3 +161,10 @@ def test_bad_input_is_one_clear_error(kwargs, match):
     network = arguments.pop("network")
     with pytest.raises(InvalidInput, match=match):
         count_laws(network, **arguments)
+
+
+def test_pointwise_span_theta_has_no_accidental_stabiliser():
+    # Found by the hunt: θ with numerators in [−6, 6] often had two equal coordinates of v, where the dihedral
+    # span really is smaller; a false "pointwise span differs". θ = a / 2^20 with |a| ≤ 10^6 is generic.
+    count = count_laws("poly:3,1,1,k=2", "augmented", "pseudo-huber", "dihedral/trivial", seed=203886968)
+    assert count.conclusive and count.laws == count.free_laws, count.notes
