@@ -7,6 +7,8 @@ law is never called extra because of round-off.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from harness.fields import build_field_family, parameter_symbols
 from harness.laws import verify_law
 from harness.networks import Network
@@ -182,3 +184,129 @@ def _from_rational_moment_span(network: Network, group, loss: str, seed: int) ->
             kept.append(text)
     return kept, {"source": f"rational moment span of {group.spec} ({len(rows)} tuples)",
                   "float_residuals": residuals, "tolerance": LAW_TOLERANCE}
+
+
+# --- formula-free drift: is a field outside Lie(F_MSE-aug)(θ)? -------------------------------------------------
+
+OUTSIDE_RESIDUAL = 1e-6  # ρ above this (and far above the basis's own round-off) leaves the MSE leaf
+TANGENT_RESIDUAL = 1e-9  # ρ below this is round-off: the field is tangent to the MSE leaf at θ
+ROUND_OFF_MARGIN = 1e3  # ρ must also exceed σ_{r+1}/σ_r (the basis's own error) by this factor to count
+
+
+@dataclass(frozen=True)
+class LeafTangency:
+    """Where fields X_j(θ) sit relative to L = Lie(F)(θ) of a polynomial-loss class (formula-free drift).
+
+    ``outcome``: 'outside' (some X_j has a component outside L far above round-off: the class's laws that
+    are not laws of every X_j move), 'tangent' (every X_j ∈ L to round-off: all the class's laws are
+    conserved by them at θ), 'inconclusive' (no clear gap at rank r, or ρ in between). ``residuals`` are
+    ρ_j = ‖(I − P_L)X_j‖/‖X_j‖; ``moved`` is the dimension of the span of the normalised residuals, the
+    number of independent laws of the class (beyond those every X_j conserves) that the X_j move at θ;
+    ``reachable`` is the most any gradient field can move at θ: dim(L + Jᵀ(θ)(V_ℓ ⊗ R^K)) − r, V_ℓ the span
+    of the loss's output gradients (laws moved only by brackets are invisible to a pointwise test).
+    """
+
+    outcome: str
+    reason: str
+    rank: int
+    singular_values: tuple[float, ...]
+    gap: float
+    residuals: tuple[float, ...]
+    moved: int
+    residual_singular_values: tuple[float, ...] = ()
+    reachable: int | None = None
+
+    def to_evidence(self) -> dict:
+        """The evidence a verdict carries (``singular_values`` + ``gap`` are drawn as spectrum.png)."""
+        return {"singular_values": list(self.singular_values),
+                "gap": {"index": self.rank, "ratio": self.gap, "threshold": _gap_threshold()},
+                "leaf_tangency": {"outcome": self.outcome, "reason": self.reason, "rank": self.rank,
+                                  "residuals": list(self.residuals), "moved": self.moved,
+                                  "reachable": self.reachable, "residual_singular_values": list(self.residual_singular_values)}}
+
+
+def _gap_threshold() -> float:
+    from harness.fields import GAP_THRESHOLD
+
+    return GAP_THRESHOLD
+
+
+def leaf_tangency(network: Network, group, count, fields, theta, *, loss: str = "mse", field_loss="mse",
+                  seed: int = 0) -> LeafTangency:
+    """Whether the vectors ``fields`` (X_j(θ), rows) lie in Lie(F)(θ), F the class counted by ``count``.
+
+    ``count`` is a conclusive LawCount of the augmented class under ``loss`` (mse or quartic), so the rank
+    r = D − laws of Lie(F) at generic θ is known exactly. L is spanned by the top-r right singular vectors of
+    the matrix of generated fields at θ (``harness.lie.trace_matrix_at``, brackets up to the level where the
+    count's rank stopped growing), accepted only if the numerical rank there (``numerical_rank``, the one
+    gap rule) is r with a gap of at least GAP_THRESHOLD. Sound because h is a law of the class near generic
+    θ iff ∇h ⊥ L near θ (Frobenius), so every law of the class is conserved by X near θ iff X ∈ L there:
+    a component of X(θ) outside L moves some law of the class. ``field_loss`` is the loss of the X_j (its
+    output-gradient span bounds ``reachable``).
+    """
+    import numpy as np
+
+    from harness.fields import GAP_THRESHOLD, numerical_rank
+    from harness.lie import trace_matrix_at
+
+    if count.laws is None:
+        raise ValueError("leaf_tangency needs a conclusive count")
+    theta = np.asarray(theta, dtype=float)
+    D = network.n_params
+    r = D - count.laws
+    family = build_field_family(network, loss, "augmented", group, exact=group.exact, seed=seed).as_float()
+    ranks = list(count.lie_rank_by_level)
+    depth = next((level for level, rank in enumerate(ranks, start=1) if rank >= r), max(len(ranks), 1))
+    matrix = trace_matrix_at(family, theta, depth=depth, seed=seed)
+    _, singular, right = np.linalg.svd(matrix, full_matrices=False) if matrix.size else (None, np.zeros(0),
+                                                                                           np.zeros((0, D)))
+    rank, gap = numerical_rank(singular)
+    shown = tuple(float(v) for v in singular[: r + 2])
+    fields = np.atleast_2d(np.asarray(fields, dtype=float))
+    norms = np.linalg.norm(fields, axis=1)
+
+    def result(outcome, reason, residuals=(), moved=0, residual_singular=(), reachable=None):
+        return LeafTangency(outcome, reason, r, shown, float(gap) if rank == r else 0.0, tuple(residuals), moved,
+                            tuple(float(v) for v in residual_singular), reachable)
+
+    if rank != r or gap < GAP_THRESHOLD:
+        return result("inconclusive", f"no gap: the generated fields at θ have numerical rank {rank} (gap "
+                                      f"{gap:.3g}), the exact count says {r} (threshold {GAP_THRESHOLD:g})")
+    if not np.all(norms > 0):
+        return result("inconclusive", "a field vanishes at θ")
+    basis = right[:r]
+
+    def outside_parts(rows):
+        rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-300)
+        vectors = rows - (rows @ basis.T) @ basis
+        return vectors, np.linalg.svd(vectors, compute_uv=False)
+
+    residual_vectors, residual_singular = outside_parts(fields)
+    residuals = np.linalg.norm(residual_vectors, axis=1)
+    floor = max(float(singular[r] / singular[r - 1]) if r < singular.size and r > 0 else 0.0, 2.2e-16)
+    outside = max(OUTSIDE_RESIDUAL, ROUND_OFF_MARGIN * floor)
+    moved = int(np.sum(residual_singular > outside))
+    pointwise = _pointwise_span(network, field_loss, theta)
+    reachable = int(np.sum(outside_parts(pointwise)[1] > outside)) if pointwise.size else 0
+    unclear = int(np.sum((residual_singular > TANGENT_RESIDUAL) & (residual_singular <= outside)))
+    worst = float(residuals.max())
+    numbers = f"ρ = {worst:.3g} (outside above {outside:.3g}, tangent below {TANGENT_RESIDUAL:g}), rank {r}, gap {gap:.3g}"
+    if unclear:
+        return result("inconclusive", f"a residual between round-off and clear: {numbers}", residuals, moved,
+                      residual_singular, reachable)
+    if moved:
+        return result("outside", f"{moved} independent direction(s) of X outside Lie(F)(θ) (at most {reachable} "
+                                 f"reachable by a gradient at θ): {numbers}", residuals, moved, residual_singular,
+                      reachable)
+    return result("tangent", f"every field lies in Lie(F)(θ) to round-off: {numbers}", residuals, 0,
+                  residual_singular, reachable)
+
+
+def _pointwise_span(network: Network, loss, theta):
+    """Rows spanning Jᵀ(θ)(V_ℓ ⊗ R^K) at a float θ: every value a gradient field of ``loss`` can take at θ."""
+    from harness.counting import output_span
+    from harness.fields import output_gradient_family
+    from harness.losses import get_loss
+
+    family = output_gradient_family(network, output_span(get_loss(loss), network.n_outputs), exact=False)
+    return family.evaluate_at(family.basis, theta)

@@ -301,6 +301,20 @@ class FieldFamily:
             rows.append(self.evaluate(w[start: start + 256], point)[0])
         return np.concatenate(rows) if rows else np.zeros((0, self.n_params), dtype=point.dtype)
 
+    def as_float(self) -> "FieldFamily":
+        """The same fields X_w with a float64 basis (exact rational tuples, each scaled to norm 1: same span).
+
+        An exact family's basis holds residues mod p, which mean nothing at a real point; its stored integer
+        points rebuild the rational tuples, so the float family spans the same real space F.
+        """
+        if not self.exact:
+            return self
+        tuples = self.exact_tuples().astype(float)
+        norms = np.linalg.norm(tuples, axis=1, keepdims=True)
+        tuples = tuples[norms[:, 0] > 0] / norms[norms[:, 0] > 0]
+        return FieldFamily(self.network, self.loss, self.data_class, self.group, tuples, False, kind=self.kind,
+                           description=f"{self.description} (float copy)")
+
     # --- sympy --------------------------------------------------------------------------------------
     def exact_tuples(self) -> np.ndarray:
         """The basis tuples as exact rationals (object array), rebuilt from the stored integer points."""

@@ -188,6 +188,50 @@ def _confirm_closure(family, kept, rank, theta, rng, finish, *, depth):
                   notes=(f"level {depth} added nothing to the trace at two random points",))
 
 
+def _level_one_scaled(family: FieldFamily, theta: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Level-1 values at a float θ divided by their reference size, that size |X| and the growth |X|/|θ|.
+
+    Rows are not normalised one by one: a bracket that vanishes identically comes out as rounding noise,
+    and normalising it would turn noise into a spurious direction. Level k is divided by one reference
+    size instead, |X|·(|X|/|θ|)^{k−1} (a bracket of polynomial fields scales like |DY||X| ~ |X||Y|/|θ|),
+    with |X| the median size of a level-1 field, so that identically vanishing brackets stay near
+    rounding level and real ones near 1.
+    """
+    if not family.n_fields:
+        return np.zeros((0, family.n_params)), 1.0, 1.0 / max(float(np.linalg.norm(theta)), 1e-300)
+    level_one = family.evaluate_at(family.basis, theta)
+    reference = float(np.median(np.linalg.norm(level_one, axis=1))) or 1.0
+    return level_one / reference, reference, reference / max(float(np.linalg.norm(theta)), 1e-300)
+
+
+def trace_matrix_at(family: FieldFamily, theta: np.ndarray, *, depth: int, seed: int = 0,
+                    samples_per_level: int | None = None) -> np.ndarray:
+    """Rows whose span is Δ_depth(θ), the trace at a float point θ of the brackets of F of levels ≤ depth.
+
+    Level 1 is the basis of F; each level k ≥ 2 is ``samples_per_level`` (default D + 4) left-normed brackets
+    of random elements of F, which span the level's trace at θ almost surely (the map is multilinear; see the
+    module docstring), scaled per level as in the float generation. ``family`` must be a float family
+    (``FieldFamily.as_float()`` turns an exact one into one with the same fields). With ``depth`` at least the
+    level where the exact count's rank stopped growing, the span is Lie(F)(θ) at generic θ; its dimension
+    must be read with ``numerical_rank`` and compared with that count, never assumed.
+    """
+    if family.exact:
+        raise ValueError("trace_matrix_at needs a float family: use family.as_float()")
+    if depth < 1:
+        raise ValueError(f"depth={depth!r} must be at least 1")
+    theta = np.asarray(theta, dtype=float)
+    rng = np.random.default_rng([seed, 19])
+    count = samples_per_level or family.n_params + 4
+    level_one, reference, growth = _level_one_scaled(family, theta)
+    rows = [level_one]
+    for level in range(2, depth + 1):
+        if not family.n_fields:
+            break
+        tuples = _random_tuples(family, rng, level, count)
+        rows.append(tuples_values_at(family, tuples, theta) / (reference * growth ** (level - 1)))
+    return np.concatenate(rows)
+
+
 def _generate_float(family, target_rank, max_depth, max_samples, seed) -> LieGeneration:
     rng = np.random.default_rng([seed, 7])
     D = family.n_params
@@ -211,18 +255,10 @@ def _generate_float(family, target_rank, max_depth, max_samples, seed) -> LieGen
         return LieGeneration(D, ranks[-1] if ranks else 0, tuple(ranks), reason, False, samples, target_rank,
                              singular_values=shown, gap=gap, **extra)
 
-    # Rows are not normalised one by one: a bracket that vanishes identically comes out as rounding noise,
-    # and normalising it would turn noise into a spurious direction. Level k is divided by one reference
-    # size instead, |X|·(|X|/|θ|)^{k−1} (a bracket of polynomial fields scales like |DY||X| ~ |X||Y|/|θ|),
-    # with |X| the median size of a level-1 field, so that identically vanishing brackets stay near
-    # rounding level and real ones near 1.
-    reference = 1.0
+    level_one, reference, growth = _level_one_scaled(family, theta)
     if family.n_fields:
-        level_one = family.evaluate_at(family.basis, theta)
-        reference = float(np.median(np.linalg.norm(level_one, axis=1))) or 1.0
-        rows.append(level_one / reference)
+        rows.append(level_one)
         samples += family.n_fields
-    growth = reference / max(float(np.linalg.norm(theta)), 1e-300)
     rank, singular, gap = current_rank()
     ranks.append(rank)
     if gap < GAP_THRESHOLD:

@@ -104,3 +104,43 @@ def test_float_generation_agrees_with_exact():
         exact = generate_lie_algebra(family_for(spec, group))
         floating = generate_lie_algebra(family_for(spec, group, exact=False))
         assert floating.rank == exact.rank and floating.gap > 1e6, (spec, floating)
+
+
+def test_trace_matrix_at_spans_the_counted_lie_algebra_and_classifies_fields():
+    """Lie(F_MSE-aug)(θ) at a float θ has the exact count's dimension with a clear gap; an augmented MSE gradient
+    is tangent to it, a plain one is not (the formula-free drift test, ``harness.extra_laws.leaf_tangency``)."""
+    from harness.counting import count_laws
+    from harness.extra_laws import leaf_tangency
+    from harness.fields import GAP_THRESHOLD, build_field_family, numerical_rank
+    from harness.flow import GradientFlow
+    from harness.lie import trace_matrix_at
+    from harness.scenario import Scenario
+
+    built = Scenario("linear:5,1,1", "mse", "cyclic/trivial", "augmented", n_samples=3, seed=1).build()
+    network, group = built.network, built.group
+    count = count_laws(network, "augmented", "mse", group, seed=1, find_explicit=False)
+    family = build_field_family(network, "mse", "augmented", group, seed=1).as_float()
+    singular = np.linalg.svd(trace_matrix_at(family, built.theta0, depth=2, seed=1), compute_uv=False)
+    rank, gap = numerical_rank(singular)
+    assert (rank, count.laws) == (network.n_params - count.laws, 3) and gap >= GAP_THRESHOLD
+    augmented = -GradientFlow(network, "mse", built.data).gradient(built.theta0)
+    tangent = leaf_tangency(network, group, count, [augmented], built.theta0, seed=1)
+    assert tangent.outcome == "tangent" and tangent.residuals[0] < 1e-9, tangent.reason
+    plain = Scenario("linear:5,1,1", "mse", "cyclic/trivial", "free", n_samples=3, seed=1).build()
+    moved = leaf_tangency(network, group, count, [-GradientFlow(network, "mse", plain.data).gradient(built.theta0)],
+                          built.theta0, seed=1)
+    assert moved.outcome == "outside" and moved.moved == 1, moved.reason
+
+
+def test_leaf_tangency_is_inconclusive_without_a_gap_at_the_counted_rank():
+    from dataclasses import replace
+
+    from harness.counting import count_laws
+    from harness.extra_laws import leaf_tangency
+    from harness.scenario import Scenario
+
+    built = Scenario("linear:3,1,1", "mse", "cyclic/trivial", "augmented", n_samples=3, seed=1).build()
+    count = count_laws(built.network, "augmented", "mse", built.group, seed=1, find_explicit=False)
+    wrong = replace(count, laws=count.laws - 1)  # a wrong rank r must not be forced onto the spectrum
+    result = leaf_tangency(built.network, built.group, wrong, [np.ones(built.network.n_params)], built.theta0)
+    assert result.outcome == "inconclusive" and "no gap" in result.reason
