@@ -22,6 +22,19 @@ predictions at θ₀, and the targets, have a size drawn in [2, 8] (the bends of
 pseudo-huber and of the margin losses' ℓ' are at 1), augmented; the residuals of one orbit then differ by
 several units and ℓ' is far from affine on them. The judge calls a law conserved only when its drift
 shrinks with the tolerance (a weak real drift is inconclusive, never conserved).
+
+Without a formula. Where MSE's extra laws have no explicit form in the ansatz (coefficients in Q(√5) for
+C5/D5, irrational exponents, transcendental first integrals of a single gradient field), the drift half is
+decided at a point: h is an MSE-augmented law near generic θ iff ∇h ⊥ L = Lie(F_MSE-aug)(θ) (Frobenius), so
+the analytic field X = −∇L_data moves some such law iff X(θ) ∉ L, and every free law is conserved by X
+anyway (X(θ) ∈ Jᵀ(θ)(V_ℓ ⊗ R^K) ⊆ Lie(F_free)(θ)), so the moved law is an extra one. L comes from the
+generated MSE fields at θ (``harness.extra_laws.leaf_tangency``), its dimension r = D − (MSE laws) from the
+exact count and accepted only with a singular-value gap at r; ρ = ‖(I − P_L)X‖/‖X‖ far above round-off
+decides "drifts". If the normalised residuals of DATA_SETS + n data sets span all n extra directions, then
+L + span X_j(θ) = Lie(F_free)(θ) near θ and NO function of the extra laws survives; if they span fewer, but
+as many as any gradient can reach at θ (dim(L + Jᵀ(V_ℓ ⊗ R^K)) − r), the rest are moved only by brackets
+and the count half (already checked) decides them. Fields tangent to L for every data set at
+TANGENCY_POINTS random θ refute the theorem; anything else is inconclusive, with the numbers.
 """
 
 from __future__ import annotations
@@ -35,10 +48,11 @@ from hypothesis import strategies as st
 
 from harness.conservation import compile_law, judge_drift
 from harness.counting import count_laws
-from harness.extra_laws import explicit_extra_laws
+from harness.extra_laws import explicit_extra_laws, leaf_tangency
 from harness.fields import GAP_THRESHOLD, numerical_rank
 from harness.flow import GradientFlow
 from harness.leaf import representative_dataset
+from harness.losses import get_loss
 from harness.networks import FAMILIES
 from harness.property import Property, enforce
 from harness.scenario import Scenario
@@ -46,10 +60,14 @@ from harness.verdicts import Verdict
 from strategies import scenarios
 
 DATA_SETS = 3  # augmented data sets tried before an MSE extra law is called conserved by the analytic loss
+TANGENCY_POINTS = 2  # random θ at which every analytic gradient must be tangent to the MSE leaf to refute
 
 
-def check(scenario: Scenario, *, planted_laws: list[str] | None = None) -> Verdict:
-    """Theorem 1 on ``scenario`` (augmented data); ``planted_laws`` replaces MSE's extra laws (to plant a claim)."""
+def check(scenario: Scenario, *, planted_laws: list[str] | None = None,
+          planted_drift_loss: str | None = None) -> Verdict:
+    """Theorem 1 on ``scenario`` (augmented data); ``planted_laws`` replaces MSE's extra laws, and
+    ``planted_drift_loss`` the loss whose augmented gradients the formula-free test holds against the MSE
+    leaf (to plant a claim)."""
     built = scenario.build()
     network, group, loss = built.network, built.group, built.loss
     count = count_laws(network, "augmented", loss, group, seed=scenario.seed, find_explicit=False)
@@ -65,7 +83,7 @@ def check(scenario: Scenario, *, planted_laws: list[str] | None = None) -> Verdi
     if count.laws != count.free_laws:
         return Verdict.violated(f"{loss.name} on {group.spec}-augmented data has {count.laws} laws, free data "
                                 f"{count.free_laws}", **evidence)
-    if planted_laws is None:
+    if planted_laws is None or planted_drift_loss is not None:
         mse = count_laws(network, "augmented", "mse", group, seed=scenario.seed,
                          find_explicit=None if group.exact else False)
         evidence.update(mse_laws=mse.laws, mse_extra_laws=mse.extra_laws)
@@ -74,11 +92,12 @@ def check(scenario: Scenario, *, planted_laws: list[str] | None = None) -> Verdi
                                         f"count of the same scenario is inconclusive ({mse.stop_reason})", **evidence)
         if not mse.extra_laws:
             return Verdict.holds(f"{count.laws} laws augmented = free; MSE adds none here", **evidence)
+        if planted_drift_loss is not None:
+            return _formula_free_drift(scenario, built, mse, get_loss(planted_drift_loss), evidence)
         candidates, found = explicit_extra_laws(network, group, mse, seed=scenario.seed)
         evidence["extra_laws_found_by"] = found
         if not candidates:
-            return Verdict.inconclusive(f"MSE has {mse.extra_laws} extra law(s) but none was found explicitly, so "
-                                        f"their drift cannot be checked ({found['source']})", **evidence)
+            return _formula_free_drift(scenario, built, mse, loss, evidence)
     else:
         candidates = planted_laws
     # "Not a law of the class" means: SOME augmented data set moves it. One data set can sit in a degenerate spot
@@ -112,6 +131,47 @@ def check(scenario: Scenario, *, planted_laws: list[str] | None = None) -> Verdi
                                     **evidence)
     return Verdict.holds(f"{count.laws} laws augmented = free; MSE's {len(laws)} extra law(s) drift under "
                          f"{loss.name}", **evidence)
+
+
+def _formula_free_drift(scenario: Scenario, built, mse, field_loss, evidence: dict) -> Verdict:
+    """The drift half without a formula: the augmented ``field_loss`` gradients at θ leave L = Lie(F_MSE-aug)(θ)."""
+    network, group = built.network, built.group
+    tried = []
+    for point in range(TANGENCY_POINTS):
+        start = built.theta0 if point == 0 else replace(scenario, seed=scenario.seed + point, arrays=None).build().theta0
+        fields = []
+        for offset in range(DATA_SETS + mse.extra_laws):
+            rng = np.random.default_rng([scenario.seed, offset, 1] + ([point] if point else []))
+            data = representative_dataset(network, field_loss, "augmented", group, rng, start,
+                                          samples=scenario.n_samples)
+            fields.append(-GradientFlow(network, field_loss, data).gradient(start))
+        tried.append(leaf_tangency(network, group, mse, fields, start, field_loss=field_loss.name, seed=scenario.seed))
+        if tried[-1].outcome == "outside":
+            break
+    last = tried[-1]
+    evidence["count_singular_values"] = evidence.get("singular_values", [])
+    evidence.update(last.to_evidence())
+    evidence["leaf_tangency_points"] = [t.to_evidence()["leaf_tangency"] for t in tried]
+    evidence["extra_laws_found_by"] = {"source": "formula-free: field outside Lie(F_MSE-aug)(θ)"}
+    extra, name = mse.extra_laws, field_loss.name
+    if last.outcome == "outside" and last.moved == extra:
+        return Verdict.holds(f"augmented = free; the {name} gradients of {len(tried[-1].residuals)} augmented data "
+                             f"sets leave Lie(F_MSE-aug)(θ) in {extra} independent direction(s), so all of MSE's "
+                             f"{extra} extra law(s) drift ({last.reason})", **evidence)
+    if last.outcome == "outside" and last.moved == last.reachable:
+        return Verdict.holds(f"augmented = free; the {name} gradients move {last.moved} of MSE's {extra} extra "
+                             f"law directions at θ, every one a gradient can reach there (the other "
+                             f"{extra - last.moved} are moved by brackets only; the count decides them) "
+                             f"({last.reason})", **evidence)
+    if last.outcome == "outside":
+        return Verdict.inconclusive(f"the {name} gradients move {last.moved} extra law direction(s) at θ, fewer than "
+                                    f"the {last.reachable} a gradient can reach ({last.reason})", **evidence)
+    if len(tried) == TANGENCY_POINTS and all(t.outcome == "tangent" for t in tried):
+        return Verdict.violated(f"MSE's {extra} extra law(s) are conserved by the {name} gradients of every "
+                                f"augmented data set tried at {len(tried)} random θ: each lies in "
+                                f"Lie(F_MSE-aug)(θ) ({last.reason})", **evidence)
+    return Verdict.inconclusive(f"MSE has {extra} extra law(s), none explicit, and the formula-free test is "
+                                f"undecided: {last.reason}", **evidence)
 
 
 PROPERTY = Property(

@@ -18,6 +18,16 @@ flows check two quantifiers on sampled data sets, in the directions where sampli
   (the exceptions lie on the zero set of a nonzero polynomial in the samples). The plain data sets are the
   scenario's own N samples (seed and seed + 1) before augmentation; a law is called conserved only if its
   drift shrinks with the tolerance on both.
+
+Without a formula. Where the extra laws have no explicit form in the ansatz (coefficients in Q(√5) for
+C5/D5, irrational exponents, transcendental integrals of a single field), both halves are decided at a point
+against L = Lie(F_MSE-aug)(θ) (``harness.extra_laws.leaf_tangency``: r = D − laws from the exact count, a
+basis from the generated fields at θ accepted only with a singular-value gap at r): h is a law of the class
+near generic θ iff ∇h ⊥ L (Frobenius). So the augmented MSE gradients of the scenario's data sets must lie in
+L (ρ at round-off; a clear residual is a violation: a field of the class moving its own laws), and plain
+gradients must leave it (ρ far above round-off): free laws are conserved by every MSE field, so what moves is
+an extra law. All n extra directions moved, or as many as any gradient can reach at θ (the rest move by
+brackets only; the count decides them), holds; plain fields tangent at TANGENCY_POINTS random θ refute.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ from hypothesis import strategies as st
 
 from harness.conservation import compile_law, judge_drift
 from harness.counting import count_laws
-from harness.extra_laws import explicit_extra_laws
+from harness.extra_laws import explicit_extra_laws, leaf_tangency
 from harness.flow import GradientFlow
 from harness.networks import FAMILIES
 from harness.property import Property, enforce
@@ -41,6 +51,7 @@ from strategies import scenarios
 AUGMENTED_DATA_SETS = 2  # augmented flows on which each extra law must be judged conserved
 AUGMENTED_TRIES = 4  # augmented data sets tried in all to get those judgements
 PLAIN_DATA_SETS = 2
+TANGENCY_POINTS = 2  # random θ at which every plain gradient must be tangent to the MSE leaf to refute
 
 
 def check(scenario: Scenario, *, planted_laws: list[str] | None = None) -> Verdict:
@@ -66,8 +77,7 @@ def check(scenario: Scenario, *, planted_laws: list[str] | None = None) -> Verdi
         candidates, found = planted_laws, {"source": "planted"}
     evidence["checked_extra_laws"] = candidates
     if not candidates:
-        return Verdict.inconclusive(f"{count.extra_laws} extra law(s) counted but none found explicitly "
-                                    f"({found['source']})", **evidence)
+        return _formula_free_drift(scenario, built, count, evidence)
     laws = [compile_law(network, law) for law in candidates]
     runs = []
     # Each law must be judged conserved on AUGMENTED_DATA_SETS augmented flows; a flow that cannot judge it (a
@@ -109,6 +119,48 @@ def check(scenario: Scenario, *, planted_laws: list[str] | None = None) -> Verdi
         return Verdict.inconclusive(f"drift of {unclear[0].law} undecided: {unclear[0].reason}", **evidence)
     return Verdict.holds(f"{count.laws} laws augmented vs {count.free_laws} free; {len(laws)} extra law(s) conserved "
                          f"on {AUGMENTED_DATA_SETS} augmented flows and broken by plain data", **evidence)
+
+
+def _formula_free_drift(scenario: Scenario, built, count, evidence: dict) -> Verdict:
+    """Both flow halves without a formula, at θ₀ against L = Lie(F_MSE-aug)(θ₀): augmented MSE gradients lie in
+    L (the extra laws are conserved), plain ones leave it (they drift)."""
+    network, group = built.network, built.group
+    extra = count.extra_laws
+    augmented = [-GradientFlow(network, "mse", replace(scenario, seed=scenario.seed + offset, arrays=None).build().data)
+                 .gradient(built.theta0) for offset in range(AUGMENTED_DATA_SETS)]
+    on_leaf = leaf_tangency(network, group, count, augmented, built.theta0, seed=scenario.seed)
+    tried = []
+    for point in range(TANGENCY_POINTS):
+        start = built.theta0 if point == 0 else replace(scenario, seed=scenario.seed + point, arrays=None).build().theta0
+        plain = [-GradientFlow(network, "mse", replace(scenario, data="free", seed=scenario.seed + offset + point * 100,
+                                                       arrays=None).build().data).gradient(start)
+                 for offset in range(PLAIN_DATA_SETS + extra)]
+        tried.append(leaf_tangency(network, group, count, plain, start, seed=scenario.seed))
+        if tried[-1].outcome == "outside":
+            break
+    off_leaf = tried[-1]
+    evidence.update(off_leaf.to_evidence())
+    evidence["leaf_tangency"] = {"augmented": on_leaf.to_evidence()["leaf_tangency"],
+                                 "plain": [t.to_evidence()["leaf_tangency"] for t in tried]}
+    evidence["extra_laws_found_by"] = {"source": "formula-free: fields against Lie(F_MSE-aug)(θ)"}
+    if on_leaf.outcome == "outside":
+        return Verdict.violated(f"an augmented MSE gradient leaves Lie(F_MSE-aug)(θ₀), so it moves a law its own "
+                                f"class was counted to have ({on_leaf.reason})", **evidence)
+    if len(tried) == TANGENCY_POINTS and all(t.outcome == "tangent" for t in tried):
+        return Verdict.violated(f"plain MSE gradients of {len(off_leaf.residuals)} data sets at {len(tried)} random θ "
+                                f"all lie in Lie(F_MSE-aug)(θ): the {extra} extra law(s) are not broken by plain "
+                                f"data ({off_leaf.reason})", **evidence)
+    if on_leaf.outcome != "tangent":
+        return Verdict.inconclusive(f"augmented half of the formula-free test undecided: {on_leaf.reason}", **evidence)
+    if off_leaf.outcome == "outside" and off_leaf.moved in (extra, off_leaf.reachable):
+        scope = (f"all {extra} extra law direction(s)" if off_leaf.moved == extra else
+                 f"{off_leaf.moved} of {extra} extra law directions, all a gradient can reach at θ (the others are "
+                 f"moved by brackets only, where the count decides)")
+        return Verdict.holds(f"{count.laws} laws augmented vs {count.free_laws} free; no explicit form, but "
+                             f"augmented MSE gradients lie in Lie(F_MSE-aug)(θ₀) and plain ones move {scope} "
+                             f"({off_leaf.reason})", **evidence)
+    return Verdict.inconclusive(f"{extra} extra law(s), none explicit; plain half of the formula-free test "
+                                f"undecided: {off_leaf.reason}", **evidence)
 
 
 PROPERTY = Property(

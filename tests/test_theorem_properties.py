@@ -110,3 +110,41 @@ def test_theorem2_replaces_a_flow_that_passes_near_a_ratio_laws_pole():
     augmented = [run for run in verdict.evidence["drift"] if run["data"] == "augmented"]
     assert any(run["outcome"] == "inconclusive" and "pole" in run["reason"] for run in augmented)
     assert sum(run["outcome"] == "conserved" for run in augmented) >= 2 * 2  # 2 laws × 2 deciding flows
+
+
+# Inconclusive cases of the hunt that the formula-free drift test decides: linear:5,1,1 under C5 has two extra MSE
+# laws with coefficients in Q(√5) (no explicit form in the ansatz); the analytic and plain gradients at θ₀ leave
+# Lie(F_MSE-aug)(θ₀), the augmented MSE ones lie in it.
+C5_LINEAR = dict(network="linear:5,1,1", group="cyclic/trivial", data="augmented", n_samples=3, seed=5790)
+
+
+def test_theorem1_decides_c5_extra_laws_without_a_formula():
+    verdict = prop_theorem1.check(Scenario(loss="logcosh", **C5_LINEAR))
+    assert verdict.status is Status.HOLDS, verdict.reason
+    assert verdict.evidence["extra_laws_found_by"]["source"].startswith("formula-free")
+    tangency = verdict.evidence["leaf_tangency"]
+    assert tangency["outcome"] == "outside" and tangency["moved"] == verdict.evidence["mse_extra_laws"] == 2
+    assert min(tangency["residuals"]) > 1e-6 and verdict.evidence["gap"]["ratio"] >= 1e6
+
+
+def test_theorem1_formula_free_refutes_the_mse_flow_posing_as_analytic():
+    """Planted claim: 'the augmented MSE flow moves MSE's extra laws'. Its gradients lie in Lie(F_MSE-aug)(θ)."""
+    verdict = prop_theorem1.check(Scenario(loss="logcosh", **C5_LINEAR), planted_drift_loss="mse")
+    assert verdict.status is Status.VIOLATED, verdict.reason
+    assert all(point["outcome"] == "tangent" for point in verdict.evidence["leaf_tangency_points"])
+
+
+def test_theorem2_decides_c5_extra_laws_without_a_formula():
+    verdict = prop_theorem2.check(Scenario(loss="mse", **C5_LINEAR))
+    assert verdict.status is Status.HOLDS, verdict.reason
+    assert verdict.evidence["leaf_tangency"]["augmented"]["outcome"] == "tangent"
+    assert verdict.evidence["leaf_tangency"]["plain"][-1]["moved"] == 2
+
+
+def test_theorem1_decides_a_single_gradient_class_up_to_what_a_gradient_can_reach():
+    # signperm/trivial: C = 0 and M = aI, one gradient field whose D − 1 integrals are transcendental; one of the
+    # two extra directions is reachable by a gradient at θ, the other only by brackets (the count decides it).
+    scenario = Scenario("linear:2,2,1", "exp", "signperm/trivial", "augmented", n_samples=7, seed=7830)
+    verdict = prop_theorem1.check(scenario)
+    assert verdict.status is Status.HOLDS, verdict.reason
+    assert verdict.evidence["leaf_tangency"]["moved"] == verdict.evidence["leaf_tangency"]["reachable"] == 1
