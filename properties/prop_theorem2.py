@@ -26,8 +26,9 @@ basis from the generated fields at θ accepted only with a singular-value gap at
 near generic θ iff ∇h ⊥ L (Frobenius). So the augmented MSE gradients of the scenario's data sets must lie in
 L (ρ at round-off; a clear residual is a violation: a field of the class moving its own laws), and plain
 gradients must leave it (ρ far above round-off): free laws are conserved by every MSE field, so what moves is
-an extra law. All n extra directions moved, or as many as any gradient can reach at θ (the rest move by
-brackets only; the count decides them), holds; plain fields tangent at TANGENCY_POINTS random θ refute.
+an extra law. All n extra directions moved: holds. Fewer, even all that a single gradient can reach at θ (the
+rest move by brackets only, invisible to a pointwise test): inconclusive. Plain fields tangent at
+TANGENCY_POINTS random θ refute.
 """
 
 from __future__ import annotations
@@ -152,13 +153,15 @@ def _formula_free_drift(scenario: Scenario, built, count, evidence: dict) -> Ver
                                 f"data ({off_leaf.reason})", **evidence)
     if on_leaf.outcome != "tangent":
         return Verdict.inconclusive(f"augmented half of the formula-free test undecided: {on_leaf.reason}", **evidence)
-    if off_leaf.outcome == "outside" and off_leaf.moved in (extra, off_leaf.reachable):
-        scope = (f"all {extra} extra law direction(s)" if off_leaf.moved == extra else
-                 f"{off_leaf.moved} of {extra} extra law directions, all a gradient can reach at θ (the others are "
-                 f"moved by brackets only, where the count decides)")
+    if off_leaf.outcome == "outside" and off_leaf.moved == extra:
         return Verdict.holds(f"{count.laws} laws augmented vs {count.free_laws} free; no explicit form, but "
-                             f"augmented MSE gradients lie in Lie(F_MSE-aug)(θ₀) and plain ones move {scope} "
-                             f"({off_leaf.reason})", **evidence)
+                             f"augmented MSE gradients lie in Lie(F_MSE-aug)(θ₀) and plain ones move all {extra} "
+                             f"extra law direction(s) ({off_leaf.reason})", **evidence)
+    if off_leaf.outcome == "outside" and off_leaf.moved == off_leaf.reachable:
+        # As in Theorem 1: directions moved by brackets only are invisible to a pointwise test.
+        return Verdict.inconclusive(f"plain MSE gradients move {off_leaf.moved} of {extra} extra law directions, all "
+                                    f"a single gradient can reach at θ; the others move by brackets only, which "
+                                    f"this pointwise test cannot see ({off_leaf.reason})", **evidence)
     return Verdict.inconclusive(f"{extra} extra law(s), none explicit; plain half of the formula-free test "
                                 f"undecided: {off_leaf.reason}", **evidence)
 

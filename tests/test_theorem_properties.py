@@ -141,10 +141,12 @@ def test_theorem2_decides_c5_extra_laws_without_a_formula():
     assert verdict.evidence["leaf_tangency"]["plain"][-1]["moved"] == 2
 
 
-def test_theorem1_decides_a_single_gradient_class_up_to_what_a_gradient_can_reach():
+def test_theorem1_leaves_directions_moved_by_brackets_only_inconclusive():
     # signperm/trivial: C = 0 and M = aI, one gradient field whose D − 1 integrals are transcendental; one of the
-    # two extra directions is reachable by a gradient at θ, the other only by brackets (the count decides it).
+    # two extra directions is reachable by a gradient at θ, the other only by brackets, which a pointwise test
+    # cannot see: the drift half is undecided (the count half alone would decide it), never a pass.
     scenario = Scenario("linear:2,2,1", "exp", "signperm/trivial", "augmented", n_samples=7, seed=7830)
     verdict = prop_theorem1.check(scenario)
-    assert verdict.status is Status.HOLDS, verdict.reason
+    assert verdict.status is Status.INCONCLUSIVE, verdict.reason
+    assert "brackets only" in verdict.reason
     assert verdict.evidence["leaf_tangency"]["moved"] == verdict.evidence["leaf_tangency"]["reachable"] == 1
