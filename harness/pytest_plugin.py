@@ -58,15 +58,19 @@ SUMMARY_KEY = "flowlaws"
 _STATE_KEY = pytest.StashKey[dict]()
 
 
-SEED_LIMIT = 2**64  # --flowlaws-seed is 0 <= S < 2**64
 # The parent-death watchdog's polling period: how long an orphaned campaign may outlive ``flowlaws run``.
 _WATCHDOG_SECONDS = 0.2
 
 
 def _seed_option(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or int(text) >= SEED_LIMIT:
-        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2**64 - 1, got {text!r}")
-    return int(text)
+    """--flowlaws-seed S: the same rule as every seed flowlaws takes (0 <= S < 2**64)."""
+    from harness.commands.options import seed_option
+    from harness.errors import InvalidInput
+
+    try:
+        return seed_option("--flowlaws-seed", text)
+    except InvalidInput as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def pytest_addoption(parser):

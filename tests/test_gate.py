@@ -136,7 +136,7 @@ def test_a_seed_under_the_gate_is_a_usage_error(tmp_path):
     _, result = _pytest(tmp_path, "both", "--flowlaws-profile=quick", "--flowlaws-seed=3", "--hypothesis-seed=3")
     assert result.returncode == 4 and "not both" in result.stderr
     _, result = _pytest(tmp_path, "negative", "--flowlaws-profile=quick", "--flowlaws-seed=-1")
-    assert result.returncode == 4 and "must be an integer from 0" in result.stderr
+    assert result.returncode == 4 and "is not a valid seed; allowed: an integer from 0" in result.stderr
 
 
 def test_a_broken_example_database_is_reported_once(tmp_path):

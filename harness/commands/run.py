@@ -31,6 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from harness.commands.options import seed_option
 from harness.errors import InvalidInput
 
 CAMPAIGN_PROFILES = ("quick", "ci", "thorough")  # harness.profiles also has "replay", for single examples
@@ -38,7 +39,6 @@ CAMPAIGN_PROFILES = ("quick", "ci", "thorough")  # harness.profiles also has "re
 # below this would end before the first example.
 MIN_MINUTES = 0.25
 WORKERS_PER_CORE = 4
-SEED_LIMIT = 2**64
 # After the time budget, workers stop starting examples; this much later the run is interrupted, and
 # this much after that it is killed.
 _INTERRUPT_GRACE_SECONDS = 30.0
@@ -122,11 +122,7 @@ def _minutes(value: str | None) -> float | None:
 
 
 def _seed(value: str | None) -> int | None:
-    if value is None:
-        return None
-    if not (value.isascii() and value.isdigit()) or int(value) >= SEED_LIMIT:
-        raise InvalidInput(f"--seed must be an integer from 0 to 2**64 - 1, got {value!r}")
-    return int(value)
+    return None if value is None else seed_option("--seed", value)
 
 
 def pytest_command(args, chosen: list, *, seed: int | None, summary_file: Path, root: Path,
