@@ -24,6 +24,10 @@ E can be unstable (round-off off E then grows exponentially): transverse probes 
 every saved state measure the worst amplification of round-off injected at any earlier time, and only the
 stretch where it stays below 1e4 is judged. (A single twin started at t = 0 is not enough: a flow that first
 contracts off E and then expands hides the growth of later round-off; the hunt found such a false violation.)
+When the judged stretch moved θ by less than 1e-3 of ‖θ₀‖ (E too unstable, or the flow too slow), the flow
+cannot show anything and E is decided by tangency instead: a linear subspace is invariant iff the field is
+tangent to it on it, so the normal component of ∇L is measured at random points of E (where ∇L is not near
+zero), with the same thresholds.
 
 Scope: scenarios with a loss invariant under ρ_out and a natural action whose E is neither {0} nor everything
 and on which the flow moves from P_E θ₀ (``has_something_to_test``); the strategy draws only those, the check
@@ -380,11 +384,48 @@ def distance_from_subspace_verdict(network: Network, loss: Loss, data: DataSet, 
         reason = (f"E is unstable: round-off off E is amplified {max_amplification:g}× before θ moved "
                   f"{motion:.3g} of ‖θ₀‖"
                   if window < len(amplification) else f"the flow barely moved ({motion:.3g} of ‖θ₀‖)")
-        return Verdict.inconclusive(reason, **evidence)
+        return _tangency_verdict(flow, projector, trajectory.states, size, reason, evidence)
     if worst <= HOLDS_BELOW:
         return Verdict.holds(f"stays on E (dim {subspace.dimension}/{network.n_params}): max distance {worst:.2e} "
                              f"while moving {motion:.3g} of ‖θ₀‖", **evidence)
     return Verdict.inconclusive(f"distance {worst:.2e} between {HOLDS_BELOW:g} and {VIOLATED_ABOVE:g}", **evidence)
+
+
+def _tangency_verdict(flow: GradientFlow, projector: np.ndarray, states: np.ndarray, size: float, why: str,
+                      evidence: dict, *, random_points: int = 8) -> Verdict:
+    """Decide invariance of E without following the flow, when the flow cannot show it (``why``).
+
+    A linear subspace E is invariant under θ' = X(θ) iff X is tangent to E on E (uniqueness of solutions), so
+    the relative normal component ρ(p) = ‖(I − P_E)X(p)‖ / ‖X(p)‖ is measured at random points p of E of the
+    start's size where ‖X(p)‖ is not small (cancellation). All at round-off (≤ HOLDS_BELOW) holds,
+    one above VIOLATED_ABOVE is a departure, anything else (or no point where X ≠ 0) stays inconclusive.
+    """
+    # Random points of E of the start's size, not the saved states: the flow cannot decide exactly where it
+    # barely moves, near a stationary point, where ∇L is a sum of terms that cancel and its round-off, relative
+    # to ‖∇L‖, is large. A point is used only where ‖∇L‖ is of the size it has off E nearby (no cancellation).
+    del states  # kept in the signature for the evidence's sake only
+    rng = np.random.default_rng(1)
+    normal = []
+    for _ in range(random_points):
+        point = projector @ rng.standard_normal(projector.shape[0])
+        point *= size / max(float(np.linalg.norm(point)), 1e-300)
+        field = flow.gradient(point)
+        scale = float(np.linalg.norm(field))
+        nearby = flow.gradient(point + rng.standard_normal(point.shape) * (0.1 * size / np.sqrt(point.size)))
+        if np.isfinite(scale) and scale > 1e-3 * float(np.linalg.norm(nearby)):
+            normal.append(float(np.linalg.norm(field - projector @ field)) / scale)
+    evidence.update(tangency_points=len(normal), largest_normal_component=max(normal) if normal else None)
+    if not normal:
+        return Verdict.inconclusive(f"{why}; and the field vanishes at every point of E tried", **evidence)
+    worst = max(normal)
+    if worst > VIOLATED_ABOVE:
+        return Verdict.violated(f"{why}; the gradient is not tangent to E: normal component {worst:.2e} of ‖∇L‖ "
+                                f"at a point of E", **evidence)
+    if worst <= HOLDS_BELOW:
+        return Verdict.holds(f"{why}, so E is decided by tangency instead: the gradient is tangent to E at "
+                             f"{len(normal)} points of E (largest normal component {worst:.2e} of ‖∇L‖)", **evidence)
+    return Verdict.inconclusive(f"{why}; tangency undecided: normal component {worst:.2e} between {HOLDS_BELOW:g} "
+                                f"and {VIOLATED_ABOVE:g}", **evidence)
 
 
 def equivariant_subspace_check(scenario: Scenario, *, augmented: bool = True, check_loss: bool = True) -> Verdict:
