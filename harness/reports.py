@@ -356,6 +356,10 @@ def _utc(stamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
 
 
+def _row_order(row) -> str:
+    return json.dumps(row, sort_keys=True, default=str)
+
+
 def build_run(collector: RunCollector, *, run_id: str, profile: str, seed: int | None,
               started: float, finished: float | None = None, unfinished=(),
               seeding: str | None = None) -> tuple[RunReport, RunTimings]:
@@ -429,7 +433,9 @@ def build_run(collector: RunCollector, *, run_id: str, profile: str, seed: int |
         cells.append({"family": family, "group_kind": group_kind, "loss_class": loss_class,
                       "examples": sum(tally.values()), **{s: tally.get(s, 0) for s in STATUSES}})
     run = RunReport(run_id=run_id, profile=profile, seed=seed, properties=tuple(tallies), coverage=tuple(cells),
-                    findings={k: findings[k] for k in sorted(findings)}, errors=tuple(errors),
+                    # Rows sorted by content: a test's draws may come in another order under xdist than in one
+                    # process (same set), and the index must not depend on it.
+                    findings={k: sorted(findings[k], key=_row_order) for k in sorted(findings)}, errors=tuple(errors),
                     examples=tuple(examples), unfinished=tuple(sorted(unfinished)), seeding=seeding)
     timings = RunTimings(started, finished if finished is not None else time.time(), dict(property_seconds),
                          example_seconds)
