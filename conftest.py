@@ -10,4 +10,4 @@ from harness import environment
 
 environment.configure(project=Path(__file__).parent)
 
-pytest_plugins = ["harness.pytest_plugin"]
+pytest_plugins = ["harness.testing.plugin"]

@@ -6,7 +6,7 @@ SciPy's step-size controller and initial step, so they take (nearly) the same st
 per step. Compilation is excluded (one warm-up call first); every figure is the median of several runs.
 
 Also measured: the integrator's overhead = integration time / time of the same number of right-hand-side
-evaluations called in a Numba loop (``harness.integrators.rhs_loop_kernel``); 1.0 would mean the step logic
+evaluations called in a Numba loop (``harness.kernels.integrators.rhs_loop_kernel``); 1.0 would mean the step logic
 is free.
 
     python benchmarks/bench_flow.py [--json] [--repeats 7] [--t 10]
@@ -33,10 +33,10 @@ environment.configure()  # one thread and the Numba cache folder, before numpy a
 import numpy as np  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
-from harness import integrators  # noqa: E402
-from harness.data import moments  # noqa: E402
-from harness.flow import GradientFlow, integrate  # noqa: E402
-from harness.scenario import Scenario  # noqa: E402
+from harness.dynamics.flow import GradientFlow, integrate  # noqa: E402
+from harness.kernels import integrators  # noqa: E402
+from harness.model.data import moments  # noqa: E402
+from harness.model.scenario import Scenario  # noqa: E402
 
 SPECS = ("linear:4,2,2", "linear:10,10,10")
 N_SAMPLES = 64

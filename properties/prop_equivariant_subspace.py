@@ -52,14 +52,14 @@ import pytest
 from hypothesis import event, given, note
 from hypothesis import strategies as st
 
-from harness.data import DataSet, augment
-from harness.flow import GradientFlow, integrate
-from harness.groups import Group
-from harness.losses import Loss
-from harness.networks import AttentionNetwork, DeepLinearNetwork, LinearNetwork, Network, PolynomialNetwork
-from harness.property import Property, enforce
-from harness.scenario import Scenario
-from harness.verdicts import Verdict
+from harness.dynamics.flow import GradientFlow, integrate
+from harness.model.data import DataSet, augment
+from harness.model.groups import Group
+from harness.model.losses import Loss
+from harness.model.networks import AttentionNetwork, DeepLinearNetwork, LinearNetwork, Network, PolynomialNetwork
+from harness.model.scenario import Scenario
+from harness.verdicts.property import Property, enforce
+from harness.verdicts.verdict import Verdict
 
 HOLDS_BELOW = 1e-9
 VIOLATED_ABOVE = 1e-6
@@ -189,7 +189,7 @@ def action_is_equivariant(network: Network, group: Group, actions: list[np.ndarr
 
 def loss_invariance_defect(loss: Loss, network: Network, group: Group, seed: int = 0) -> float:
     """max over g of |L(ρ_out F, ρ_out Y) − L(F, Y)| on random predictions F and valid targets Y."""
-    from harness.data import random_targets
+    from harness.model.data import random_targets
 
     rng = np.random.default_rng(seed)
     predictions = rng.standard_normal((4, network.output_dim))

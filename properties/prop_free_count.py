@@ -14,7 +14,7 @@ widths ≥ 2, attention needs n ≥ 2 tokens. The strategy below draws inside th
 
 The class, and which data sets stand for it. "Free data, MSE" is the class of all finite data sets; the count
 is taken over all of it at once, from the exact family {Jᵀvec(ΦM − C)} with M and C ranging over all moment
-matrices (``harness.fields``), not from sampled data sets, so no sub-class can be explored by mistake. The
+matrices (``harness.laws.fields``), not from sampled data sets, so no sub-class can be explored by mistake. The
 scenario's data set plays no part (only its network and seed).
 """
 
@@ -24,13 +24,13 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from harness.counting import count_laws
-from harness.fields import parameter_symbols
-from harness.laws import independent
-from harness.networks import FAMILIES, AttentionNetwork, DeepLinearNetwork, Network
-from harness.property import Property, enforce
-from harness.scenario import Scenario
-from harness.verdicts import Verdict
+from harness.laws.counting import count_laws
+from harness.laws.explicit import independent
+from harness.laws.fields import parameter_symbols
+from harness.model.networks import FAMILIES, AttentionNetwork, DeepLinearNetwork, Network
+from harness.model.scenario import Scenario
+from harness.verdicts.property import Property, enforce
+from harness.verdicts.verdict import Verdict
 
 
 def in_scope(network: Network) -> bool:

@@ -25,13 +25,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.conservation import CLEAR_DRIFT, flow_horizon
-from harness.flow import GradientFlow, integrate, law_drift, loss_values
-from harness.losses import LOSS_CLASSES
-from harness.networks import FAMILIES
-from harness.property import Property, enforce
-from harness.scenario import Scenario
-from harness.verdicts import Verdict
+from harness.dynamics.conservation import CLEAR_DRIFT, flow_horizon
+from harness.dynamics.flow import GradientFlow, integrate, law_drift, loss_values
+from harness.model.losses import LOSS_CLASSES
+from harness.model.networks import FAMILIES
+from harness.model.scenario import Scenario
+from harness.verdicts.property import Property, enforce
+from harness.verdicts.verdict import Verdict
 from strategies import scenarios
 from strategies.groups import GROUP_KINDS
 

@@ -7,7 +7,7 @@ equations as the counting engine has conservation laws for that network, data cl
 Why it must hold: the flows move θ₀ on one leaf, the orbit of the fields F = {−∇L_data}, whose tangent space
 is Lie(F)(θ₀) (Sussmann's orbit theorem); its codimension D − dim Lie(F)(θ₀) is the count (Marcotte,
 Gribonval & Peyré 2023). The laws the points show are the gradients at θ₀ of the polynomials vanishing on
-them (``harness.leaf``). Neither side sees the other's formulas: one is a Lie-algebra rank, the other is the
+them (``harness.dynamics.leaf``). Neither side sees the other's formulas: one is a Lie-algebra rank, the other is the
 null space of a matrix of monomials evaluated at integrated points.
 
 Verdict:
@@ -21,13 +21,13 @@ Verdict:
 
 The class, and which data sets stand for it. The count is about every data set of the class (all finite
 data sets, or all G-augmented ones) for the scenario's network, loss and group; the scenario's own data set
-plays no part. The walk draws a fresh data set per leg (``harness.leaf.class_dataset``): Gaussian samples for
+plays no part. The walk draws a fresh data set per leg (``harness.dynamics.leaf.class_dataset``): Gaussian samples for
 MSE and quartic, whose fields depend on the data only through moments that generic Gaussian data span; for
 a non-polynomial loss, predictions at θ₀ and targets of size 2–8 (inputs scaled), so that the residuals of
 one orbit straddle the bends of ℓ' (huber's δ = 1, the bends of logcosh, cauchy, pseudo-huber at 1) and ℓ'
 is neither affine (small residuals: MSE) nor constant (ℓ' saturated, or all residuals of an orbit equal)
 on an orbit: either would be a sub-class with MSE-like extra laws. Seeing MORE laws than counted is called a
-violation only when the walk's data sets provably stand for the class at θ₀ (``harness.leaf.walk_span``:
+violation only when the walk's data sets provably stand for the class at θ₀ (``harness.dynamics.leaf.walk_span``:
 their gradients at θ₀ span as much as a broad reference sample of the class does, which makes the walked
 leaf the class's leaf near θ₀); otherwise it is inconclusive. Seeing fewer needs no such check: a sub-class
 can only have more laws.
@@ -45,13 +45,13 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from harness.counting import count_laws
-from harness.leaf import LeafEquations, LeafWalk, leaf_equations
-from harness.losses import LOSS_CLASSES
-from harness.networks import FAMILIES
-from harness.property import Property, enforce
-from harness.scenario import Scenario
-from harness.verdicts import Verdict
+from harness.dynamics.leaf import LeafEquations, LeafWalk, leaf_equations
+from harness.laws.counting import count_laws
+from harness.model.losses import LOSS_CLASSES
+from harness.model.networks import FAMILIES
+from harness.model.scenario import Scenario
+from harness.verdicts.property import Property, enforce
+from harness.verdicts.verdict import Verdict
 
 DEGREES = (2, 3)
 MAX_MONOMIALS = 220  # degree 3 is tried only while the monomial basis stays this small (D <= 9)

@@ -8,7 +8,7 @@ and the augmented count is never below the free count.
 
 The class, and which data sets stand for it. Both counts are over whole classes (all free, all G-augmented
 data sets with the quartic loss), from the exact field families of moments up to order four
-(``harness.fields``); no data set is sampled, so no sub-class can stand in for the class by mistake.
+(``harness.laws.fields``); no data set is sampled, so no sub-class can stand in for the class by mistake.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.counting import count_laws
-from harness.networks import FAMILIES
-from harness.property import Property, enforce
-from harness.scenario import Scenario
-from harness.verdicts import Verdict
+from harness.laws.counting import count_laws
+from harness.model.networks import FAMILIES
+from harness.model.scenario import Scenario
+from harness.verdicts.property import Property, enforce
+from harness.verdicts.verdict import Verdict
 from strategies import scenarios
 
 

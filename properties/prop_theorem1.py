@@ -6,7 +6,7 @@ the number for free data. Reason: ℓ' separates the terms of each orbit, so the
 augmented gradients is already the free one.
 
 Second half, checked on real flows: every extra law that MSE has in the same scenario (Theorem 2) must drift
-along the non-polynomial augmented flow (judged against the integrator's error, ``harness.conservation``).
+along the non-polynomial augmented flow (judged against the integrator's error, ``harness.dynamics.conservation``).
 
 The class, and which data sets stand for it. Both halves are about the class of ALL G-augmented data sets
 with the scenario's loss. The count side is decided by ``count_laws`` (pointwise spans of many random
@@ -17,7 +17,7 @@ sub-class that conserves it. Sub-classes that do: small residuals (ℓ is then l
 class has the law), and residuals equal over each orbit or ℓ' saturated there (ℓ' then constant on orbits,
 again fields of invariant moments); large targets alone give the latter when θ₀ is small (the predictions
 are then ≈ 0 on every orbit: the mistake of issue 8's leaf counterexample). So each of up to three data
-sets is ``harness.leaf.representative_dataset``: N Gaussian samples with inputs scaled so that the
+sets is ``harness.dynamics.leaf.representative_dataset``: N Gaussian samples with inputs scaled so that the
 predictions at θ₀, and the targets, have a size drawn in [2, 8] (the bends of logcosh, cauchy,
 pseudo-huber and of the margin losses' ℓ' are at 1), augmented; the residuals of one orbit then differ by
 several units and ℓ' is far from affine on them. The judge calls a law conserved only when its drift
@@ -28,7 +28,7 @@ C5/D5, irrational exponents, transcendental first integrals of a single gradient
 decided at a point: h is an MSE-augmented law near generic θ iff ∇h ⊥ L = Lie(F_MSE-aug)(θ) (Frobenius), so
 the analytic field X = −∇L_data moves some such law iff X(θ) ∉ L, and every free law is conserved by X
 anyway (X(θ) ∈ Jᵀ(θ)(V_ℓ ⊗ R^K) ⊆ Lie(F_free)(θ)), so the moved law is an extra one. L comes from the
-generated MSE fields at θ (``harness.extra_laws.leaf_tangency``), its dimension r = D − (MSE laws) from the
+generated MSE fields at θ (``harness.laws.extra.leaf_tangency``), its dimension r = D − (MSE laws) from the
 exact count and accepted only with a singular-value gap at r; ρ = ‖(I − P_L)X‖/‖X‖ far above round-off
 decides "drifts". If the normalised residuals of DATA_SETS + n data sets span all n extra directions, then
 L + span X_j(θ) = Lie(F_free)(θ) near θ and NO function of the extra laws survives: holds. If they span
@@ -47,17 +47,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.conservation import compile_law, judge_drift
-from harness.counting import count_laws
-from harness.extra_laws import explicit_extra_laws, leaf_tangency
-from harness.fields import GAP_THRESHOLD, numerical_rank
-from harness.flow import GradientFlow
-from harness.leaf import representative_dataset
-from harness.losses import get_loss
-from harness.networks import FAMILIES
-from harness.property import Property, enforce
-from harness.scenario import Scenario
-from harness.verdicts import Verdict
+from harness.dynamics.conservation import compile_law, judge_drift
+from harness.dynamics.flow import GradientFlow
+from harness.dynamics.leaf import representative_dataset
+from harness.laws.counting import count_laws
+from harness.laws.extra import explicit_extra_laws, leaf_tangency
+from harness.laws.fields import GAP_THRESHOLD, numerical_rank
+from harness.model.losses import get_loss
+from harness.model.networks import FAMILIES
+from harness.model.scenario import Scenario
+from harness.verdicts.property import Property, enforce
+from harness.verdicts.verdict import Verdict
 from strategies import scenarios
 
 DATA_SETS = 3  # augmented data sets tried before an MSE extra law is called conserved by the analytic loss

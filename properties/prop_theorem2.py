@@ -6,7 +6,7 @@ where it is above, the explicit extra laws stay constant along integrated augmen
 sets) and drift along plain ones, drift judged against the integrator's own error.
 
 The class, and which data sets stand for it. The counts are over the classes themselves (all G-augmented,
-all free data sets with MSE), from the exact field families of ``harness.fields``: no data are sampled. The
+all free data sets with MSE), from the exact field families of ``harness.laws.fields``: no data are sampled. The
 flows check two quantifiers on sampled data sets, in the directions where sampling is sound or guarded:
 - "conserved along augmented flows" is universal: every augmented data set drawn (the scenario's seed and the
   next, N Gaussian samples with the scenario's target kind, then augmented) is a member, and a drift on one
@@ -21,7 +21,7 @@ flows check two quantifiers on sampled data sets, in the directions where sampli
 
 Without a formula. Where the extra laws have no explicit form in the ansatz (coefficients in Q(√5) for
 C5/D5, irrational exponents, transcendental integrals of a single field), both halves are decided at a point
-against L = Lie(F_MSE-aug)(θ) (``harness.extra_laws.leaf_tangency``: r = D − laws from the exact count, a
+against L = Lie(F_MSE-aug)(θ) (``harness.laws.extra.leaf_tangency``: r = D − laws from the exact count, a
 basis from the generated fields at θ accepted only with a singular-value gap at r): h is a law of the class
 near generic θ iff ∇h ⊥ L (Frobenius). So the augmented MSE gradients of the scenario's data sets must lie in
 L (ρ at round-off; a clear residual is a violation: a field of the class moving its own laws), and plain
@@ -39,14 +39,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.conservation import compile_law, judge_drift
-from harness.counting import count_laws
-from harness.extra_laws import explicit_extra_laws, leaf_tangency
-from harness.flow import GradientFlow
-from harness.networks import FAMILIES
-from harness.property import Property, enforce
-from harness.scenario import Scenario
-from harness.verdicts import Verdict
+from harness.dynamics.conservation import compile_law, judge_drift
+from harness.dynamics.flow import GradientFlow
+from harness.laws.counting import count_laws
+from harness.laws.extra import explicit_extra_laws, leaf_tangency
+from harness.model.networks import FAMILIES
+from harness.model.scenario import Scenario
+from harness.verdicts.property import Property, enforce
+from harness.verdicts.verdict import Verdict
 from strategies import scenarios
 
 AUGMENTED_DATA_SETS = 2  # augmented flows on which each extra law must be judged conserved

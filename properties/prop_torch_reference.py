@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.networks import FAMILIES
-from harness.property import Property, enforce
-from harness.scenario import Scenario
-from harness.torch_reference import reference_output_and_gradient
-from harness.verdicts import Verdict
+from harness.model.networks import FAMILIES
+from harness.model.scenario import Scenario
+from harness.model.torch_reference import reference_output_and_gradient
+from harness.verdicts.property import Property, enforce
+from harness.verdicts.verdict import Verdict
 from strategies import scenarios
 
 TOLERANCE = 1e-10

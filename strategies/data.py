@@ -2,7 +2,7 @@
 
 ``datasets(network, group, loss)`` draws N samples with bounded finite inputs and targets of the kind the
 loss takes (reals; labels ±1 as the sign of a drawn real; probability rows as the softmax of drawn reals,
-through ``harness.data.random_targets``), then, with a group, the G-augmented data set (the orbit of every
+through ``harness.model.data.random_targets``), then, with a group, the G-augmented data set (the orbit of every
 sample, |G|·N samples), which is closed under (x, y) ↦ (ρ_in(g)x, ρ_out(g)y). N shrinks toward 1 and the
 drawn values toward 0.
 
@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
 
-from harness.data import DataSet, augment, random_targets
 from harness.errors import InvalidInput
-from harness.groups import Group, build_group
-from harness.losses import get_loss
-from harness.networks import Network
+from harness.model.data import DataSet, augment, random_targets
+from harness.model.groups import Group, build_group
+from harness.model.losses import get_loss
+from harness.model.networks import Network
 from strategies.groups import check_network_argument
 from strategies.losses import loss_fits
 from strategies.networks import check_integer_argument, draw_labelled

@@ -1,6 +1,6 @@
 """Hypothesis strategy for finite symmetry groups (ρ_in, ρ_out) that act on a given network, as spec strings.
 
-``groups(network)`` draws a group spec from the catalogue of ``harness.groups`` that is valid for that
+``groups(network)`` draws a group spec from the catalogue of ``harness.model.groups`` that is valid for that
 network by construction: each kind is offered only when the network's feature dimension n (n_in, or d for
 attention) admits it, and the output action ``same`` only when m = n. Products are built from patterns
 that are consistent actions for the output actions they allow (see the comment above ``_product_patterns``),
@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from harness.errors import InvalidInput
-from harness.groups import OUTPUT_ACTIONS, parse_group, signed_permutation_order
-from harness.networks import AttentionNetwork, Network, parse_network
+from harness.model.groups import OUTPUT_ACTIONS, parse_group, signed_permutation_order
+from harness.model.networks import AttentionNetwork, Network, parse_network
 from strategies.networks import NetworkShape, check_choices, check_integer_argument, draw_labelled
 
 FEATURE_KINDS = ("flip", "cyclic", "swap", "dihedral", "sym", "signperm", "rot", "spm")

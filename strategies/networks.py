@@ -24,7 +24,7 @@ from hypothesis import event, note
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from harness.networks import (
+from harness.model.networks import (
     ATTENTION_MASKS,
     FAMILIES,
     AttentionNetwork,

@@ -1,6 +1,6 @@
 """Hypothesis strategy for whole scenarios: network → group acting on it → loss fitting both → data → seed.
 
-A ``harness.scenario.Scenario`` names everything by spec strings and draws its arrays (data set, θ₀) from
+A ``harness.model.scenario.Scenario`` names everything by spec strings and draws its arrays (data set, θ₀) from
 an integer seed, so a drawn scenario is small to store and replays exactly. The draw is consistent by
 construction, in this order:
 
@@ -25,11 +25,11 @@ from hypothesis import event, note
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from harness.data import TARGET_KINDS
-from harness.groups import OUTPUT_ACTIONS
-from harness.losses import LOSS_CLASSES, get_loss
-from harness.networks import ATTENTION_MASKS, FAMILIES, parse_network
-from harness.scenario import DATA_CLASSES, Scenario
+from harness.model.data import TARGET_KINDS
+from harness.model.groups import OUTPUT_ACTIONS
+from harness.model.losses import LOSS_CLASSES, get_loss
+from harness.model.networks import ATTENTION_MASKS, FAMILIES, parse_network
+from harness.model.scenario import DATA_CLASSES, Scenario
 from strategies.data import SEEDS
 from strategies.groups import DEFAULT_MAX_ORDER, GROUP_KINDS, draw_group, group_kind, output_actions, shape_for
 from strategies.losses import draw_loss

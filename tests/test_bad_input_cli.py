@@ -136,8 +136,8 @@ API_CASES = {
     "integrate-n-save": ("""
         import numpy as np
         from harness.errors import InvalidInput
-        from harness.flow import GradientFlow, integrate
-        from harness.scenario import Scenario
+        from harness.dynamics.flow import GradientFlow, integrate
+        from harness.model.scenario import Scenario
         built = Scenario("linear:3,2,2", "mse").build()
         flow = GradientFlow(built.network, built.loss, built.data)
         try:
@@ -147,9 +147,9 @@ API_CASES = {
         """, "n_save=1000000000 would save 1,000,000,001 states of D = 10 numbers"),
     "random-dataset-samples": ("""
         import numpy as np
-        from harness.data import random_dataset
+        from harness.model.data import random_dataset
         from harness.errors import InvalidInput
-        from harness.networks import parse_network
+        from harness.model.networks import parse_network
         try:
             random_dataset(parse_network("linear:3,2,2"), 300_000_000, np.random.default_rng(0))
         except InvalidInput as error:
@@ -157,16 +157,16 @@ API_CASES = {
         """, "n_samples=300000000: 300,000,000 samples"),
     "is-closed-60000": ("""
         import numpy as np
-        from harness.data import augment, is_closed, random_dataset
-        from harness.groups import build_group
-        from harness.networks import parse_network
+        from harness.model.data import augment, is_closed, random_dataset
+        from harness.model.groups import build_group
+        from harness.model.networks import parse_network
         network = parse_network("linear:4,1,1")
         group = build_group("rot:4", network)
         data = augment(random_dataset(network, 15_000, np.random.default_rng(0)), group)
         print(data.n_samples, is_closed(data, group))
         """, "60000 True"),
     "count-laws-depth": ("""
-        from harness.counting import count_laws
+        from harness.laws.counting import count_laws
         from harness.errors import InvalidInput
         try:
             count_laws("linear:3,1,1", max_depth=-1)

@@ -21,8 +21,8 @@ import pytest
 
 from harness.cli import main
 from harness.errors import InvalidInput
-from harness.groups import Group, build_group, parse_group
-from harness.networks import (
+from harness.model.groups import Group, build_group, parse_group
+from harness.model.networks import (
     AttentionNetwork,
     DeepLinearNetwork,
     LinearNetwork,
@@ -30,7 +30,7 @@ from harness.networks import (
     SizeLimits,
     parse_network,
 )
-from harness.scenario import Scenario
+from harness.model.scenario import Scenario
 
 PEAK_MEMORY_MB = 500
 SUBPROCESS_TIMEOUT = 60  # seconds; a refused input costs one interpreter start

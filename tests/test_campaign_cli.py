@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from harness import reports
 from harness.cli import main
+from harness.reporting import reports
 
 PLANTED_SIZE = '''
 from hypothesis import example, given, strategies as st
-from harness.property import Property, enforce
-from harness.scenario import Scenario
-from harness.verdicts import Verdict
+from harness.verdicts.property import Property, enforce
+from harness.model.scenario import Scenario
+from harness.verdicts.verdict import Verdict
 
 SERIES = {"times": [0.0, 1.0], "drift": {"h": [0.0, 1e-3]}, "error": [0.0, 1e-9]}
 
@@ -48,9 +48,9 @@ def test_planted_size(scenario):
 
 ALWAYS_FINE = '''
 from hypothesis import given, strategies as st
-from harness.property import Property, enforce
-from harness.scenario import Scenario
-from harness.verdicts import Verdict
+from harness.verdicts.property import Property, enforce
+from harness.model.scenario import Scenario
+from harness.verdicts.verdict import Verdict
 
 PROPERTY = Property(id="always-fine", title="Fine", statement="true", reference="planted", exploration=True,
                     check=lambda s: Verdict.holds("ok", findings=[{"network": s.network}]))
@@ -63,9 +63,9 @@ def test_always_fine(scenario):
 
 UNDECIDED = '''
 from hypothesis import given, strategies as st
-from harness.property import Property, enforce
-from harness.scenario import Scenario
-from harness.verdicts import Verdict
+from harness.verdicts.property import Property, enforce
+from harness.model.scenario import Scenario
+from harness.verdicts.verdict import Verdict
 
 def check(scenario):
     if scenario.build().network.n_params == 3:
@@ -81,9 +81,9 @@ def test_undecided(scenario):
 
 CRASHING = '''
 from hypothesis import given, strategies as st
-from harness.property import Property, enforce
-from harness.scenario import Scenario
-from harness.verdicts import Verdict
+from harness.verdicts.property import Property, enforce
+from harness.model.scenario import Scenario
+from harness.verdicts.verdict import Verdict
 
 def check(scenario):
     return Verdict.holds("fine", ratio=1 / (scenario.build().network.n_params - 3))
@@ -99,9 +99,9 @@ SLOW = '''
 import os, time
 from pathlib import Path
 from hypothesis import given, strategies as st
-from harness.property import Property, enforce
-from harness.scenario import Scenario
-from harness.verdicts import Verdict
+from harness.verdicts.property import Property, enforce
+from harness.model.scenario import Scenario
+from harness.verdicts.verdict import Verdict
 
 def check(scenario):
     Path(os.environ["FLOWLAWS_TEST_MARKER"]).touch()
@@ -226,7 +226,7 @@ def test_an_interrupted_run_still_reports_what_finished(tmp_path):
     _properties(tmp_path, fine=ALWAYS_FINE, slow=SLOW)
     marker = tmp_path / "started"
     process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "properties", "-p", "harness.pytest_plugin", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "properties", "-p", "harness.testing.plugin", "-p", "no:cacheprovider",
          "-p", "no:xdist", "-o", "python_files=prop_*.py", "--flowlaws-profile=thorough", "--hypothesis-seed=1"],
         cwd=tmp_path, env={**os.environ, "FLOWLAWS_TEST_MARKER": str(marker)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -259,9 +259,9 @@ def test_minutes_bound_the_campaign(tmp_path):
 SKIPPED = '''
 import pytest
 from hypothesis import given, strategies as st
-from harness.property import Property, enforce
-from harness.scenario import Scenario
-from harness.verdicts import Verdict
+from harness.verdicts.property import Property, enforce
+from harness.model.scenario import Scenario
+from harness.verdicts.verdict import Verdict
 
 PROPERTY = Property(id="skipped", title="Never runs", statement="-", reference="planted",
                     check=lambda s: Verdict.holds("ok"))
@@ -283,7 +283,7 @@ def test_a_campaign_that_ran_no_example_never_claims_no_violation(tmp_path):
 
 def test_plain_unit_tests_write_no_report(tmp_path):
     (tmp_path / "test_plain.py").write_text("def test_nothing():\n    assert True\n")
-    result = subprocess.run([sys.executable, "-m", "pytest", "test_plain.py", "-p", "harness.pytest_plugin",
+    result = subprocess.run([sys.executable, "-m", "pytest", "test_plain.py", "-p", "harness.testing.plugin",
                              "-p", "no:cacheprovider", "-q", "--flowlaws-report-dir", str(tmp_path / "reports")],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

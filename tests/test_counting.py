@@ -1,14 +1,14 @@
-"""harness.counting: known answers (theory.md §0), certificates, verification, and the three methods."""
+"""harness.laws.counting: known answers (theory.md §0), certificates, verification, and the three methods."""
 
 import dataclasses
 
 import numpy as np
 import pytest
 
-from harness.counting import LawCount, count_laws, law_gradients, verify_published_laws
 from harness.errors import InvalidInput
-from harness.fields import build_field_family
-from harness.networks import LinearNetwork, parse_network
+from harness.laws.counting import LawCount, count_laws, law_gradients, verify_published_laws
+from harness.laws.fields import build_field_family
+from harness.model.networks import LinearNetwork, parse_network
 
 
 def certified_or_inconclusive(result: LawCount) -> LawCount:

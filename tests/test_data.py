@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from harness.data import (
+from harness.errors import InvalidInput
+from harness.model.data import (
     DataSet,
     augment,
     check_data_size,
@@ -13,9 +14,8 @@ from harness.data import (
     random_dataset,
     values_per_sample,
 )
-from harness.errors import InvalidInput
-from harness.groups import build_group
-from harness.networks import parse_network
+from harness.model.groups import build_group
+from harness.model.networks import parse_network
 
 
 def test_augmentation_is_closed_and_plain_data_is_not():

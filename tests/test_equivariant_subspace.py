@@ -4,10 +4,10 @@ failures (plain data, a loss that is not invariant) that the same check must det
 import numpy as np
 import pytest
 
-from harness.groups import build_group
-from harness.networks import parse_network
-from harness.scenario import Scenario
-from harness.verdicts import Status
+from harness.model.groups import build_group
+from harness.model.networks import parse_network
+from harness.model.scenario import Scenario
+from harness.verdicts.verdict import Status
 from properties.prop_equivariant_subspace import (
     HIDDEN_ACTIONS,
     equivariant_subspace,

@@ -16,14 +16,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness import reports
+from harness.reporting import reports
 
 PLANTED = '''
 import json, os
 from hypothesis import given, strategies as st
-from harness.property import Property, enforce
-from harness.scenario import Scenario
-from harness.verdicts import Verdict
+from harness.verdicts.property import Property, enforce
+from harness.model.scenario import Scenario
+from harness.verdicts.verdict import Verdict
 
 def check(scenario):
     with open(os.environ["FLOWLAWS_TEST_LOG"], "a") as log:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import reports
 from harness.cli import main
+from harness.reporting import reports
 
 PROJECT = Path(__file__).resolve().parent.parent  # the repository (tests are not installed)
 TEMPLATE = importlib.resources.files("properties").joinpath("prop_template.py.example")

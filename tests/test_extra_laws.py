@@ -1,9 +1,9 @@
 """Extra laws: exact identification, and the exact surrogate of rotation groups (checked, not assumed)."""
 
-from harness.counting import count_laws
-from harness.extra_laws import exact_surrogate, explicit_extra_laws, extra_laws, same_moment_span
-from harness.groups import build_group
-from harness.networks import parse_network
+from harness.laws.counting import count_laws
+from harness.laws.extra import exact_surrogate, explicit_extra_laws, extra_laws, same_moment_span
+from harness.model.groups import build_group
+from harness.model.networks import parse_network
 
 
 def test_extra_laws_keeps_only_laws_that_free_data_breaks():
@@ -49,7 +49,7 @@ def test_rational_moment_basis_reads_a_rational_span_and_refuses_an_irrational_o
 
     import numpy as np
 
-    from harness.extra_laws import rational_moment_basis
+    from harness.laws.extra import rational_moment_basis
 
     rotated = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 0.5]])
     mixed = np.array([[0.6, 0.8], [0.8, -0.6]]) @ rotated[:, :2]  # same span, orthogonally mixed rows

@@ -1,23 +1,23 @@
-"""harness.fields: exact features, moment spans and the fields X_w against the plain float definitions."""
+"""harness.laws.fields: exact features, moment spans and the fields X_w against the plain float definitions."""
 
 import numpy as np
 import pytest
 import sympy
 
-from harness import modular
-from harness.data import DataSet, moments
+from harness.algebra import modular
+from harness.algebra.modular import PRIME
 from harness.errors import InvalidInput
-from harness.fields import (
+from harness.laws.fields import (
     build_field_family,
     exact_features,
     numerical_rank,
     output_gradient_family,
     point_tuples,
 )
-from harness.groups import build_group
-from harness.losses import get_loss
-from harness.modular import PRIME
-from harness.networks import parse_network
+from harness.model.data import DataSet, moments
+from harness.model.groups import build_group
+from harness.model.losses import get_loss
+from harness.model.networks import parse_network
 
 NETWORKS = ["linear:3,2,2", "deep-linear:2,3,2", "poly:2,2,1,k=3", "attention:n=3,d=2,dk=1,dv=2",
             "attention:n=3,d=2,dk=1,dv=1,mask=causal,decay=0.5"]

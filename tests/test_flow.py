@@ -8,14 +8,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from harness import integrators
-from harness.data import DataSet, random_dataset
+from harness.dynamics.flow import GradientFlow, LawDrift, Trajectory, integrate, law_drift, loss_values
 from harness.errors import InvalidInput
-from harness.flow import GradientFlow, LawDrift, Trajectory, integrate, law_drift, loss_values
-from harness.losses import LOSSES
-from harness.networks import parse_network
-from harness.scenario import Scenario
-from harness.verdicts import Status
+from harness.kernels import integrators
+from harness.model.data import DataSet, random_dataset
+from harness.model.losses import LOSSES
+from harness.model.networks import parse_network
+from harness.model.scenario import Scenario
+from harness.verdicts.verdict import Status
 from properties.prop_known_laws import conservation_verdict
 
 SPECS = ["linear:3,2,2", "deep-linear:2,2,3,2", "poly:2,2,2,k=3", "attention:n=3,d=2,dk=2,dv=2,mask=causal"]
@@ -338,7 +338,7 @@ def test_loss_values_of_a_failed_run_are_not_available():
 
 
 def test_the_drift_judge_refuses_a_failed_run():
-    from harness.conservation import DriftJudgement, compile_law, judge_drift
+    from harness.dynamics.conservation import DriftJudgement, compile_law, judge_drift
 
     flow, theta = flow_and_theta("linear:3,2,2", "quartic")
     law = compile_law(flow.network, "U_00**2 - V_00**2")

@@ -20,12 +20,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.commands.replay import load_stored
+from harness.cli.replay import load_stored
 from harness.errors import InvalidInput
-from harness.groups import build_group, parse_group
-from harness.losses import get_loss
-from harness.networks import parse_network
-from harness.scenario import Scenario, read_record
+from harness.model.groups import build_group, parse_group
+from harness.model.losses import get_loss
+from harness.model.networks import parse_network
+from harness.model.scenario import Scenario, read_record
 
 EXAMPLES = int(os.environ.get("FLOWLAWS_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,

@@ -1,7 +1,7 @@
 """The gate (``ci``: derandomized, no database) and the explorers (``--flowlaws-seed``: seeded, database on).
 
 ``--flowlaws-seed`` works through a private Hypothesis attribute (see
-``harness.pytest_plugin._seed_hypothesis``); these tests are what fails, loudly, if a Hypothesis upgrade
+``harness.testing.plugin._seed_hypothesis``); these tests are what fails, loudly, if a Hypothesis upgrade
 changes it: same seed and empty database → same examples, another seed → other examples, and the
 database still written. Each case is a pytest subprocess on a tiny file of Hypothesis tests, without the
 Numba warm-up.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import pytest_plugin
+from harness.testing import plugin as pytest_plugin
 
 TESTS = '''
 import json, os
@@ -59,7 +59,7 @@ def _pytest(tmp_path: Path, name: str, *options: str, database: Path | None = No
     environment = {**os.environ, "FLOWLAWS_TEST_DRAWS": str(log),
                    "FLOWLAWS_EXAMPLE_DB": str(database or tmp_path / f"db-{name}")}
     environment.pop("FLOWLAWS_PROFILE", None)
-    command = [sys.executable, "-m", "pytest", "test_draws.py", "-p", "harness.pytest_plugin", "-p",
+    command = [sys.executable, "-m", "pytest", "test_draws.py", "-p", "harness.testing.plugin", "-p",
                "no:cacheprovider", "-p", "no:benchmark", "--flowlaws-no-warmup", "--flowlaws-no-report",
                *options]
     command += ["-n", workers] if workers != "0" else ["-p", "no:xdist"]
@@ -86,7 +86,7 @@ def test_the_same_flowlaws_seed_draws_the_same_examples_and_keeps_the_database(t
     generated = ("first", "second-1", "second-2")
     assert all(len(first[test]) == 8 for test in generated)  # the quick profile's 8 examples each
     assert {t: first[t] for t in generated} == {t: again[t] for t in generated}, \
-        "--flowlaws-seed no longer fixes Hypothesis's draws: see harness.pytest_plugin._seed_hypothesis"
+        "--flowlaws-seed no longer fixes Hypothesis's draws: see harness.testing.plugin._seed_hypothesis"
     assert first["fails"] == again["fails"]
     assert all(first[test] != other[test] for test in generated), "another seed must draw other examples"
     (setting,) = first["settings"]
@@ -153,7 +153,7 @@ def test_hypothesis_draws_no_literals_of_the_modules_that_happen_to_be_loaded():
     # "local constants" Hypothesis mixes into its draws stays empty; see _pin_local_constants.
     from hypothesis.internal.conjecture import providers
 
-    import harness.verdicts  # noqa: F401  (a local module full of string literals)
+    import harness.verdicts.verdict  # noqa: F401  (a local module full of string literals)
 
     assert len(providers._get_local_constants()) == 0
 

@@ -23,11 +23,11 @@ import numpy as np
 import pytest
 
 from harness import environment
-from harness.commands import COMMANDS
-from harness.commands.list import OUTPUT_ACTIONS, default_properties_dir, installed_properties_dir
-from harness.groups import OUTPUT_ACTIONS as GROUP_OUTPUT_ACTIONS
-from harness.groups import build_group
-from harness.networks import parse_network
+from harness.cli import COMMANDS
+from harness.cli.list import OUTPUT_ACTIONS, default_properties_dir, installed_properties_dir
+from harness.model.groups import OUTPUT_ACTIONS as GROUP_OUTPUT_ACTIONS
+from harness.model.groups import build_group
+from harness.model.networks import parse_network
 
 PROJECT = Path(__file__).resolve().parent.parent  # the repository (tests are not installed)
 PACKAGES = ("harness", "strategies", "properties")
@@ -82,7 +82,7 @@ def _source_modules() -> list[str]:
 
 def test_the_wheel_holds_every_module_of_every_subpackage(wheel_files):
     modules = _source_modules()
-    assert "harness/commands/__init__.py" in modules and "harness/commands/run.py" in modules
+    assert "harness/cli/__init__.py" in modules and "harness/laws/counting.py" in modules
     missing = [module for module in modules if module not in wheel_files]
     assert not missing, f"not in the wheel: {missing}"
 
@@ -187,7 +187,7 @@ def test_every_command_module_is_importable():
     import importlib
 
     for name in COMMANDS:
-        assert callable(importlib.import_module(f"harness.commands.{name}").add_parser)
+        assert callable(importlib.import_module(f"harness.cli.{name}").add_parser)
 
 
 # ---- the output actions, as documented by `flowlaws list` and `flowlaws --help` ------------------------------

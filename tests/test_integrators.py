@@ -1,4 +1,4 @@
-"""Tests of harness/integrators.py (through harness.flow.integrate): accuracy, invariants, statuses."""
+"""Tests of harness/integrators.py (through harness.dynamics.flow.integrate): accuracy, invariants, statuses."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from harness import integrators
-from harness.data import DataSet
+from harness.dynamics.flow import GradientFlow, integrate, law_drift
 from harness.errors import InvalidInput
-from harness.flow import GradientFlow, integrate, law_drift
-from harness.scenario import Scenario
+from harness.kernels import integrators
+from harness.model.data import DataSet
+from harness.model.scenario import Scenario
 
 CASES = [
     ("linear:3,2,2", "mse", None),

@@ -1,11 +1,11 @@
-"""harness.jets: truncated jets in nilpotents ε_i² = 0, exact and float."""
+"""harness.algebra.jets: truncated jets in nilpotents ε_i² = 0, exact and float."""
 
 import numpy as np
 import pytest
 import sympy
 
-from harness.jets import EXACT, FLOAT
-from harness.modular import PRIME
+from harness.algebra.jets import EXACT, FLOAT
+from harness.algebra.modular import PRIME
 
 
 def to_sympy(jet, eps):

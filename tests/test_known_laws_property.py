@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from harness.scenario import Scenario
-from harness.verdicts import Status
+from harness.model.scenario import Scenario
+from harness.verdicts.verdict import Status
 from properties.prop_known_laws import conservation_verdict
 
 # Found by the hunt (every seed draws it first): tiny input x = 0.13 under a quartic loss, so f is O(1e-3) and the

@@ -10,7 +10,7 @@ import pytest
 import sympy
 
 from harness.errors import InvalidInput
-from harness.laws import Law, find_laws, independent, verify_law
+from harness.laws.explicit import Law, find_laws, independent, verify_law
 
 
 def two_layer_symbols(inputs: int, hidden: int, outputs: int):

@@ -1,4 +1,4 @@
-"""harness.leaf (oracle 3) and property 6: monomials, the spectral-gap rule, synthetic leaves, the worked example,
+"""harness.dynamics.leaf (oracle 3) and property 6: monomials, the spectral-gap rule, synthetic leaves, the worked example,
 blown-up legs, bad input, and a planted wrong count that property 6 must refute."""
 
 import math
@@ -6,10 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.data import is_closed
-from harness.errors import InvalidInput
-from harness.groups import build_group
-from harness.leaf import (
+from harness.dynamics.leaf import (
     LeafPoints,
     LeafWalk,
     LegResult,
@@ -25,10 +22,13 @@ from harness.leaf import (
     vanishing_polynomials,
     walk_span,
 )
-from harness.losses import get_loss
-from harness.networks import parse_network
-from harness.scenario import Scenario
-from harness.verdicts import Status
+from harness.errors import InvalidInput
+from harness.model.data import is_closed
+from harness.model.groups import build_group
+from harness.model.losses import get_loss
+from harness.model.networks import parse_network
+from harness.model.scenario import Scenario
+from harness.verdicts.verdict import Status
 from properties.prop_leaf_equations import PROPERTY, leaf_agreement_verdict, leaf_equations_check
 
 WORKED = "linear:3,1,1"

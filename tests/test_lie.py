@@ -1,13 +1,13 @@
-"""harness.lie: jet brackets (antisymmetry, Jacobi, finite differences) and sound stopping."""
+"""harness.laws.lie: jet brackets (antisymmetry, Jacobi, finite differences) and sound stopping."""
 
 import numpy as np
 import pytest
 
-from harness.fields import build_field_family
-from harness.groups import build_group
-from harness.jets import EXACT, FLOAT
-from harness.lie import Bracket, Generator, generate_lie_algebra, values_at
-from harness.networks import parse_network
+from harness.algebra.jets import EXACT, FLOAT
+from harness.laws.fields import build_field_family
+from harness.laws.lie import Bracket, Generator, generate_lie_algebra, values_at
+from harness.model.groups import build_group
+from harness.model.networks import parse_network
 
 CASES = [("linear:3,2,2", None), ("poly:2,2,1,k=2", None), ("attention:n=2,d=2,dk=1,dv=1", None),
          ("linear:3,1,1", "cyclic/trivial")]
@@ -108,13 +108,13 @@ def test_float_generation_agrees_with_exact():
 
 def test_trace_matrix_at_spans_the_counted_lie_algebra_and_classifies_fields():
     """Lie(F_MSE-aug)(θ) at a float θ has the exact count's dimension with a clear gap; an augmented MSE gradient
-    is tangent to it, a plain one is not (the formula-free drift test, ``harness.extra_laws.leaf_tangency``)."""
-    from harness.counting import count_laws
-    from harness.extra_laws import leaf_tangency
-    from harness.fields import GAP_THRESHOLD, build_field_family, numerical_rank
-    from harness.flow import GradientFlow
-    from harness.lie import trace_matrix_at
-    from harness.scenario import Scenario
+    is tangent to it, a plain one is not (the formula-free drift test, ``harness.laws.extra.leaf_tangency``)."""
+    from harness.dynamics.flow import GradientFlow
+    from harness.laws.counting import count_laws
+    from harness.laws.extra import leaf_tangency
+    from harness.laws.fields import GAP_THRESHOLD, build_field_family, numerical_rank
+    from harness.laws.lie import trace_matrix_at
+    from harness.model.scenario import Scenario
 
     built = Scenario("linear:5,1,1", "mse", "cyclic/trivial", "augmented", n_samples=3, seed=1).build()
     network, group = built.network, built.group
@@ -135,9 +135,9 @@ def test_trace_matrix_at_spans_the_counted_lie_algebra_and_classifies_fields():
 def test_leaf_tangency_is_inconclusive_without_a_gap_at_the_counted_rank():
     from dataclasses import replace
 
-    from harness.counting import count_laws
-    from harness.extra_laws import leaf_tangency
-    from harness.scenario import Scenario
+    from harness.laws.counting import count_laws
+    from harness.laws.extra import leaf_tangency
+    from harness.model.scenario import Scenario
 
     built = Scenario("linear:3,1,1", "mse", "cyclic/trivial", "augmented", n_samples=3, seed=1).build()
     count = count_laws(built.network, "augmented", "mse", built.group, seed=1, find_explicit=False)

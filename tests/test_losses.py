@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from harness.errors import InvalidInput
-from harness.losses import LOSS_CLASSES, LOSSES, get_loss, losses_of_class
+from harness.model.losses import LOSS_CLASSES, LOSSES, get_loss, losses_of_class
 
 
 def _inputs(loss, rng):
@@ -70,8 +70,8 @@ def test_cross_entropy_on_sign_flipped_targets_says_what_is_wrong_and_what_is_al
 
 
 def test_cross_entropy_refuses_flipped_data_from_the_scenario():
-    from harness.flow import GradientFlow
-    from harness.scenario import Scenario
+    from harness.dynamics.flow import GradientFlow
+    from harness.model.scenario import Scenario
 
     scenario = Scenario("linear:3,2,2", "cross-entropy", "flip/sign", data="augmented", n_samples=3)
     with pytest.raises(InvalidInput, match=r"cross-entropy needs probability targets.*/sign"):

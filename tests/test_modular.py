@@ -1,4 +1,4 @@
-"""harness.modular: exact linear algebra mod p against sympy / Python integers."""
+"""harness.algebra.modular: exact linear algebra mod p against sympy / Python integers."""
 
 from fractions import Fraction
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import sympy
 
-from harness import modular
-from harness.modular import PRIME
+from harness.algebra import modular
+from harness.algebra.modular import PRIME
 
 
 def low_rank(rng, rows, cols, rank):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from harness.errors import InvalidInput
-from harness.networks import (
+from harness.model.networks import (
     AttentionNetwork,
     DeepLinearNetwork,
     LinearNetwork,

@@ -7,9 +7,9 @@ import itertools
 
 import numpy as np
 
-from harness import integrators
-from harness.flow import GradientFlow, integrate
-from harness.scenario import Scenario
+from harness.dynamics.flow import GradientFlow, integrate
+from harness.kernels import integrators
+from harness.model.scenario import Scenario
 
 KERNELS = (integrators.gradient_kernel, integrators.explicit_rk_kernel, integrators.gauss_kernel)
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import environment, warmup
+from harness import environment
+from harness.kernels import warmup
 
 
 def _warm_copy(tmp_path: Path) -> Path:

@@ -1,8 +1,8 @@
 """Property 1 can fail: a planted discrepancy in the torch reference is reported as a violation."""
 
-from harness.scenario import Scenario
-from harness.torch_reference import TorchReference
-from harness.verdicts import Status
+from harness.model.scenario import Scenario
+from harness.model.torch_reference import TorchReference
+from harness.verdicts.verdict import Status
 from properties.prop_torch_reference import check
 
 

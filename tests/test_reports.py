@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import reports
 from harness.errors import InvalidInput
-from harness.property import Property, PropertyViolation, Recorder
-from harness.scenario import Scenario
-from harness.verdicts import Verdict
+from harness.model.scenario import Scenario
+from harness.reporting import reports
+from harness.verdicts.property import Property, PropertyViolation, Recorder
+from harness.verdicts.verdict import Verdict
 
 SERIES = {"times": [0.0, 0.5, 1.0], "drift": {"h": [0.0, 1e-3, 2e-3]}, "error": [0.0, 1e-9, 2e-9]}
 SPECTRUM = {"singular_values": [3.0, 1.0, 1e-12], "gap": {"index": 2, "ratio": 1e12, "threshold": 1e6}}
@@ -177,7 +177,7 @@ def test_latest_falls_back_to_a_text_file_when_symlinks_fail(tmp_path, monkeypat
 
 
 def test_plots_draw_only_what_the_evidence_has(tmp_path):
-    from harness.plots import plots_for_evidence
+    from harness.reporting.plots import plots_for_evidence
 
     assert plots_for_evidence({"D": 3}, tmp_path) == []
     assert plots_for_evidence({"series": SERIES, **SPECTRUM}, tmp_path) == ["drift.png", "spectrum.png"]

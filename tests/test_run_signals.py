@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from harness import reports
+from harness.reporting import reports
 
 SLOW = '''
 import os, time
 from pathlib import Path
 from hypothesis import given, strategies as st
-from harness.property import Property, enforce
-from harness.scenario import Scenario
-from harness.verdicts import Verdict
+from harness.verdicts.property import Property, enforce
+from harness.model.scenario import Scenario
+from harness.verdicts.verdict import Verdict
 
 def check(scenario):
     Path(os.environ["FLOWLAWS_TEST_MARKER"]).touch()

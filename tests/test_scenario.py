@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from harness.errors import InvalidInput
-from harness.scenario import Scenario
+from harness.model.scenario import Scenario
 
 
 def test_same_seed_same_arrays_and_round_trip(tmp_path):

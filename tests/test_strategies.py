@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument, NoSuchExample
 from scipy.optimize import linear_sum_assignment
 
-from harness.groups import OUTPUT_ACTIONS, build_group, parse_group
-from harness.losses import LOSS_CLASSES, get_loss
-from harness.networks import FAMILIES, AttentionNetwork, parse_network
-from harness.scenario import DATA_CLASSES, Scenario
+from harness.model.groups import OUTPUT_ACTIONS, build_group, parse_group
+from harness.model.losses import LOSS_CLASSES, get_loss
+from harness.model.networks import FAMILIES, AttentionNetwork, parse_network
+from harness.model.scenario import DATA_CLASSES, Scenario
 from strategies import (
     GROUP_KINDS,
     coverage_key,
@@ -64,7 +64,7 @@ def closure_defect(data, group) -> float:
     """Largest distance by which some g maps the multiset {(x_i, y_i)} off itself (0 when closed).
 
     Each moved sample is matched one-to-one to a sample of the data set (an optimal assignment), so
-    repeated samples count with multiplicity. Written here rather than taken from ``harness.data.is_closed``,
+    repeated samples count with multiplicity. Written here rather than taken from ``harness.model.data.is_closed``,
     whose rounding buckets split pairs closer than its tolerance (found by this test: targets ±9.3e-10).
     """
     joined = np.concatenate([data.x, data.y], axis=1)

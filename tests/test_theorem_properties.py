@@ -2,8 +2,8 @@
 
 import pytest
 
-from harness.scenario import Scenario
-from harness.verdicts import Status
+from harness.model.scenario import Scenario
+from harness.verdicts.verdict import Status
 from properties import prop_free_count, prop_quartic_exploration, prop_theorem1, prop_theorem2
 
 WORKED = dict(network="linear:3,1,1", group="cyclic/trivial", data="augmented", n_samples=4, seed=1)

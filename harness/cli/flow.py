@@ -1,0 +1,202 @@
+"""``flowlaws flow``: integrate one gradient flow and report how far each known law drifted.
+
+The data set is random (G-augmented when ``--group`` is given) and θ₀ is random, both drawn from ``--seed``
+through ``harness.model.scenario.Scenario``; the report gives the status, L at the start and the end, the number of
+right-hand-side evaluations and, per known law h, max_t |h(θ(t)) − h(θ₀)| relative to its scale.
+
+A run that stops early (any status but ``ok``) is not judged: loss and drift are "n/a" (None in JSON), the
+status and the time reached are printed, and the exit code is 1. Every option is checked before the data set
+is built or the flow integrated (exit 2, one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from harness.cli.options import integer_option, positive_number_option, seed_option
+from harness.dynamics.flow import (
+    DEFAULT_MAX_STEPS,
+    MAX_STEPS_LIMIT,
+    METHODS,
+    GradientFlow,
+    integrate,
+    law_drift,
+    loss_values,
+)
+from harness.errors import InvalidInput
+from harness.model.data import check_data_size
+from harness.model.groups import build_group
+from harness.model.networks import parse_network
+from harness.model.scenario import Scenario
+
+N_SAVE = 50  # saved times along the flow: drift is the maximum over them
+EXIT_INTEGRATION_FAILED = 1
+MIN_RTOL = 1e-14  # below this float64 cannot deliver the tolerance (harness.dynamics.flow.integrate refuses it too)
+
+EPILOG = f"""exit status:
+  0  the flow reached --t (status ok); loss and law drift are reported
+  {EXIT_INTEGRATION_FAILED}  the integration stopped early (status max_steps, blow_up, step_underflow or nonfinite):
+     the status and the time reached are printed, loss and drift are n/a (null in --json), no plot is drawn
+  2  bad input: one line 'flowlaws: error: ...', nothing integrated, no file written
+
+limits: --steps <= --max-steps <= {MAX_STEPS_LIMIT:,}; --samples × group order × numbers per sample
+<= 10,000,000 (harness.model.data.MAX_DATA_VALUES); a very large --t is not refused, it ends with an honest status."""
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "flow",
+        help="integrate a gradient flow and report the drift of the known conservation laws",
+        description=__doc__.splitlines()[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--arch", required=True, metavar="SPEC",
+                        help="network spec, e.g. linear:3,2,2, deep-linear:2,3,2,1, poly:3,2,1,k=2, "
+                             "attention:n=3,d=2,dk=2,dv=2")
+    parser.add_argument("--loss", default="mse", metavar="NAME", help="loss name (default mse)")
+    parser.add_argument("--group", default=None, metavar="SPEC",
+                        help="augment the data set by this group, e.g. cyclic/trivial (leave out for free data)")
+    parser.add_argument("--method", default="gauss", choices=METHODS, help="integrator (default gauss)")
+    parser.add_argument("--t", default="1", metavar="T", help="flow time, positive and finite (default 1)")
+    parser.add_argument("--steps", default="400", metavar="N", help="steps of rk4 and gauss (default 400)")
+    parser.add_argument("--max-steps", default=str(DEFAULT_MAX_STEPS), metavar="N",
+                        help=f"attempted steps before giving up with status max_steps (default {DEFAULT_MAX_STEPS}, "
+                             f"at most {MAX_STEPS_LIMIT:,})")
+    parser.add_argument("--rtol", default="1e-10", metavar="R",
+                        help=f"relative tolerance of dp5, at least {MIN_RTOL:g} (default 1e-10)")
+    parser.add_argument("--atol", default="1e-12", metavar="A", help="absolute tolerance of dp5 (default 1e-12)")
+    parser.add_argument("--seed", default="0", metavar="S",
+                        help="seed of the data set and θ₀, an integer from 0 to 2**64 - 1 (default 0)")
+    parser.add_argument("--samples", default="8", metavar="N", help="samples before augmentation (default 8)")
+    parser.add_argument("--backward", action="store_true", help="integrate backward in time")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--plot", default=None, metavar="FILE",
+                        help="draw loss and law drift over time into FILE (its extension picks the format: png, "
+                             "pdf, svg, ...)")
+    parser.set_defaults(handler=run)
+
+
+def _options(args) -> dict:
+    """Every numeric option, validated (InvalidInput naming the first bad one)."""
+    max_steps = integer_option("--max-steps", args.max_steps, maximum=MAX_STEPS_LIMIT)
+    steps = integer_option("--steps", args.steps, maximum=MAX_STEPS_LIMIT)
+    if args.method != "dp5" and steps > max_steps:
+        raise InvalidInput(f"--steps {steps} is more than --max-steps {max_steps}: a fixed-step run of {steps} steps "
+                           f"could never finish; allowed: --steps up to --max-steps (which may be raised to "
+                           f"{MAX_STEPS_LIMIT:,})")
+    rtol = positive_number_option("--rtol", args.rtol, what="tolerance", minimum=MIN_RTOL)
+    return {
+        "t": positive_number_option("--t", args.t, what="flow time"),
+        "steps": steps,
+        "max_steps": max_steps,
+        "rtol": rtol,
+        "atol": positive_number_option("--atol", args.atol, what="tolerance"),
+        "seed": seed_option("--seed", args.seed),
+        "samples": integer_option("--samples", args.samples),
+    }
+
+
+def _check_plot_path(path: str) -> None:
+    """Refuse a plot file matplotlib cannot write, before integrating (nothing is created here)."""
+    from matplotlib.figure import Figure
+
+    formats = Figure().canvas.get_supported_filetypes()
+    extension = os.path.splitext(path)[1].lstrip(".").lower()
+    if extension not in formats:
+        shown = f"extension {extension!r}" if extension else "no extension"
+        raise InvalidInput(f"--plot {path!r} has {shown}; allowed: a file name ending in one of "
+                           f"{', '.join('.' + name for name in sorted(formats))}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InvalidInput(f"cannot write plot file {path!r}: folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK) or os.path.isdir(path):
+        raise InvalidInput(f"cannot write plot file {path!r}: not a writable file location")
+
+
+def run(args) -> int:
+    options = _options(args)
+    if args.group is not None and not args.group.strip():
+        raise InvalidInput("--group '' is empty; allowed: a group spec such as cyclic/trivial (see `flowlaws list`), "
+                           "or no --group at all for free data")
+    if args.plot is not None:
+        _check_plot_path(args.plot)
+    network = parse_network(args.arch)
+    group = build_group(args.group, network) if args.group is not None else None
+    check_data_size(network, options["samples"], group.order if group is not None else 1, name="--samples")
+    scenario = Scenario(args.arch, args.loss, args.group, data="augmented" if args.group else "free",
+                        n_samples=options["samples"], seed=options["seed"])
+    built = scenario.build()
+    flow = GradientFlow(built.network, built.loss, built.data)
+    trajectory = integrate(flow, built.theta0, options["t"], args.method, rtol=options["rtol"], atol=options["atol"],
+                           steps=options["steps"], n_save=min(N_SAVE, options["max_steps"]),
+                           max_steps=options["max_steps"], direction=-1 if args.backward else 1)
+    losses = loss_values(flow, trajectory)  # NaN throughout for a failed run
+    drift = law_drift(built.network, trajectory)  # not available for a failed run
+    ok = trajectory.ok
+    report = {
+        "scenario": scenario.to_dict(),
+        "n_params": built.network.n_params,
+        "n_samples": built.data.n_samples,
+        **trajectory.summary(),
+        "failure": trajectory.failure,
+        "loss_start": float(losses[0]) if ok else None,
+        "loss_end": float(losses[-1]) if ok else None,
+        "largest_law_drift": drift.largest,
+        "law_drift": drift.as_dict(),
+        "seconds": round(trajectory.seconds, 6),
+    }
+    if args.plot and ok:
+        _plot(args.plot, trajectory.times, losses, drift, f"{scenario.network} · {scenario.loss} · "
+                                                            f"{scenario.group or 'free data'} · {args.method}")
+        report["plot"] = args.plot
+    if args.json:
+        print(json.dumps(report, indent=1, ensure_ascii=False))
+    else:
+        print(f"flow of {scenario}: {built.network.n_params} parameters, {built.data.n_samples} samples")
+        print(f"  method {args.method}, status {trajectory.status}, t reached {trajectory.final_time:g} of "
+              f"{trajectory.direction * trajectory.t_final:g}, {trajectory.n_rhs} gradient evaluations, "
+              f"{trajectory.n_steps} steps ({trajectory.n_rejected} rejected)")
+        if not ok:
+            print(f"  integration failed: {trajectory.failure}")
+            print("  loss n/a, law drift n/a: a run that stopped early is not judged"
+                  + (" (no plot written)" if args.plot else ""))
+            return EXIT_INTEGRATION_FAILED
+        print(f"  loss {losses[0]:.6g} -> {losses[-1]:.6g}")
+        print(f"  largest relative drift of a known law: {drift.largest:.3e}")
+        for name, value in drift.as_dict().items():
+            print(f"    {name:<32} {value:.3e}")
+        if args.plot:
+            print(f"  plot written to {args.plot}")
+    return 0 if ok else EXIT_INTEGRATION_FAILED
+
+
+def _plot(path: str, times, losses, drift, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    figure, (loss_axis, drift_axis) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    loss_axis.plot(times, losses, color="black")
+    loss_axis.set_ylabel("loss L(θ(t))")
+    loss_axis.set_title(title, fontsize=9)
+    floor = 1e-18  # a drift of exactly 0 cannot sit on a log axis
+    for name, column in zip(drift.names, drift.history.T):
+        drift_axis.semilogy(times, np.maximum(column, floor), label=name, linewidth=1)
+    drift_axis.set_ylabel("|h(t) − h(0)| / scale")
+    drift_axis.set_xlabel("flow time t")
+    if len(drift.names) <= 10:
+        drift_axis.legend(fontsize=7)
+    figure.tight_layout()
+    try:
+        figure.savefig(path)
+    except OSError as error:
+        raise InvalidInput(f"cannot write plot file {path!r}: {error.strerror}") from None
+    except ValueError as error:  # a format matplotlib lists but cannot write here (e.g. a missing Pillow codec)
+        raise InvalidInput(f"cannot write plot file {path!r}: {error}") from None
+    finally:
+        plt.close(figure)

@@ -1,0 +1,79 @@
+"""``flowlaws replay FILE``: re-run one stored scenario through its property's check and print the verdict.
+
+FILE is a report's ``scenario.json``: the scenario (spec strings and the stored data set and θ₀) plus the
+id of the property that judged it. Exit codes: 0 holds or inconclusive, 1 violated, 2 unreadable or
+corrupted file, or a property id that no ``prop_*.py`` module (nor the self-check) defines.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from harness.errors import InvalidInput
+from harness.model.scenario import Scenario, read_record
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser("replay", help="re-run a stored scenario.json and print its verdict")
+    parser.add_argument("file", metavar="FILE", help="a scenario.json from a report folder")
+    parser.add_argument("--property", default=None, help="judge with this property id instead of the stored one")
+    parser.add_argument("--properties-dir", default=None, help="folder of prop_*.py modules (default: properties/)")
+    parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def find_property(property_id: str, properties_dir: str | Path | None = None):
+    """The property with this id: a discovered ``prop_*.py`` module's, or the self-check's planted one."""
+    from harness.cli.list import discover_properties
+    from harness.cli.selfcheck import PLANTED
+
+    if property_id == PLANTED.id:
+        return PLANTED
+    discovered = discover_properties(properties_dir)
+    for found in discovered:
+        if found.id == property_id:
+            return found.property
+    known = ", ".join(sorted([p.id for p in discovered] + [PLANTED.id]))
+    raise InvalidInput(f"scenario names property {property_id!r}, which no property module defines; known: {known}")
+
+
+def load_stored(path: str | Path) -> tuple[dict, Scenario]:
+    """The stored record and its built ``Scenario``; any defect is one ``InvalidInput``.
+
+    The file is read with ``harness.model.scenario.read_record``'s bounds (a regular file of at most 16 MiB,
+    UTF-8, strict JSON, no duplicate keys, nesting at most 8 deep), the record is checked field by field,
+    and the scenario is built once, so that stored arrays of the wrong shape or an overflowing θ₀ are a
+    corrupted file, not a verdict.
+    """
+    record = read_record(path)
+    try:
+        scenario = Scenario.from_dict(record)
+        scenario.built  # noqa: B018 - the property's verdict reuses this build
+    except InvalidInput as error:
+        raise InvalidInput(f"scenario file {str(path)!r} is corrupted: {error}") from None
+    return record, scenario
+
+
+def run(args) -> int:
+    record, scenario = load_stored(args.file)
+    property_id = args.property or record.get("property")
+    if not property_id:
+        raise InvalidInput(f"scenario file {args.file!r} names no property; pass --property ID")
+    prop = find_property(property_id, args.properties_dir)
+    verdict = prop.verdict(scenario)
+    if args.json:
+        print(json.dumps({"property": prop.id, "scenario": str(scenario), **verdict.to_dict()}, indent=1))
+    else:
+        print(f"property: {prop.id}: {prop.title}")
+        print(f"scenario: {scenario}")
+        print(f"verdict:  {verdict.status.value}: {verdict.reason}")
+        for key, value in verdict.to_dict()["evidence"].items():
+            if key in ("series",):
+                continue
+            text = json.dumps(value)
+            print(f"  {key}: {text if len(text) <= 200 else text[:200] + ' …'}")
+    sys.stdout.flush()
+    return 1 if verdict.is_violation else 0

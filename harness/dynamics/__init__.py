@@ -1,0 +1,1 @@
+"""Dynamics: gradient flows, integration, the drift judge, leaf walks."""

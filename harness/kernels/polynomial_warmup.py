@@ -1,0 +1,16 @@
+"""Warm-up of the polynomial and loss kernels (see ``harness.kernels.warmup``)."""
+
+import numpy as np
+
+from harness.kernels.polynomial import phi_kernel, phi_vjp_kernel
+from harness.model.losses import LOSSES, loss_rows
+
+
+def warm_up() -> None:
+    theta = np.ones(2)
+    out = np.zeros(1, dtype=np.int64)
+    variables = np.array([[0, 1]], dtype=np.int64)
+    phi_kernel(theta, out, np.ones(1), variables, 1)
+    phi_vjp_kernel(theta, out, np.ones(1), variables, np.ones(1))
+    for loss in LOSSES.values():
+        loss_rows(loss.kernel_id, np.full((1, 2), 0.5), np.array([[1.0, 0.0]]))

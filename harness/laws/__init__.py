@@ -1,0 +1,1 @@
+"""Conservation laws: field families, Lie generation, counting, published and explicit laws, extra laws."""

@@ -1,0 +1,1 @@
+"""Model: the network families, the group catalogue, losses, data sets, scenarios and their spec grammar."""

@@ -1,0 +1,1 @@
+"""Testing: Hypothesis profiles and the pytest plugin."""

@@ -1,0 +1,1 @@
+"""Verdicts: three-valued results with their evidence, the property protocol and discovery."""
