@@ -8,11 +8,9 @@ numbers (drifts, ranks, singular values, gaps) that reports and tests read.
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass, field
-from typing import Any
 
-import numpy as np
+from harness.jsonable import dumps, plain
 
 
 class Status(str, enum.Enum):
@@ -22,23 +20,6 @@ class Status(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready copy of evidence (numpy scalars and arrays become numbers and lists)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    return value
 
 
 @dataclass(frozen=True)
@@ -68,10 +49,10 @@ class Verdict:
 
     def to_dict(self) -> dict:
         return {"status": self.status.value, "reason": self.reason, "property": self.property_id,
-                "evidence": _plain(self.evidence)}
+                "evidence": plain(self.evidence)}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        return dumps(self.to_dict(), indent=2)
 
     def __str__(self) -> str:
         return f"{self.status.value}: {self.reason}"
