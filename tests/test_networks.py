@@ -4,15 +4,12 @@ import numpy as np
 import pytest
 
 from harness.errors import InvalidInput
-from harness.model.networks import (
-    AttentionNetwork,
-    DeepLinearNetwork,
-    LinearNetwork,
-    PolynomialNetwork,
-    SizeLimits,
-    monomial_exponents,
-    parse_network,
-)
+from harness.model.families.attention import AttentionNetwork
+from harness.model.families.deep_linear import DeepLinearNetwork
+from harness.model.families.linear import LinearNetwork
+from harness.model.families.polynomial import PolynomialNetwork, monomial_exponents
+from harness.model.family import SizeLimits
+from harness.model.specs import parse_network
 
 SPECS = [
     "linear:3,2,2", "linear:1,1,1", "deep-linear:2,3,2,2", "deep-linear:1,2,1",
