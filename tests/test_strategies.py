@@ -109,7 +109,7 @@ def _subsets(names):
 @given(st.data())
 def test_any_accepted_arguments_give_valid_scenarios_within_their_limits(data):
     arguments = dict(
-        families=data.draw(_subsets(FAMILIES)), group_kinds=data.draw(_subsets(GROUP_KINDS)),
+        families=data.draw(_subsets(tuple(FAMILIES))), group_kinds=data.draw(_subsets(GROUP_KINDS)),
         outputs=data.draw(_subsets(OUTPUT_ACTIONS)), loss_kinds=data.draw(_subsets(LOSS_CLASSES)),
         max_params=data.draw(st.integers(2, 40)), max_features=data.draw(st.integers(1, 64)),
         max_order=data.draw(st.integers(2, 400)), max_tokens=data.draw(st.integers(1, 5)),
