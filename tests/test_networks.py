@@ -48,6 +48,7 @@ def test_phi_psi_matches_direct_formula(spec):
     elif isinstance(network, PolynomialNetwork):
         expected = ((x @ blocks["V"]) ** network.k) @ blocks["U"].T
     else:
+        assert isinstance(network, AttentionNetwork)
         X = x.reshape(-1, network.n, network.d)
         scores = np.einsum("sia,ab,sjb->sij", X, blocks["WQ"] @ blocks["WK"].T, X) * network.token_weights
         expected = (scores @ X @ blocks["WV"]).reshape(5, -1)
@@ -117,7 +118,7 @@ def test_feature_representation_is_exact_for_signed_permutations():
     network = parse_network("poly:3,1,1,k=2")
     shift = np.roll(np.eye(3, dtype=np.int64), 1, axis=0)
     rho = network.feature_representation(shift)
-    assert rho.dtype == np.int64
+    assert rho is not None and rho.dtype == np.int64
     x = np.random.default_rng(0).standard_normal((4, 3))
     np.testing.assert_allclose(network.features(x @ shift.T), network.features(x) @ rho.T, atol=1e-12)
 

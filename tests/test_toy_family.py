@@ -28,6 +28,7 @@ from harness.laws.counting import count_laws
 from harness.laws.fields import parameter_symbols
 from harness.model.data import random_dataset
 from harness.model.family import FAMILIES, Network, SizeChoice, SizeLimits, positive, register_family, unregister_family
+from harness.model.losses import get_loss
 from harness.model.scenario import Scenario
 from harness.model.specs import parse_network
 from harness.verdicts.verdict import Status
@@ -166,7 +167,7 @@ def test_count_laws_counts_the_toy_and_agrees_with_the_hand_computed_fields(toy,
 def test_a_gradient_flow_integrates_the_toy_and_its_laws_are_judged_conserved(toy):
     network = parse_network("diag:3")
     rng = np.random.default_rng(2)
-    flow = GradientFlow(network, "mse", random_dataset(network, 6, rng))
+    flow = GradientFlow(network, get_loss("mse"), random_dataset(network, 6, rng))
     theta0 = network.random_theta(rng)
     trajectory = integrate(flow, theta0, 1.0, "dp5", rtol=1e-10, atol=1e-12, n_save=10)
     assert trajectory.ok

@@ -53,8 +53,8 @@ class PolynomialNetwork(Network):
     def from_spec(cls, arguments: SpecArguments, limits: SizeLimits) -> PolynomialNetwork:
         if len(arguments.positional) != 3 or set(arguments.keywords) != {"k"}:
             raise arguments.invalid("poly takes IN,HIDDEN,OUT,k=K, e.g. poly:3,2,1,k=2")
-        sizes = (arguments.integer(p, n) for p, n in zip(arguments.positional, ("IN", "HIDDEN", "OUT")))
-        return cls(*sizes, arguments.integer(arguments.keywords["k"], "k"), limits=limits)
+        n_in, hidden, n_out = (arguments.integer(p, n) for p, n in zip(arguments.positional, ("IN", "HIDDEN", "OUT")))
+        return cls(n_in, hidden, n_out, arguments.integer(arguments.keywords["k"], "k"), limits=limits)
 
     def __post_init__(self):
         for name in ("n_in", "hidden", "n_out"):
