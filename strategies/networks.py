@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from harness.model.families.attention import ATTENTION_MASKS
-from harness.model.family import FAMILIES, Network, SizeChoice
+from harness.model.family import FAMILIES, Network
+from harness.model.size_rules import SizeChoice
 
 
 # --- helpers shared by the strategy modules ------------------------------------------------------------

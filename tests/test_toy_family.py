@@ -27,9 +27,10 @@ from harness.errors import InvalidInput
 from harness.laws.counting import count_laws
 from harness.laws.fields import parameter_symbols
 from harness.model.data import random_dataset
-from harness.model.family import FAMILIES, Network, SizeChoice, SizeLimits, positive, register_family, unregister_family
+from harness.model.family import FAMILIES, Network, SizeLimits, positive, register_family, unregister_family
 from harness.model.losses import get_loss
 from harness.model.scenario import Scenario
+from harness.model.size_rules import SizeChoice
 from harness.model.specs import parse_network
 from harness.verdicts.verdict import Status
 from properties.prop_free_count import check as free_count_check

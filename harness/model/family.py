@@ -34,16 +34,25 @@ To implement a new family, derive from ``Network`` and provide (as SciPy's ``Ode
 10. Published laws: ``_laws(blocks)`` returning values, scales (float θ only) and names; and
     ``published_laws_complete``, the scope in which the literature claims they are all the laws for free data.
 11. Size rules for the strategies: ``feature_dims(budget, shape)`` (the feasible feature dimensions) and
-    ``size_draws(budget, shape)``, a generator yielding ``SizeChoice`` records (the strategy draws each and
-    sends the value back) and returning the network; ``has_tokens`` says whether a token group can act.
+    ``size_draws(budget, shape)``, a generator yielding ``harness.model.size_rules.SizeChoice`` records (the
+    strategy draws each and sends the value back) and returning the network; ``has_tokens`` says whether a
+    token group can act.
+
+Then add the class to ``FAMILIES`` with ``register_family(cls)`` (the built-in ones are registered, in order, in
+``harness/model/families/__init__.py``; a test registers its own and removes it with ``unregister_family``).
+
+The module is longer than ~400 lines on purpose: it is the protocol, one class whose every method a family
+provides or may override is documented here beside its default, plus the few helpers the families share
+(the Gram-difference laws, the hidden-unit matrix of R(g), the size check); splitting it would scatter the
+one page a new family's author reads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -53,6 +62,7 @@ from harness.kernels.polynomial import PolynomialMap
 if TYPE_CHECKING:
     import torch
 
+    from harness.model.size_rules import ShapeRequirements, SizeBudget, SizeDraws
     from harness.model.specs import SpecArguments
 
 
@@ -124,65 +134,6 @@ class DenseGradient:
 
     structure: int
     hidden: int
-
-
-@dataclass(frozen=True)
-class SizeChoice:
-    """One size the networks strategy draws: from ``values`` in order when given, else an integer low..high."""
-
-    label: str
-    values: tuple | None = None
-    low: int = 1
-    high: int = 1
-
-
-SizeDraws = Generator[SizeChoice, Any, "Network"]
-
-
-class SizeBudget(Protocol):
-    """What the size rules read of the strategies' budget (``strategies.networks.NetworkBudget``)."""
-
-    @property
-    def max_params(self) -> int: ...
-    @property
-    def max_features(self) -> int: ...
-    @property
-    def max_degree(self) -> int: ...
-    @property
-    def max_layers(self) -> int: ...
-    @property
-    def max_tokens(self) -> int: ...
-    @property
-    def masks(self) -> tuple[str, ...]: ...
-
-
-class ShapeRequirements(Protocol):
-    """What the size rules read of a group's requirements (``strategies.networks.NetworkShape``)."""
-
-    @property
-    def outputs_match_features(self) -> bool: ...
-    @property
-    def min_tokens(self) -> int: ...
-    @property
-    def max_tokens(self) -> int | None: ...
-    @property
-    def unmasked(self) -> bool: ...
-    def feature_dims(self, upper: int) -> list[int]: ...
-
-
-def smallest_outputs(n: int, shape: ShapeRequirements) -> int:
-    """The fewest outputs a network of feature dimension n may have under ``shape``."""
-    return n if shape.outputs_match_features else 1
-
-
-def outputs_draw(n: int, upper: int, shape: ShapeRequirements) -> Generator[SizeChoice, Any, int]:
-    """Draw the output count m (1..upper), or m = n when the shape asks for it.
-
-    Drawn even when the shape fixes m = n: Hypothesis shrinks toward shorter choice sequences first, so a branch
-    that skipped this draw would look simpler than m = 1 and shrinking would head for the output action "same".
-    """
-    m = yield SizeChoice("outputs m", low=1, high=max(upper, 1))
-    return n if shape.outputs_match_features else m
 
 
 def positive(name: str, value: int, what: str, minimum: int = 1) -> int:

@@ -21,19 +21,17 @@ from harness.algebra import modular
 from harness.errors import InvalidInput
 from harness.model.family import (
     Network,
-    SizeChoice,
     SizeLimits,
     gram_difference,
     hidden_matrix,
-    outputs_draw,
     positive,
-    smallest_outputs,
 )
+from harness.model.size_rules import SizeChoice, outputs_draw, smallest_outputs
 
 if TYPE_CHECKING:
     import torch
 
-    from harness.model.family import ShapeRequirements, SizeBudget, SizeDraws
+    from harness.model.size_rules import ShapeRequirements, SizeBudget, SizeDraws
     from harness.model.specs import SpecArguments
 
 ATTENTION_MASKS = ("none", "causal")
