@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 from harness.laws.counting import count_laws, verify_published_laws  # noqa: E402
 from harness.laws.fields import build_field_family  # noqa: E402
 from harness.model.groups import build_group  # noqa: E402
-from harness.model.networks import parse_network  # noqa: E402
+from harness.model.specs import parse_network  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

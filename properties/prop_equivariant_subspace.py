@@ -54,9 +54,13 @@ from hypothesis import strategies as st
 
 from harness.dynamics.flow import GradientFlow, integrate
 from harness.model.data import DataSet, augment
+from harness.model.families.attention import AttentionNetwork
+from harness.model.families.deep_linear import DeepLinearNetwork
+from harness.model.families.linear import LinearNetwork
+from harness.model.families.polynomial import PolynomialNetwork
+from harness.model.family import Network
 from harness.model.groups import Group
 from harness.model.losses import Loss
-from harness.model.networks import AttentionNetwork, DeepLinearNetwork, LinearNetwork, Network, PolynomialNetwork
 from harness.model.scenario import Scenario
 from harness.verdicts.property import Property, enforce
 from harness.verdicts.verdict import Verdict

@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 from harness.dynamics.conservation import CLEAR_DRIFT, flow_horizon
 from harness.dynamics.flow import GradientFlow, integrate, law_drift, loss_values
+from harness.model.family import FAMILIES
 from harness.model.losses import LOSS_CLASSES
-from harness.model.networks import FAMILIES
 from harness.model.scenario import Scenario
 from harness.verdicts.property import Property, enforce
 from harness.verdicts.verdict import Verdict

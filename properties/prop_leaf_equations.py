@@ -47,8 +47,8 @@ from hypothesis import strategies as st
 
 from harness.dynamics.leaf import LeafEquations, LeafWalk, leaf_equations
 from harness.laws.counting import count_laws
+from harness.model.family import FAMILIES
 from harness.model.losses import LOSS_CLASSES
-from harness.model.networks import FAMILIES
 from harness.model.scenario import Scenario
 from harness.verdicts.property import Property, enforce
 from harness.verdicts.verdict import Verdict

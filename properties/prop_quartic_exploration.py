@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.laws.counting import count_laws
-from harness.model.networks import FAMILIES
+from harness.model.family import FAMILIES
 from harness.model.scenario import Scenario
 from harness.verdicts.property import Property, enforce
 from harness.verdicts.verdict import Verdict

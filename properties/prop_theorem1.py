@@ -53,8 +53,8 @@ from harness.dynamics.leaf import representative_dataset
 from harness.laws.counting import count_laws
 from harness.laws.extra import explicit_extra_laws, leaf_tangency
 from harness.laws.fields import GAP_THRESHOLD, numerical_rank
+from harness.model.family import FAMILIES
 from harness.model.losses import get_loss
-from harness.model.networks import FAMILIES
 from harness.model.scenario import Scenario
 from harness.verdicts.property import Property, enforce
 from harness.verdicts.verdict import Verdict

@@ -43,7 +43,7 @@ from harness.dynamics.conservation import compile_law, judge_drift
 from harness.dynamics.flow import GradientFlow
 from harness.laws.counting import count_laws
 from harness.laws.extra import explicit_extra_laws, leaf_tangency
-from harness.model.networks import FAMILIES
+from harness.model.family import FAMILIES
 from harness.model.scenario import Scenario
 from harness.verdicts.property import Property, enforce
 from harness.verdicts.verdict import Verdict

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.model.networks import FAMILIES
+from harness.model.family import FAMILIES
 from harness.model.scenario import Scenario
 from harness.model.torch_reference import reference_output_and_gradient
 from harness.verdicts.property import Property, enforce

@@ -23,9 +23,9 @@ from hypothesis.extra import numpy as hnp
 
 from harness.errors import InvalidInput
 from harness.model.data import DataSet, augment, random_targets
+from harness.model.family import Network
 from harness.model.groups import Group, build_group
 from harness.model.losses import get_loss
-from harness.model.networks import Network
 from strategies.groups import check_network_argument
 from strategies.losses import loss_fits
 from strategies.networks import check_integer_argument, draw_labelled

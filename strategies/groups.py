@@ -20,8 +20,10 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from harness.errors import InvalidInput
+from harness.model.families.attention import AttentionNetwork
+from harness.model.family import Network
 from harness.model.groups import OUTPUT_ACTIONS, parse_group, signed_permutation_order
-from harness.model.networks import AttentionNetwork, Network, parse_network
+from harness.model.specs import parse_network
 from strategies.networks import NetworkShape, check_choices, check_integer_argument, draw_labelled
 
 FEATURE_KINDS = ("flip", "cyclic", "swap", "dihedral", "sym", "signperm", "rot", "spm")

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from harness.errors import InvalidInput
+from harness.model.family import Network
 from harness.model.groups import parse_group
 from harness.model.losses import LOSS_CLASSES, LOSSES, Loss
-from harness.model.networks import Network
 from strategies.groups import PERMUTATION_KINDS, TOKEN_KINDS, check_network_argument
 from strategies.networks import check_choices, draw_labelled
 

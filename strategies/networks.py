@@ -1,10 +1,12 @@
 """Hypothesis strategy for tensorizable networks f(θ, x) = Φ(θ)Ψ(x) of every family, within a budget.
 
-``networks()`` draws a network of one of the four families (linear, deep-linear, poly, attention) whose
-parameter count D stays within ``max_params`` and whose feature count K stays within ``max_features``.
-Sizes are built by construction rather than filtered: each size is drawn from the values that still leave
-room for the smallest completion of the network, so every draw is valid. Every size is drawn from small
-to large and the families in the order given, so shrinking goes toward ``linear:1,1,1``.
+``networks()`` draws a network of one of the registered families (``harness.model.family.FAMILIES``: linear,
+deep-linear, poly, attention, and any family registered since) whose parameter count D stays within
+``max_params`` and whose feature count K stays within ``max_features``. Sizes are built by construction
+rather than filtered: each family's size rules (``Network.feature_dims``, ``Network.size_draws``) draw each
+size from the values that still leave room for the smallest completion of the network, so every draw is
+valid. Every size is drawn from small to large and the families in the order given, so shrinking goes toward
+``linear:1,1,1``.
 
 A ``NetworkShape`` states what a network must satisfy so that a chosen group acts on it (a feature
 dimension range, an even dimension for rotations, m = feature dimension for the output action ``same``,
@@ -17,24 +19,16 @@ that raise Hypothesis's ``InvalidArgument`` when a strategy is built.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hypothesis import event, note
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from harness.model.networks import (
-    ATTENTION_MASKS,
-    FAMILIES,
-    AttentionNetwork,
-    DeepLinearNetwork,
-    LinearNetwork,
-    Network,
-    PolynomialNetwork,
-)
-
-DECAYS = (1.0, 0.5)  # λ of the causal decay mask; 1.0 first so shrinking removes the decay
+from harness.model.families.attention import ATTENTION_MASKS
+from harness.model.family import FAMILIES, Network
+from harness.model.size_rules import SizeChoice
 
 
 # --- helpers shared by the strategy modules ------------------------------------------------------------
@@ -59,9 +53,9 @@ def check_integer_argument(function: str, name: str, value, minimum: int, maximu
     return value
 
 
-def check_choices(function: str, name: str, values, allowed: tuple[str, ...]) -> tuple[str, ...]:
+def check_choices(function: str, name: str, values, allowed: Iterable[str]) -> tuple[str, ...]:
     """``values`` (one name or an iterable of names) as a non-empty tuple of names from ``allowed``."""
-    given = values
+    given, allowed = values, tuple(allowed)
     if isinstance(values, str):
         values = (values,)
     try:
@@ -130,111 +124,33 @@ class NetworkBudget:
         )
 
 
-def _token_counts(budget: NetworkBudget, shape: NetworkShape) -> list[int]:
-    top = budget.max_tokens if shape.max_tokens is None else min(budget.max_tokens, shape.max_tokens)
-    return list(range(shape.min_tokens, top + 1))
-
-
-def _attention_masks(budget: NetworkBudget, shape: NetworkShape) -> tuple[str, ...]:
-    return tuple(m for m in budget.masks if m == "none" or not shape.unmasked)
-
-
-# Each family lists its feasible feature dimensions: those whose smallest completion (every other size
-# at its minimum) fits the budget. Parameter counts grow with every size, so this is exactly the set of
-# feature dimensions that some valid network has.
-def _smallest_outputs(n: int, shape: NetworkShape) -> int:
-    return n if shape.outputs_match_features else 1
-
-
-def _feature_dims(family: str, budget: NetworkBudget, shape: NetworkShape, hidden_layers: int = 1) -> list[int]:
-    P, F = budget.max_params, budget.max_features
-    if family != "attention" and shape.min_tokens > 1:
-        return []  # token permutations need attention
-    candidates = shape.feature_dims(P)
-    if family == "linear":
-        return [n for n in candidates if n + _smallest_outputs(n, shape) <= P and n <= F]
-    if family == "deep-linear":
-        return [n for n in candidates if n + (hidden_layers - 1) + _smallest_outputs(n, shape) <= P and n <= F]
-    if family == "poly":
-        return [n for n in candidates if n + _smallest_outputs(n, shape) <= P and math.comb(n + 1, 2) <= F]
-    if not _token_counts(budget, shape) or not _attention_masks(budget, shape):
-        return []
-    return [d for d in candidates if d * (2 + _smallest_outputs(d, shape)) <= P and d**3 <= F]
-
-
 def family_is_feasible(family: str, budget: NetworkBudget, shape: NetworkShape = ANY_SHAPE) -> bool:
-    """Whether some ``family`` network within ``budget`` has ``shape``."""
-    return bool(_feature_dims(family, budget, shape))
+    """Whether some ``family`` network within ``budget`` has ``shape`` (the family's size rules decide)."""
+    cls = FAMILIES[family]
+    if shape.min_tokens > 1 and not cls.has_tokens:
+        return False  # token permutations need token positions
+    return bool(cls.feature_dims(budget, shape))
 
 
-# --- the draws, one per family ------------------------------------------------------------------------
-def _draw_outputs(draw, n: int, upper: int, shape: NetworkShape) -> int:
-    # Drawn even when the shape fixes m = n: Hypothesis shrinks toward shorter choice sequences first, so
-    # a branch that skipped this draw would look simpler than m = 1 and shrinking would head for "same".
-    m = draw_labelled(draw, st.integers(1, max(upper, 1)), "outputs m")
-    return n if shape.outputs_match_features else m
-
-
-def _draw_linear(draw, budget: NetworkBudget, shape: NetworkShape) -> LinearNetwork:
-    P = budget.max_params
-    n = draw_labelled(draw, st.sampled_from(_feature_dims("linear", budget, shape)), "inputs")
-    m = _draw_outputs(draw, n, P - n, shape)
-    hidden = draw_labelled(draw, st.integers(1, P // (n + m)), "hidden width r")  # D = r(n + m)
-    return LinearNetwork(n, hidden, m)
-
-
-def _draw_poly(draw, budget: NetworkBudget, shape: NetworkShape) -> PolynomialNetwork:
-    P, F = budget.max_params, budget.max_features
-    n = draw_labelled(draw, st.sampled_from(_feature_dims("poly", budget, shape)), "inputs")
-    degrees = [k for k in range(2, budget.max_degree + 1) if math.comb(n + k - 1, k) <= F]
-    k = draw_labelled(draw, st.sampled_from(degrees), "activation degree k")
-    m = _draw_outputs(draw, n, P - n, shape)
-    hidden = draw_labelled(draw, st.integers(1, P // (n + m)), "hidden width r")
-    return PolynomialNetwork(n, hidden, m, k)
-
-
-def _deep_linear_params(widths: list[int]) -> int:
-    return sum(a * b for a, b in zip(widths, widths[1:]))
-
-
-def _draw_deep_linear(draw, budget: NetworkBudget, shape: NetworkShape) -> DeepLinearNetwork:
-    P = budget.max_params
-    depths = [L for L in range(2, budget.max_layers + 1) if _feature_dims("deep-linear", budget, shape, L - 1)]
-    layers = draw_labelled(draw, st.sampled_from(depths), "weight matrices L")
-    n = draw_labelled(draw, st.sampled_from(_feature_dims("deep-linear", budget, shape, layers - 1)), "inputs")
-    m = _draw_outputs(draw, n, P - n - (layers - 2), shape)
-    widths = [n] + [1] * (layers - 1) + [m]
-    for i in range(1, layers):
-        # Widest hidden layer i that still fits with the later hidden widths at 1 (D grows with every width).
-        largest = 1
-        while _deep_linear_params(widths[:i] + [largest + 1] + widths[i + 1 :]) <= P:
-            largest += 1
-        widths[i] = draw_labelled(draw, st.integers(1, largest), f"hidden width {i}")
-    return DeepLinearNetwork(tuple(widths))
-
-
-def _draw_attention(draw, budget: NetworkBudget, shape: NetworkShape) -> AttentionNetwork:
-    P = budget.max_params
-    d = draw_labelled(draw, st.sampled_from(_feature_dims("attention", budget, shape)), "token dimension d")
-    tokens = draw_labelled(draw, st.sampled_from(_token_counts(budget, shape)), "tokens n")
-    dv = _draw_outputs(draw, d, P // d - 2, shape)  # D = d(2 dk + dv)
-    dk = draw_labelled(draw, st.integers(1, (P // d - dv) // 2), "key width dk")
-    mask = draw_labelled(draw, st.sampled_from(_attention_masks(budget, shape)), "mask")
-    decay = draw_labelled(draw, st.sampled_from(DECAYS), "decay λ") if mask == "causal" else 1.0
-    return AttentionNetwork(tokens, d, dk, dv, mask=mask, decay=decay)
-
-
-_DRAW_FAMILY = {
-    "linear": _draw_linear,
-    "deep-linear": _draw_deep_linear,
-    "poly": _draw_poly,
-    "attention": _draw_attention,
-}
+# --- the draw: the family's size rules say what to draw, in order ------------------------------------------
+def _draw_size(draw, choice: SizeChoice):
+    strategy = st.sampled_from(choice.values) if choice.values is not None else st.integers(choice.low, choice.high)
+    return draw_labelled(draw, strategy, choice.label)
 
 
 def draw_network(draw, family: str, budget: NetworkBudget, shape: NetworkShape = ANY_SHAPE) -> Network:
-    """One network of ``family`` within ``budget`` with ``shape`` (the caller checked feasibility)."""
-    network = _DRAW_FAMILY[family](draw, budget, shape)
+    """One network of ``family`` within ``budget`` with ``shape`` (the caller checked feasibility).
+
+    The family's ``size_draws`` yields each size to draw (``SizeChoice``) and receives the drawn value; the
+    network it returns is the draw.
+    """
+    sizes = FAMILIES[family].size_draws(budget, shape)
+    try:
+        choice = next(sizes)
+        while True:
+            choice = sizes.send(_draw_size(draw, choice))
+    except StopIteration as finished:
+        network = finished.value
     event(f"family: {family}")
     note(f"network: {network}")
     return network
@@ -277,5 +193,5 @@ def networks(
 
 
 __all__ = [
-    "DECAYS", "NetworkBudget", "NetworkShape", "draw_labelled", "draw_network", "family_is_feasible", "networks",
+    "NetworkBudget", "NetworkShape", "draw_labelled", "draw_network", "family_is_feasible", "networks",
 ]

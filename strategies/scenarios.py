@@ -26,10 +26,12 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from harness.model.data import TARGET_KINDS
+from harness.model.families.attention import ATTENTION_MASKS
+from harness.model.family import FAMILIES
 from harness.model.groups import OUTPUT_ACTIONS
 from harness.model.losses import LOSS_CLASSES, get_loss
-from harness.model.networks import ATTENTION_MASKS, FAMILIES, parse_network
 from harness.model.scenario import DATA_CLASSES, Scenario
+from harness.model.specs import parse_network
 from strategies.data import SEEDS
 from strategies.groups import DEFAULT_MAX_ORDER, GROUP_KINDS, draw_group, group_kind, output_actions, shape_for
 from strategies.losses import draw_loss

@@ -149,7 +149,7 @@ API_CASES = {
         import numpy as np
         from harness.model.data import random_dataset
         from harness.errors import InvalidInput
-        from harness.model.networks import parse_network
+        from harness.model.specs import parse_network
         try:
             random_dataset(parse_network("linear:3,2,2"), 300_000_000, np.random.default_rng(0))
         except InvalidInput as error:
@@ -159,7 +159,7 @@ API_CASES = {
         import numpy as np
         from harness.model.data import augment, is_closed, random_dataset
         from harness.model.groups import build_group
-        from harness.model.networks import parse_network
+        from harness.model.specs import parse_network
         network = parse_network("linear:4,1,1")
         group = build_group("rot:4", network)
         data = augment(random_dataset(network, 15_000, np.random.default_rng(0)), group)

@@ -21,16 +21,14 @@ import pytest
 
 from harness.cli import main
 from harness.errors import InvalidInput
+from harness.model.families.attention import AttentionNetwork
+from harness.model.families.deep_linear import DeepLinearNetwork
+from harness.model.families.linear import LinearNetwork
+from harness.model.families.polynomial import PolynomialNetwork
+from harness.model.family import SizeLimits
 from harness.model.groups import Group, build_group, parse_group
-from harness.model.networks import (
-    AttentionNetwork,
-    DeepLinearNetwork,
-    LinearNetwork,
-    PolynomialNetwork,
-    SizeLimits,
-    parse_network,
-)
 from harness.model.scenario import Scenario
+from harness.model.specs import parse_network
 
 PEAK_MEMORY_MB = 500
 SUBPROCESS_TIMEOUT = 60  # seconds; a refused input costs one interpreter start

@@ -8,7 +8,8 @@ import pytest
 from harness.errors import InvalidInput
 from harness.laws.counting import LawCount, count_laws, law_gradients, verify_published_laws
 from harness.laws.fields import build_field_family
-from harness.model.networks import LinearNetwork, parse_network
+from harness.model.families.linear import LinearNetwork
+from harness.model.specs import parse_network
 
 
 def certified_or_inconclusive(result: LawCount) -> LawCount:

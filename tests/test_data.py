@@ -15,7 +15,7 @@ from harness.model.data import (
     values_per_sample,
 )
 from harness.model.groups import build_group
-from harness.model.networks import parse_network
+from harness.model.specs import parse_network
 
 
 def test_augmentation_is_closed_and_plain_data_is_not():

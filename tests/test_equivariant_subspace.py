@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from harness.model.groups import build_group
-from harness.model.networks import parse_network
 from harness.model.scenario import Scenario
+from harness.model.specs import parse_network
 from harness.verdicts.verdict import Status
 from properties.prop_equivariant_subspace import (
     HIDDEN_ACTIONS,

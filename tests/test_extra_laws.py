@@ -3,7 +3,7 @@
 from harness.laws.counting import count_laws
 from harness.laws.extra import exact_surrogate, explicit_extra_laws, extra_laws, same_moment_span
 from harness.model.groups import build_group
-from harness.model.networks import parse_network
+from harness.model.specs import parse_network
 
 
 def test_extra_laws_keeps_only_laws_that_free_data_breaks():

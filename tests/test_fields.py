@@ -17,7 +17,7 @@ from harness.laws.fields import (
 from harness.model.data import DataSet, moments
 from harness.model.groups import build_group
 from harness.model.losses import get_loss
-from harness.model.networks import parse_network
+from harness.model.specs import parse_network
 
 NETWORKS = ["linear:3,2,2", "deep-linear:2,3,2", "poly:2,2,1,k=3", "attention:n=3,d=2,dk=1,dv=2",
             "attention:n=3,d=2,dk=1,dv=1,mask=causal,decay=0.5"]

@@ -13,8 +13,8 @@ from harness.errors import InvalidInput
 from harness.kernels import integrators
 from harness.model.data import DataSet, random_dataset
 from harness.model.losses import LOSSES
-from harness.model.networks import parse_network
 from harness.model.scenario import Scenario
+from harness.model.specs import parse_network
 from harness.verdicts.verdict import Status
 from properties.prop_known_laws import conservation_verdict
 

@@ -24,8 +24,8 @@ from harness.cli.replay import load_stored
 from harness.errors import InvalidInput
 from harness.model.groups import build_group, parse_group
 from harness.model.losses import get_loss
-from harness.model.networks import parse_network
 from harness.model.scenario import Scenario, read_record
+from harness.model.specs import parse_network
 
 EXAMPLES = int(os.environ.get("FLOWLAWS_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,

@@ -7,7 +7,7 @@ import pytest
 
 from harness.errors import InvalidInput
 from harness.model.groups import Group, build_group, expected_order, factor_order, parse_group
-from harness.model.networks import parse_network
+from harness.model.specs import parse_network
 
 LINEAR4 = parse_network("linear:4,2,4")
 

@@ -27,7 +27,7 @@ from harness.cli import COMMANDS
 from harness.cli.list import OUTPUT_ACTIONS, default_properties_dir, installed_properties_dir
 from harness.model.groups import OUTPUT_ACTIONS as GROUP_OUTPUT_ACTIONS
 from harness.model.groups import build_group
-from harness.model.networks import parse_network
+from harness.model.specs import parse_network
 
 PROJECT = Path(__file__).resolve().parent.parent  # the repository (tests are not installed)
 PACKAGES = ("harness", "strategies", "properties")

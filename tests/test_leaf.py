@@ -26,8 +26,8 @@ from harness.errors import InvalidInput
 from harness.model.data import is_closed
 from harness.model.groups import build_group
 from harness.model.losses import get_loss
-from harness.model.networks import parse_network
 from harness.model.scenario import Scenario
+from harness.model.specs import parse_network
 from harness.verdicts.verdict import Status
 from properties.prop_leaf_equations import PROPERTY, leaf_agreement_verdict, leaf_equations_check
 

@@ -7,7 +7,7 @@ from harness.algebra.jets import EXACT, FLOAT
 from harness.laws.fields import build_field_family
 from harness.laws.lie import Bracket, Generator, generate_lie_algebra, values_at
 from harness.model.groups import build_group
-from harness.model.networks import parse_network
+from harness.model.specs import parse_network
 
 CASES = [("linear:3,2,2", None), ("poly:2,2,1,k=2", None), ("attention:n=2,d=2,dk=1,dv=1", None),
          ("linear:3,1,1", "cyclic/trivial")]

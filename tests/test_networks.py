@@ -4,15 +4,12 @@ import numpy as np
 import pytest
 
 from harness.errors import InvalidInput
-from harness.model.networks import (
-    AttentionNetwork,
-    DeepLinearNetwork,
-    LinearNetwork,
-    PolynomialNetwork,
-    SizeLimits,
-    monomial_exponents,
-    parse_network,
-)
+from harness.model.families.attention import AttentionNetwork
+from harness.model.families.deep_linear import DeepLinearNetwork
+from harness.model.families.linear import LinearNetwork
+from harness.model.families.polynomial import PolynomialNetwork, monomial_exponents
+from harness.model.family import SizeLimits
+from harness.model.specs import parse_network
 
 SPECS = [
     "linear:3,2,2", "linear:1,1,1", "deep-linear:2,3,2,2", "deep-linear:1,2,1",
@@ -51,6 +48,7 @@ def test_phi_psi_matches_direct_formula(spec):
     elif isinstance(network, PolynomialNetwork):
         expected = ((x @ blocks["V"]) ** network.k) @ blocks["U"].T
     else:
+        assert isinstance(network, AttentionNetwork)
         X = x.reshape(-1, network.n, network.d)
         scores = np.einsum("sia,ab,sjb->sij", X, blocks["WQ"] @ blocks["WK"].T, X) * network.token_weights
         expected = (scores @ X @ blocks["WV"]).reshape(5, -1)
@@ -120,7 +118,7 @@ def test_feature_representation_is_exact_for_signed_permutations():
     network = parse_network("poly:3,1,1,k=2")
     shift = np.roll(np.eye(3, dtype=np.int64), 1, axis=0)
     rho = network.feature_representation(shift)
-    assert rho.dtype == np.int64
+    assert rho is not None and rho.dtype == np.int64
     x = np.random.default_rng(0).standard_normal((4, 3))
     np.testing.assert_allclose(network.features(x @ shift.T), network.features(x) @ rho.T, atol=1e-12)
 
@@ -187,3 +185,107 @@ def test_spec_numbers_are_ascii_digits_without_leading_zeros():
     for spec in ("linear:３,2,2", "linear:1_0,2,2", "linear:+3,2,2", "linear:03,2,2", "poly:3,2,1,k=٣"):
         with pytest.raises(InvalidInput):
             parse_network(spec)
+
+
+# --- the family protocol ----------------------------------------------------------------------------------
+from harness.laws.fields import exact_features  # noqa: E402
+from harness.model.family import FAMILIES, Network, register_family  # noqa: E402
+from harness.model.groups import build_group  # noqa: E402
+from harness.model.specs import usage  # noqa: E402
+
+ACTION_CASES = [  # (network, group, hidden action): feature, output and token groups on every family
+    ("linear:3,2,3", "cyclic/same", "input"), ("linear:2,3,1", "flip/trivial", "trivial"),
+    ("linear:4,3,4", "rot:4/same", "output"), ("deep-linear:3,3,2,3", "cyclic/same", "input"),
+    ("deep-linear:2,2,1", "swap:0,1/trivial", "trivial"), ("poly:3,2,1,k=2", "sym/trivial", "input"),
+    ("poly:2,2,2,k=3", "signperm/same", "output"), ("poly:2,3,1,k=2", "flip/trivial", "input"),
+    ("attention:n=3,d=2,dk=2,dv=2", "cyclic/same", "input"), ("attention:n=3,d=2,dk=1,dv=1", "tokens-cyclic/same",
+                                                             "trivial"),
+    ("attention:n=2,d=2,dk=2,dv=2", "tokens-sym/same", "output"),
+]
+
+
+def test_registry_holds_the_built_in_families_in_simple_first_order():
+    assert list(FAMILIES) == ["linear", "deep-linear", "poly", "attention"]
+    assert all(issubclass(cls, Network) and cls.family == name for name, cls in FAMILIES.items())
+    assert usage() == ("linear:IN,HIDDEN,OUT · deep-linear:IN,H1,...,OUT · poly:IN,HIDDEN,OUT,k=K · "
+                       "attention:n=N,d=D,dk=A,dv=B[,mask=causal][,decay=λ]")
+
+
+def test_register_family_refuses_a_second_family_of_the_same_name_and_non_families():
+    class Impostor(LinearNetwork):
+        pass
+
+    with pytest.raises(InvalidInput, match="already registered"):
+        register_family(Impostor)
+    with pytest.raises(InvalidInput, match="Network subclass"):
+        register_family(int)  # pyright: ignore[reportArgumentType]  (the wrong type is the point)
+    assert FAMILIES["linear"] is LinearNetwork
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_shared_attributes_of_the_protocol(spec):
+    network = parse_network(spec)
+    assert network.family in FAMILIES and isinstance(network, FAMILIES[network.family])
+    assert network.token_positions == (network.n if isinstance(network, AttentionNetwork) else None)
+    assert network.has_tokens == (network.token_positions is not None)
+    assert network.output_dim == network.n_outputs * network.rows_per_sample
+    assert (network.dense_gradient is not None) == isinstance(network, LinearNetwork)
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_exact_features_agree_with_the_float_features_and_their_degree(spec):
+    network = parse_network(spec)
+    x = np.random.default_rng(5).integers(-3, 4, size=(4, network.input_dim))
+    exact = exact_features(network, x, modulus=None)
+    assert exact.shape == (4, network.rows_per_sample, network.n_features)
+    np.testing.assert_allclose(exact.reshape(-1, network.n_features).astype(float), network.features(x), rtol=1e-12)
+    # Ψ(2x) = 2^degree Ψ(x): every family's features are homogeneous of their stated degree.
+    np.testing.assert_allclose(network.features(2 * x), 2.0**network.feature_degree * network.features(x), rtol=1e-12)
+
+
+def test_published_completeness_scope_is_stated_per_family():
+    assert parse_network("linear:2,2,2").published_laws_complete
+    assert parse_network("poly:2,2,1,k=3").published_laws_complete
+    assert parse_network("deep-linear:2,2,2").published_laws_complete
+    assert not parse_network("deep-linear:2,1,2").published_laws_complete
+    assert parse_network("attention:n=2,d=1,dk=1,dv=1").published_laws_complete
+    assert not parse_network("attention:n=1,d=2,dk=1,dv=1").published_laws_complete
+
+
+@pytest.mark.parametrize("spec, group_spec, hidden", ACTION_CASES)
+def test_parameter_action_is_equivariant(spec, group_spec, hidden):
+    """f(R(g)θ, x) = ρ_out(g) f(θ, ρ_in(g)⁻¹x) for every element, and g ↦ R(g) is orthogonal."""
+    network = parse_network(spec)
+    group = build_group(group_spec, network)
+    rng = np.random.default_rng(6)
+    theta = network.random_theta(rng)
+    x = rng.standard_normal((3, network.input_dim))
+    for rho_in, rho_out in zip(group.inputs, group.outputs):
+        action = network.parameter_action(rho_in, rho_out, hidden)
+        assert action is not None
+        rho_in, rho_out = np.asarray(rho_in, dtype=float), np.asarray(rho_out, dtype=float)
+        expected = network.predict(theta, x @ rho_in) @ rho_out.T  # rows ρ_in⁻¹x = ρ_inᵀx
+        np.testing.assert_allclose(network.predict(action @ theta, x), expected, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(action.T @ action, np.eye(network.n_params), atol=1e-12)
+
+
+@pytest.mark.parametrize("spec, group_spec, hidden", ACTION_CASES)
+def test_parameter_action_gives_the_same_numbers_as_the_property_module(spec, group_spec, hidden):
+    """Same numbers as ``properties.prop_equivariant_subspace.parameter_action`` (which the lead replaces)."""
+    from properties.prop_equivariant_subspace import parameter_action
+
+    network = parse_network(spec)
+    group = build_group(group_spec, network)
+    for rho_in, rho_out in zip(group.inputs, group.outputs):
+        expected = parameter_action(network, rho_in, rho_out, hidden)
+        assert expected is not None
+        np.testing.assert_array_equal(network.parameter_action(rho_in, rho_out, hidden), expected)
+
+
+def test_parameter_action_refuses_what_has_no_natural_action():
+    poly = parse_network("poly:2,2,2,k=2")
+    rotation = build_group("rot:4/same", poly)
+    assert poly.parameter_action(rotation.inputs[1], rotation.outputs[1], "input") is None  # not a signed permutation
+    attention = parse_network("attention:n=2,d=1,dk=1,dv=1")
+    mixing = np.array([[1.0, 1.0], [0.0, 1.0]])  # not a token permutation ⊗ a feature action
+    assert attention.parameter_action(mixing, mixing, "trivial") is None

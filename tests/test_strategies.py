@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument, NoSuchExample
 from scipy.optimize import linear_sum_assignment
 
+from harness.model.families.attention import AttentionNetwork
+from harness.model.family import FAMILIES
 from harness.model.groups import OUTPUT_ACTIONS, build_group, parse_group
 from harness.model.losses import LOSS_CLASSES, get_loss
-from harness.model.networks import FAMILIES, AttentionNetwork, parse_network
 from harness.model.scenario import DATA_CLASSES, Scenario
+from harness.model.specs import parse_network
 from strategies import (
     GROUP_KINDS,
     coverage_key,
@@ -107,7 +109,7 @@ def _subsets(names):
 @given(st.data())
 def test_any_accepted_arguments_give_valid_scenarios_within_their_limits(data):
     arguments = dict(
-        families=data.draw(_subsets(FAMILIES)), group_kinds=data.draw(_subsets(GROUP_KINDS)),
+        families=data.draw(_subsets(tuple(FAMILIES))), group_kinds=data.draw(_subsets(GROUP_KINDS)),
         outputs=data.draw(_subsets(OUTPUT_ACTIONS)), loss_kinds=data.draw(_subsets(LOSS_CLASSES)),
         max_params=data.draw(st.integers(2, 40)), max_features=data.draw(st.integers(1, 64)),
         max_order=data.draw(st.integers(2, 400)), max_tokens=data.draw(st.integers(1, 5)),

@@ -28,8 +28,8 @@ from harness.dynamics.flow import (
 from harness.errors import InvalidInput
 from harness.model.data import check_data_size
 from harness.model.groups import build_group
-from harness.model.networks import parse_network
 from harness.model.scenario import Scenario
+from harness.model.specs import parse_network
 
 N_SAVE = 50  # saved times along the flow: drift is the maximum over them
 EXIT_INTEGRATION_FAILED = 1

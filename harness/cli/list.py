@@ -126,10 +126,10 @@ def discover_properties(directory: str | Path | None = None) -> list[DiscoveredP
 
 def catalogue(directory: str | Path | None = None) -> dict:
     """What ``flowlaws list`` shows, as plain data."""
+    from harness.model.family import FAMILIES
     from harness.model.groups import CATALOGUE
     from harness.model.groups import OUTPUT_ACTIONS as ACTIONS
     from harness.model.losses import LOSSES
-    from harness.model.networks import FAMILIES
 
     return {
         "properties": [{"id": p.id, "title": p.property.title, "module": p.module,

@@ -82,7 +82,7 @@ def small_scenarios():
     from hypothesis import strategies as st
 
     from harness.model.groups import build_group
-    from harness.model.networks import parse_network
+    from harness.model.specs import parse_network
 
     @st.composite
     def draw(draw):

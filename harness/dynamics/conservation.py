@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from harness.dynamics.flow import GradientFlow, integrate, loss_values
-from harness.model.networks import Network
+from harness.model.family import Network
 
 LOOSE_RTOL, TIGHT_RTOL = 1e-6, 1e-11
 ROUND_OFF = 1e-11  # relative drift indistinguishable from float64 round-off along a flow

@@ -24,8 +24,9 @@ import numpy as np
 from harness.errors import InvalidInput
 from harness.kernels import integrators
 from harness.model.data import DataSet, check_data_size, moments
+from harness.model.family import Network
 from harness.model.losses import Loss, get_loss
-from harness.model.networks import LinearNetwork, Network, parse_network
+from harness.model.specs import parse_network
 
 METHODS = ("dp5", "rk4", "gauss")
 DEFAULT_RTOL = 1e-8
@@ -102,8 +103,9 @@ class GradientFlow:
             moment_m, moment_c = np.zeros((k, k)), np.zeros((m, k))
             rows, row_targets = self.features, self.targets
         structure, hidden = integrators.STRUCTURE_SPARSE, 0
-        if isinstance(self.network, LinearNetwork) and not self.sparse_only:
-            structure, hidden = integrators.STRUCTURE_TWO_LAYER_LINEAR, self.network.hidden
+        dense = None if self.sparse_only else self.network.dense_gradient
+        if dense is not None:
+            structure, hidden = dense.structure, dense.hidden
         return integrators.make_problem(polynomial.out, polynomial.coef, polynomial.variables, rows, row_targets,
                                         moment_m, moment_c, m, k, self.loss.kernel_id, self.uses_moments,
                                         structure, hidden)

@@ -56,9 +56,9 @@ import numpy as np
 
 from harness.errors import InvalidInput
 from harness.model.data import DataSet, augment, random_dataset
+from harness.model.family import Network
 from harness.model.groups import Group
 from harness.model.losses import Loss, get_loss
-from harness.model.networks import Network
 
 DATA_CLASSES = ("free", "augmented")
 DEGREES = (1, 2, 3)

@@ -43,9 +43,10 @@ from harness.laws.fields import (
 )
 from harness.laws.lie import LieGeneration, generate_lie_algebra
 from harness.model.data import check_seed
+from harness.model.family import Network
 from harness.model.groups import Group, build_group
 from harness.model.losses import Loss, get_loss
-from harness.model.networks import Network, parse_network
+from harness.model.specs import parse_network
 
 METHODS = ("auto", "exact", "float")
 EXPLICIT_MAX_PARAMS = 16  # sympy's explicit-law search is practical up to about this many parameters

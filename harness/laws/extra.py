@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from harness.laws.explicit import verify_law
 from harness.laws.fields import build_field_family, parameter_symbols
-from harness.model.networks import Network
+from harness.model.family import Network
 
 
 def extra_laws(network: Network, laws: list[str], loss: str = "mse") -> list[str]:

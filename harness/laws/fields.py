@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import numpy as np
 
@@ -30,14 +29,8 @@ from harness.algebra import modular
 from harness.algebra.jets import EXACT, FLOAT, JetArithmetic
 from harness.algebra.modular import PRIME
 from harness.errors import InvalidInput
+from harness.model.family import Network
 from harness.model.groups import Group
-from harness.model.networks import (
-    AttentionNetwork,
-    DeepLinearNetwork,
-    LinearNetwork,
-    Network,
-    PolynomialNetwork,
-)
 
 MOMENT_KINDS = ("mse", "quartic")
 DATA_CLASSES = ("free", "augmented")
@@ -115,15 +108,6 @@ class PolynomialJets:
 
 # --- exact and float features Ψ ---------------------------------------------------------------------
 
-def _decay_weights(network: AttentionNetwork) -> list[list[Fraction]]:
-    """W_ij = λ^{i−j} (j ≤ i) or 1, with λ read from the spec as the exact decimal the user wrote."""
-    decay = Fraction(repr(float(network.decay)))
-    n = network.n
-    if network.mask == "none":
-        return [[Fraction(1)] * n for _ in range(n)]
-    return [[decay ** (i - j) if j <= i else Fraction(0) for j in range(n)] for i in range(n)]
-
-
 def exact_features(network: Network, x: np.ndarray, modulus: int | None = PRIME) -> np.ndarray:
     """Ψ of every row of integer inputs x (P, input_dim), as (P, rows, K): residues mod p (int64) or,
     with ``modulus=None``, exact Python integers/fractions (object array). Agrees with ``network.features``."""
@@ -137,33 +121,7 @@ def exact_features(network: Network, x: np.ndarray, modulus: int | None = PRIME)
         x = np.mod(x.astype(np.int64), modulus)
     else:
         x = x.astype(object)
-    points = x.shape[0]
-    if isinstance(network, (LinearNetwork, DeepLinearNetwork)):
-        return x.reshape(points, 1, -1)
-    if isinstance(network, PolynomialNetwork):
-        columns = []
-        for multiset in network.exponents:
-            value = x[:, multiset[0]]
-            for i in multiset[1:]:
-                value = multiply(value, x[:, i])
-            columns.append(value)
-        return np.stack(columns, axis=1).reshape(points, 1, -1)
-    if isinstance(network, AttentionNetwork):
-        n, d = network.n, network.d
-        weights = _decay_weights(network)
-        if exact:
-            weights = np.array([[modular.from_rational(w) for w in row] for row in weights], dtype=np.int64)
-        else:
-            weights = np.array(weights, dtype=object)
-        X = x.reshape(points, n, d)
-        outer = multiply(X[:, :, :, None], X[:, :, None, :])  # (P, j, b, e)
-        pair = multiply(weights[None, :, :, None, None], outer[:, None, :, :, :])  # (P, i, j, b, e)
-        pair = pair.sum(axis=2)
-        if exact:
-            pair = pair % modulus
-        psi = multiply(X[:, :, :, None, None], pair[:, :, None, :, :])  # (P, i, a, b, e)
-        return psi.reshape(points, n, d**3)
-    raise InvalidInput(f"no exact features for network {network}")
+    return network.exact_features(x, multiply, modulus)
 
 
 def _tuple_size(network: Network, kind: str) -> int:
@@ -405,8 +363,7 @@ def _orbit(x: np.ndarray, y: np.ndarray, group: Group | None, modulus: int | Non
 
 def _tuple_degree(network: Network, kind: str) -> int:
     """Degree of the moment tuple as a polynomial in the data point (x, y): the highest is ψψᵀ (or ψ^{⊗4})."""
-    feature_degree = {"poly": getattr(network, "k", 1), "attention": 3}.get(network.family, 1)
-    return (2 if kind == "mse" else 4) * feature_degree
+    return (2 if kind == "mse" else 4) * network.feature_degree
 
 
 def _check_class(network: Network, kind: str, data_class: str, group: Group | None) -> None:

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.errors import InvalidInput
+from harness.model.family import Network
 from harness.model.groups import Group
 from harness.model.losses import Loss, get_loss
-from harness.model.networks import Network
 
 TARGET_KINDS = ("random", "teacher")
 MAX_DATA_VALUES = 10_000_000  # numbers in one array built from a data set (x and y, or Ψ rows): 80 MB of float64

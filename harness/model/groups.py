@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.errors import InvalidInput
-from harness.model.networks import AttentionNetwork, Network, check_spec_text, parse_network, parse_spec_integer
+from harness.model.families.attention import AttentionNetwork
+from harness.model.family import Network
+from harness.model.specs import check_spec_text, parse_network, parse_spec_integer
 
 OUTPUT_ACTIONS = ("trivial", "same", "sign")
 CATALOGUE = {

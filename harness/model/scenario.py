@@ -23,9 +23,10 @@ import numpy as np
 
 from harness.errors import InvalidInput
 from harness.model.data import TARGET_KINDS, DataSet, augment, check_data_size, check_seed, random_dataset
+from harness.model.family import Network
 from harness.model.groups import Group, GroupSpec, build_group, parse_group
 from harness.model.losses import Loss, get_loss
-from harness.model.networks import Network, parse_network
+from harness.model.specs import parse_network
 
 DATA_CLASSES = ("free", "augmented")
 SCENARIO_FORMAT = "flowlaws-scenario/1"

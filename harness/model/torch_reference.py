@@ -1,7 +1,8 @@
 """Torch references: every family computed the ordinary way (float64), independent of Φ/Ψ.
 
 These modules are the first oracle for the tensorized code: outputs and parameter gradients of
-``Network.predict`` / ``PolynomialMap.vjp`` must match them (property ``prop_torch_reference``).
+``Network.predict`` / ``PolynomialMap.vjp`` must match them (property ``prop_torch_reference``). The forward
+pass of each family is its own ``Network.torch_forward``; this module holds the blocks as torch parameters.
 """
 
 from __future__ import annotations
@@ -10,14 +11,8 @@ import numpy as np
 import torch
 
 from harness.errors import InvalidInput
-from harness.model.networks import (
-    AttentionNetwork,
-    DeepLinearNetwork,
-    LinearNetwork,
-    Network,
-    PolynomialNetwork,
-    parse_network,
-)
+from harness.model.family import Network
+from harness.model.specs import parse_network
 
 
 class TorchReference(torch.nn.Module):
@@ -35,26 +30,17 @@ class TorchReference(torch.nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        net, w = self.network, self.weights
-        if isinstance(net, LinearNetwork):
-            return x @ w["V"] @ w["U"].T
-        if isinstance(net, DeepLinearNetwork):
-            h = x
-            for i in range(1, len(net.widths)):
-                h = h @ w[f"W{i}"].T
-            return h
-        if isinstance(net, PolynomialNetwork):
-            return ((x @ w["V"]) ** net.k) @ w["U"].T
-        if isinstance(net, AttentionNetwork):
-            X = x.reshape(-1, net.n, net.d)
-            scores = (X @ w["WQ"]) @ (X @ w["WK"]).transpose(1, 2)
-            scores = scores * torch.tensor(net.token_weights, dtype=torch.float64)
-            return (scores @ (X @ w["WV"])).reshape(x.shape[0], -1)
-        raise TypeError(f"no torch reference for {type(net).__name__}")
+        return self.network.torch_forward(dict(self.weights.items()), x)
 
     def flat_gradient(self) -> np.ndarray:
         """The parameter gradients laid out like θ (after ``backward``)."""
-        return np.concatenate([self.weights[b.name].grad.detach().numpy().reshape(-1) for b in self.network.blocks])
+        gradients = []
+        for block in self.network.blocks:
+            gradient = self.weights[block.name].grad
+            if gradient is None:  # a block the output does not depend on (no backward through it)
+                raise InvalidInput(f"no gradient for block {block.name} of {self.network}: call backward first")
+            gradients.append(gradient.detach().numpy().reshape(-1))
+        return np.concatenate(gradients)
 
 
 def reference_output_and_gradient(network: Network, theta, x, cotangent) -> tuple[np.ndarray, np.ndarray]:
