@@ -201,6 +201,11 @@ class Network:
     def n_tokens(self) -> int:
         return 1
 
+    @property
+    def token_positions(self) -> int | None:
+        """The number of token positions a tokens-* group permutes; None for families without tokens."""
+        return None
+
     def lift_feature_action(self, matrix: np.ndarray, *, output: bool = False) -> np.ndarray:
         """The action on the whole input (or output) vector of a matrix acting on one token's features."""
         return np.asarray(matrix)
@@ -494,6 +499,7 @@ class AttentionNetwork(Network):
     n_features = property(lambda self: self.d**3)
     rows_per_sample = property(lambda self: self.n)
     n_tokens = property(lambda self: self.n)
+    token_positions = property(lambda self: self.n)
 
     @cached_property
     def token_weights(self) -> np.ndarray:
