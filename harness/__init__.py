@@ -31,8 +31,8 @@ except PackageNotFoundError:  # a source tree on sys.path that was never install
 _PUBLIC = {
     "configure": "harness.environment",
     "InvalidInput": "harness.errors",
-    "Network": "harness.model.networks",
-    "parse_network": "harness.model.networks",
+    "Network": "harness.model.family",
+    "parse_network": "harness.model.specs",
     "Group": "harness.model.groups",
     "parse_group": "harness.model.groups",
     "build_group": "harness.model.groups",
@@ -78,8 +78,9 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names a
     from harness.errors import InvalidInput
     from harness.laws.counting import LawCount, count_laws
     from harness.model.data import DataSet, augment
+    from harness.model.family import Network
     from harness.model.groups import Group, build_group, parse_group
     from harness.model.losses import Loss, get_loss
-    from harness.model.networks import Network, parse_network
     from harness.model.scenario import Scenario
+    from harness.model.specs import parse_network
     from harness.verdicts.verdict import Status, Verdict

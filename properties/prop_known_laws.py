@@ -33,7 +33,7 @@ from harness.model.scenario import Scenario
 from harness.verdicts.property import Property, enforce
 from harness.verdicts.verdict import Verdict
 from strategies import scenarios
-from strategies.groups import GROUP_KINDS
+from strategies.groups import group_kind_names, token_kind_names
 
 GAUSS_TOLERANCE = 1e-9  # relative drift allowed to the Gauss–Legendre flow (exact up to round-off)
 GAUSS_STEPS = 200
@@ -133,8 +133,8 @@ def test_known_laws_are_conserved(family, loss_class, data):
 # --- a coverage sweep: one example in every family × group kind × loss class cell, every run -----------------
 # Random draws leave rare cells (e.g. attention × signperm × polynomial) empty in a 25-example run; this sweep
 # makes the coverage table of every campaign complete by construction.
-COVERAGE_CELLS = [(family, kind, loss_class) for family in FAMILIES for kind in GROUP_KINDS for loss_class in LOSS_CLASSES
-                  if family == "attention" or not kind.startswith("tokens-")]
+COVERAGE_CELLS = [(family, kind, loss_class) for family in FAMILIES for kind in group_kind_names()
+                  for loss_class in LOSS_CLASSES if family == "attention" or kind not in token_kind_names()]
 
 
 @pytest.mark.property

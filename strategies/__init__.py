@@ -10,16 +10,16 @@ imports this package.
 """
 
 from strategies.data import datasets, thetas
-from strategies.groups import GROUP_KINDS, group_kind, groups, output_actions
+from strategies.groups import group_kind, group_kind_names, groups, output_actions
 from strategies.losses import losses
 from strategies.networks import networks
 from strategies.scenarios import coverage_key, scenario_output_actions, scenarios
 
 __all__ = [
-    "GROUP_KINDS",
     "coverage_key",
     "datasets",
     "group_kind",
+    "group_kind_names",
     "groups",
     "losses",
     "networks",

@@ -13,31 +13,49 @@ Kinds are ordered from simple to rich and output actions from ``trivial``; shrin
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 from hypothesis import event, note
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from harness.errors import InvalidInput
-from harness.model.families.attention import AttentionNetwork
 from harness.model.family import Network
-from harness.model.groups import OUTPUT_ACTIONS, parse_group, signed_permutation_order
+from harness.model.groups import CATALOGUE, OUTPUT_ACTIONS, ActsOn, GroupFactor, GroupKind, get_group_kind, parse_group
+from harness.model.groups.catalogue import SYM_MAX_DRAWN_DIM
 from harness.model.specs import parse_network
 from strategies.networks import NetworkShape, check_choices, check_integer_argument, draw_labelled
 
-FEATURE_KINDS = ("flip", "cyclic", "swap", "dihedral", "sym", "signperm", "rot", "spm")
-TOKEN_KINDS = ("tokens-cyclic", "tokens-sym")
-# Simple to rich: the order shrinking follows. The token kinds sit next to their feature counterparts,
-# which also keeps them from the tail of the list, where Hypothesis draws least often (they exist for
-# attention only, so they are already rarer).
-GROUP_KINDS = ("flip", "cyclic", "tokens-cyclic", "swap", "dihedral", "sym", "tokens-sym", "signperm", "rot", "spm",
-               "product")
-PERMUTATION_KINDS = ("cyclic", "swap", "dihedral", "sym")  # plain permutations: no sign flips, −I ∉ G
-ROTATION_ORDERS = (3, 4, 5, 6)  # rot:2 would be −I, i.e. flip as a float action
 DEFAULT_MAX_ORDER = 48
-SYM_MAX_DIM = 4  # S_4 has 24 elements
-SIGNPERM_MAX_DIM = 3  # B_3 has 48 elements
+ALL_KINDS = "all"  # a ``kinds`` argument naming every kind in the catalogue when the strategy is built
+
+
+def _drawn_kinds() -> list[GroupKind]:
+    """The catalogue's kinds from simple to rich (``draw_rank``): the order shrinking follows.
+
+    The token kinds sit next to their feature counterparts, which also keeps them from the tail of the list,
+    where Hypothesis draws least often (they exist for networks with token positions only, so already rarer).
+    """
+    return sorted(CATALOGUE.values(), key=lambda kind: kind.draw_rank)
+
+
+def group_kind_names() -> tuple[str, ...]:
+    """Every kind ``groups`` can draw, simple to rich, then ``product`` (several factors)."""
+    return tuple(kind.name for kind in _drawn_kinds()) + ("product",)
+
+
+def feature_kind_names() -> tuple[str, ...]:
+    """The kinds acting on one token's feature coordinates (all inputs outside attention), simple to rich."""
+    return tuple(kind.name for kind in _drawn_kinds() if kind.acts_on is ActsOn.FEATURES)
+
+
+def token_kind_names() -> tuple[str, ...]:
+    """The kinds permuting token positions, simple to rich."""
+    return tuple(kind.name for kind in _drawn_kinds() if kind.acts_on is ActsOn.TOKENS)
+
+
+def permutation_kind_names() -> tuple[str, ...]:
+    """Feature kinds whose elements are all plain permutations (no sign flips, so −I ∉ G), simple to rich."""
+    return tuple(kind.name for kind in _drawn_kinds() if kind.acts_on is ActsOn.FEATURES and kind.plain_permutation)
 
 
 def group_kind(spec) -> str:
@@ -56,9 +74,24 @@ def output_actions(spec) -> tuple[str, ...]:
     return tuple(action for action in OUTPUT_ACTIONS if action in used)
 
 
-def _largest(condition, upper: int) -> int:
-    """The largest n in 0..upper with condition(n) (condition is monotone decreasing)."""
-    return max([n for n in range(upper + 1) if condition(n)], default=0)
+def _largest_dimension(kind: GroupKind, max_order: int) -> int | None:
+    """The largest dimension a drawn ``kind`` may have: its ``max_drawn_dim``, lowered (for a kind whose order
+    grows with the dimension) to the largest n with |G| <= max_order, found by doubling and bisection."""
+    if not kind.order_grows_with_dim:
+        return kind.max_drawn_dim
+    upper = kind.max_drawn_dim if kind.max_drawn_dim is not None else max_order
+
+    def fits(n: int) -> bool:
+        return kind.order(GroupFactor(kind.name), n) <= max_order
+
+    low, high = 0, 1
+    while high <= upper and fits(high):
+        low, high = high, 2 * high
+    high = min(high, upper + 1)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low
 
 
 def shape_for(kind: str, output: str, max_order: int = DEFAULT_MAX_ORDER) -> NetworkShape | None:
@@ -66,36 +99,20 @@ def shape_for(kind: str, output: str, max_order: int = DEFAULT_MAX_ORDER) -> Net
 
     Agrees with ``kind_acts_on``: every network of this shape admits the kind and output action.
     """
-    match = output == "same" and kind not in TOKEN_KINDS
-    shape = NetworkShape(outputs_match_features=match)
     if max_order < 2:
         return None
-    if kind in ("flip", "swap", "spm"):
-        shape = replace(shape, min_feature_dim=1 if kind == "flip" else 2)
-    elif kind == "cyclic":
-        shape = replace(shape, min_feature_dim=2, max_feature_dim=max_order)
-    elif kind == "dihedral":
-        shape = replace(shape, min_feature_dim=3, max_feature_dim=max_order // 2)
-    elif kind == "sym":
-        top = _largest(lambda n: math.factorial(n) <= max_order, SYM_MAX_DIM)
-        shape = replace(shape, min_feature_dim=2, max_feature_dim=top)
-    elif kind == "signperm":
-        top = _largest(lambda n: 2**n * math.factorial(n) <= max_order, SIGNPERM_MAX_DIM)
-        shape = replace(shape, min_feature_dim=2, max_feature_dim=top)
-    elif kind == "rot":
-        if max_order < ROTATION_ORDERS[0]:
-            return None
-        shape = replace(shape, min_feature_dim=2, even_feature_dim=True)
-    elif kind == "tokens-cyclic":
-        shape = replace(shape, min_tokens=2, max_tokens=max_order, unmasked=True)
-    elif kind == "tokens-sym":
-        top = _largest(lambda n: math.factorial(n) <= max_order, SYM_MAX_DIM)
-        shape = replace(shape, min_tokens=2, max_tokens=top, unmasked=True)
-    elif kind == "product":
+    if kind == "product":
         # flip × swap (order 4) is always available from two features on.
-        if max_order < 4:
-            return None
-        shape = replace(shape, min_feature_dim=2)
+        return NetworkShape(outputs_match_features=output == "same", min_feature_dim=2) if max_order >= 4 else None
+    record = get_group_kind(kind)
+    if max_order < record.least_order:
+        return None
+    top = _largest_dimension(record, max_order)
+    if record.acts_on is ActsOn.TOKENS:
+        shape = NetworkShape(min_tokens=record.min_dim, max_tokens=top, unmasked=True)
+    else:
+        shape = NetworkShape(outputs_match_features=output == "same", min_feature_dim=record.min_dim,
+                             max_feature_dim=top, even_feature_dim=record.even_dim)
     if shape.max_feature_dim is not None and shape.max_feature_dim < shape.min_feature_dim:
         return None
     if shape.max_tokens is not None and shape.max_tokens < shape.min_tokens:
@@ -103,46 +120,37 @@ def shape_for(kind: str, output: str, max_order: int = DEFAULT_MAX_ORDER) -> Net
     return shape
 
 
+def _dimension(kind: GroupKind, network: Network) -> int | None:
+    """The n a factor of ``kind`` acts on in ``network`` (None: a token kind on a network without tokens)."""
+    return network.token_positions if kind.acts_on is ActsOn.TOKENS else network.feature_dim
+
+
 def _single_order(kind: str, network: Network) -> int | None:
     """|G| of a single catalogue kind on ``network`` when it does not depend on arguments."""
-    n = network.feature_dim
-    tokens = network.n_tokens
-    return {
-        "flip": 2,
-        "cyclic": n,
-        "swap": 2,
-        "dihedral": 2 * n,
-        "sym": math.factorial(n),
-        "signperm": 2**n * math.factorial(n),
-        "tokens-cyclic": tokens,
-        "tokens-sym": math.factorial(tokens),
-    }.get(kind)
+    record = get_group_kind(kind)
+    n = _dimension(record, network)
+    if record.order_from_arguments or n is None:
+        return None
+    return record.order(GroupFactor(kind), n)
+
+
+def _tokens_permute_freely(network: Network) -> bool:
+    """Whether token permutations are symmetries of Ψ: only without a causal mask (attention's ``mask``)."""
+    return getattr(network, "mask", "none") == "none"
 
 
 def _factor_acts_on(kind: str, output: str, network: Network, max_order: int) -> bool:
     """Whether the single catalogue kind ``kind/output`` acts on ``network`` with |G| <= max_order."""
-    n = network.feature_dim
-    is_attention = isinstance(network, AttentionNetwork)
-    if output == "same" and kind not in TOKEN_KINDS and network.n_outputs != n:
+    record = get_group_kind(kind)
+    tokens = record.acts_on is ActsOn.TOKENS
+    if output == "same" and not tokens and network.n_outputs != network.feature_dim:
         return False
-    if kind in TOKEN_KINDS:
-        if not (is_attention and network.mask == "none" and network.n_tokens >= 2):
-            return False
-        if kind == "tokens-sym" and network.n_tokens > SYM_MAX_DIM:
-            return False
-    requirements = {
-        "flip": n >= 1,
-        "cyclic": n >= 2,
-        "swap": n >= 2,
-        "dihedral": n >= 3,
-        "sym": 2 <= n <= SYM_MAX_DIM,
-        "signperm": 2 <= n <= SIGNPERM_MAX_DIM,
-        "rot": n >= 2 and n % 2 == 0 and max_order >= ROTATION_ORDERS[0],
-        "spm": n >= 2,
-        "tokens-cyclic": True,
-        "tokens-sym": True,
-    }
-    if not requirements[kind]:
+    if tokens and not _tokens_permute_freely(network):
+        return False
+    n = _dimension(record, network)
+    if n is None or n < record.min_dim or (record.max_drawn_dim is not None and n > record.max_drawn_dim):
+        return False
+    if (record.even_dim and n % 2) or max_order < record.least_order:
         return False
     order = _single_order(kind, network)
     return order is None or order <= max_order
@@ -162,14 +170,14 @@ def _product_patterns(output: str, network: Network, max_order: int,
     n = network.feature_dim
     patterns = []
     if _factor_acts_on("flip", output, network, max_order) and any(
-        _factor_acts_on(kind, output, network, max_order // 2) for kind in PERMUTATION_KINDS
+        _factor_acts_on(kind, output, network, max_order // 2) for kind in permutation_kind_names()
     ):
         patterns.append("flip×permutation")
-    small_enough = 3 <= n <= SYM_MAX_DIM and math.factorial(n) <= max_order  # |G| <= |S_n|
+    small_enough = 3 <= n <= SYM_MAX_DRAWN_DIM and math.factorial(n) <= max_order  # |G| <= |S_n|
     if small_enough and _factor_acts_on("cyclic", output, network, max_order):
         patterns.append("permutation×permutation")
     # A token factor has order >= 2, so the feature factor gets at least max_order // (max_order // 2) >= 2.
-    if any(_factor_acts_on(kind, output, network, max_order // 2) for kind in TOKEN_KINDS) and any(
+    if any(_factor_acts_on(kind, output, network, max_order // 2) for kind in token_kind_names()) and any(
         _factor_acts_on("flip", o, network, 2) for o in outputs
     ):
         patterns.append("tokens×feature")
@@ -191,37 +199,42 @@ def _outputs_for(kind: str, first: str, network: Network, max_order: int, allowe
     return [first] + others
 
 
+class _LabelledChoices:
+    """A kind's argument choices (``ArgumentChooser``) as labelled Hypothesis draws."""
+
+    def __init__(self, draw):
+        self._draw = draw
+
+    def integer(self, low: int, high: int, label: str) -> int:
+        return draw_labelled(self._draw, st.integers(low, high), label)
+
+    def sampled(self, options, label: str) -> int:
+        return draw_labelled(self._draw, st.sampled_from(options), label)
+
+    def permutation(self, n: int, label: str) -> list[int]:
+        return draw_labelled(self._draw, st.permutations(range(n)), label)
+
+    def flags(self, n: int, label: str) -> list[bool]:
+        return draw_labelled(self._draw, st.lists(st.booleans(), min_size=n, max_size=n), label)
+
+
 def _draw_factor(draw, kind: str, output: str, network: Network, max_order: int) -> tuple[str, int]:
-    """One catalogue factor ``kind/output`` on ``network`` as (spec, |G|)."""
-    n = network.feature_dim
-    if kind == "swap":
-        i = draw_labelled(draw, st.integers(0, n - 2), "swap I")
-        j = draw_labelled(draw, st.integers(i + 1, n - 1), "swap J")
-        return f"swap:{i},{j}/{output}", 2
-    if kind == "rot":
-        orders = [N for N in ROTATION_ORDERS if N <= max_order]
-        N = draw_labelled(draw, st.sampled_from(orders), "rotation order N")
-        return f"rot:{N}/{output}", N
-    if kind == "spm":
-        images = draw_labelled(draw, st.permutations(range(n)), "spm permutation")
-        negative = draw_labelled(draw, st.lists(st.booleans(), min_size=n, max_size=n), "spm sign flips")
-        if list(images) == list(range(n)) and not any(negative):
-            negative[-1] = True  # the identity is not a group worth drawing; e_n ↦ −e_n is the simplest one
-        order = signed_permutation_order(images, [-1 if flip else 1 for flip in negative])
-        if order > max_order:
-            # Deterministic fallback to an element of order 2 (rare: needs long cycles on many features).
-            images, negative = list(range(n)), [False] * (n - 1) + [True]
-            order = 2
-        line = ",".join(str(-(image + 1) if flip else image + 1) for image, flip in zip(images, negative))
-        return f"spm:{line}/{output}", order
-    return f"{kind}/{output}", _single_order(kind, network)
+    """One catalogue factor ``kind/output`` on ``network`` as (spec, |G|); arguments as the kind's record draws them."""
+    record = get_group_kind(kind)
+    n = _dimension(record, network)
+    if record.draw_arguments is None or n is None:
+        order = _single_order(kind, network)
+        assert order is not None, f"{kind} has no arguments to draw, so its order is known"
+        return f"{kind}/{output}", order
+    args, order = record.draw_arguments(_LabelledChoices(draw), n, max_order)
+    return str(GroupFactor(kind, args, output)), order
 
 
 def _draw_product(draw, output: str, network: Network, max_order: int, outputs: tuple[str, ...]) -> str:
     patterns = _product_patterns(output, network, max_order, outputs)
     pattern = draw_labelled(draw, st.sampled_from(patterns), "product pattern")
     if pattern == "flip×permutation":
-        kinds = [k for k in PERMUTATION_KINDS if _factor_acts_on(k, output, network, max_order // 2)]
+        kinds = [k for k in permutation_kind_names() if _factor_acts_on(k, output, network, max_order // 2)]
         kind = draw_labelled(draw, st.sampled_from(kinds), "second factor kind")
         actions = _outputs_for(kind, output, network, max_order // 2, outputs)
         second_output = draw_labelled(draw, st.sampled_from(actions), "second factor output action")
@@ -232,11 +245,11 @@ def _draw_product(draw, output: str, network: Network, max_order: int, outputs: 
         first, _ = _draw_factor(draw, first_kind, output, network, max_order)
         second, _ = _draw_factor(draw, "swap", output, network, max_order)
         return f"{first}*{second}"
-    token_kinds = [k for k in TOKEN_KINDS if _factor_acts_on(k, output, network, max_order // 2)]
-    token_kind = draw_labelled(draw, st.sampled_from(token_kinds), "token factor kind")
+    tokens_kinds = [k for k in token_kind_names() if _factor_acts_on(k, output, network, max_order // 2)]
+    token_kind = draw_labelled(draw, st.sampled_from(tokens_kinds), "token factor kind")
     tokens, token_order = _draw_factor(draw, token_kind, output, network, max_order // 2)
     budget = max_order // token_order
-    pairs = [(k, o) for k in FEATURE_KINDS for o in _outputs_for(k, output, network, budget, outputs)
+    pairs = [(k, o) for k in feature_kind_names() for o in _outputs_for(k, output, network, budget, outputs)
              if _factor_acts_on(k, o, network, budget)]
     kinds = list(dict.fromkeys(k for k, _ in pairs))  # flip always qualifies: |T| <= max_order // 2
     kind = draw_labelled(draw, st.sampled_from(kinds), "feature factor kind")
@@ -276,25 +289,42 @@ def check_network_argument(function: str, network) -> Network:
         raise InvalidArgument(f"{function}(network={network!r}): {error}") from None
 
 
-def groups(network, kinds=GROUP_KINDS, outputs=OUTPUT_ACTIONS, *, max_order: int = DEFAULT_MAX_ORDER
+def kind_requirements(kinds) -> str:
+    """What networks the ``kinds`` need, read from their catalogue records (for error texts)."""
+    parts = []
+    for name in kinds:
+        if name == "product":
+            parts.append("product n >= 2")
+            continue
+        kind = get_group_kind(name)
+        n = "tokens" if kind.acts_on is ActsOn.TOKENS else "n"
+        bound = f"{kind.min_dim} <= {n} <= {kind.max_drawn_dim}" if kind.max_drawn_dim else f"{n} >= {kind.min_dim}"
+        parts.append(f"{name} {bound}" + (" even" if kind.even_dim else "")
+                     + (" unmasked" if kind.acts_on is ActsOn.TOKENS else ""))
+    return "; ".join(parts)
+
+
+def groups(network, kinds=ALL_KINDS, outputs=OUTPUT_ACTIONS, *, max_order: int = DEFAULT_MAX_ORDER
            ) -> st.SearchStrategy[str]:
     """Group specs (ρ_in, ρ_out) acting on ``network`` with |G| <= ``max_order``, e.g. ``cyclic/trivial``.
 
-    ``kinds`` from ``GROUP_KINDS``: flip, cyclic, swap:I,J, dihedral (n >= 3), sym (n <= 4), signperm
-    (n <= 3), rot:N (n even), spm (one-line signed permutation), tokens-cyclic and tokens-sym (unmasked
-    attention), product (flip × permutation, permutation × permutation, tokens × feature). ``outputs``
+    ``kinds`` from ``group_kind_names()`` (``"all"``: every one), the catalogue's kinds — built in: flip, cyclic,
+    swap:I,J, dihedral (n >= 3), sym (n <= 4), signperm (n <= 3), rot:N (n even), spm (one-line signed
+    permutation), tokens-cyclic and tokens-sym (unmasked attention) — and product (flip × permutation,
+    permutation × permutation, tokens × feature). ``outputs``
     from ``trivial``, ``same`` (only when m = n, or for token permutations) and ``sign``. Kinds or
     actions that cannot act on this network are left out; none left is an ``InvalidArgument``.
     Shrinks toward ``flip/trivial``.
     """
     function = "groups"
     network = check_network_argument(function, network)
-    kinds = check_choices(function, "kinds", kinds, GROUP_KINDS)
+    all_kinds = group_kind_names()
+    kinds = check_choices(function, "kinds", all_kinds if kinds == ALL_KINDS else kinds, all_kinds)
     outputs = check_choices(function, "outputs", outputs, OUTPUT_ACTIONS)
     max_order = check_integer_argument(function, "max_order", max_order, 2)
     ordered_outputs = tuple(o for o in OUTPUT_ACTIONS if o in outputs)  # trivial first, whatever the caller's order
     choices = []
-    for kind in GROUP_KINDS:
+    for kind in all_kinds:
         if kind in kinds:
             actions = tuple(o for o in ordered_outputs if kind_acts_on(kind, o, network, max_order, ordered_outputs))
             if actions:
@@ -303,13 +333,12 @@ def groups(network, kinds=GROUP_KINDS, outputs=OUTPUT_ACTIONS, *, max_order: int
         raise InvalidArgument(
             f"groups(network={str(network)!r}, kinds={kinds!r}, outputs={outputs!r}, max_order={max_order!r}): none of "
             f"these groups acts on a network with feature dimension {network.feature_dim} and {network.n_outputs} "
-            "outputs per row (swap, cyclic, spm need n >= 2; dihedral n >= 3; sym n <= 4; signperm n <= 3; rot an even "
-            "n; same needs m = n; tokens-* need unmasked attention)"
+            f"outputs per row ({kind_requirements(kinds)}; same needs m = n)"
         )
     return _groups(network, tuple(choices), max_order, ordered_outputs)
 
 
 __all__ = [
-    "FEATURE_KINDS", "GROUP_KINDS", "PERMUTATION_KINDS", "TOKEN_KINDS", "group_kind", "groups",
-    "kind_acts_on", "output_actions", "shape_for",
+    "ALL_KINDS", "DEFAULT_MAX_ORDER", "draw_group", "feature_kind_names", "group_kind", "group_kind_names", "groups",
+    "kind_acts_on", "kind_requirements", "output_actions", "permutation_kind_names", "shape_for", "token_kind_names",
 ]

@@ -20,7 +20,7 @@ from harness.errors import InvalidInput
 from harness.model.family import Network
 from harness.model.groups import parse_group
 from harness.model.losses import LOSS_CLASSES, LOSSES, Loss
-from strategies.groups import PERMUTATION_KINDS, TOKEN_KINDS, check_network_argument
+from strategies.groups import check_network_argument
 from strategies.networks import check_choices, draw_labelled
 
 
@@ -28,18 +28,15 @@ def keeps_probability_vectors(group_spec) -> bool:
     """Whether every ρ_out(g) of the group maps probability vectors to probability vectors.
 
     Read from the spec: output ``trivial`` always does; ``same`` does for plain permutations (no sign
-    flips); ``sign`` multiplies targets by −1 for some generator of every catalogue kind but rot (decided
-    conservatively: never).
+    flips; the kind's catalogue record says which); ``sign`` multiplies targets by −1 for some generator of
+    every catalogue kind but rot (decided conservatively: never).
     """
     if group_spec is None:
         return True
     for factor in parse_group(group_spec).factors:
         if factor.output == "trivial":
             continue
-        plain_permutation = factor.name in PERMUTATION_KINDS + TOKEN_KINDS or (
-            factor.name == "spm" and all(a > 0 for a in factor.args)
-        )
-        if factor.output == "same" and plain_permutation:
+        if factor.output == "same" and factor.kind.is_plain_permutation(factor.args):
             continue
         return False
     return True

@@ -33,7 +33,15 @@ from harness.model.losses import LOSS_CLASSES, get_loss
 from harness.model.scenario import DATA_CLASSES, Scenario
 from harness.model.specs import parse_network
 from strategies.data import SEEDS
-from strategies.groups import DEFAULT_MAX_ORDER, GROUP_KINDS, draw_group, group_kind, output_actions, shape_for
+from strategies.groups import (
+    ALL_KINDS,
+    DEFAULT_MAX_ORDER,
+    draw_group,
+    group_kind,
+    group_kind_names,
+    output_actions,
+    shape_for,
+)
 from strategies.losses import draw_loss
 from strategies.networks import (
     ANY_SHAPE,
@@ -91,7 +99,7 @@ def _scenarios(draw, table, budget: NetworkBudget, max_order: int, outputs: tupl
 
 def scenarios(
     families=FAMILIES,
-    group_kinds=GROUP_KINDS,
+    group_kinds=ALL_KINDS,
     outputs=OUTPUT_ACTIONS,
     loss_kinds=LOSS_CLASSES,
     data=DATA_CLASSES,
@@ -140,7 +148,9 @@ def scenarios(
             )
         table = [(family, None) for family in families if family_is_feasible(family, budget)]
     else:
-        group_kinds = _in_canonical_order(check_choices(function, "group_kinds", group_kinds, GROUP_KINDS), GROUP_KINDS)
+        all_kinds = group_kind_names()
+        group_kinds = all_kinds if group_kinds == ALL_KINDS else group_kinds
+        group_kinds = _in_canonical_order(check_choices(function, "group_kinds", group_kinds, all_kinds), all_kinds)
         for family in families:
             kinds = []
             for kind in group_kinds:

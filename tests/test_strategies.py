@@ -21,7 +21,6 @@ from harness.model.losses import LOSS_CLASSES, get_loss
 from harness.model.scenario import DATA_CLASSES, Scenario
 from harness.model.specs import parse_network
 from strategies import (
-    GROUP_KINDS,
     coverage_key,
     datasets,
     group_kind,
@@ -33,7 +32,7 @@ from strategies import (
     scenarios,
     thetas,
 )
-from strategies.groups import DEFAULT_MAX_ORDER, TOKEN_KINDS
+from strategies.groups import DEFAULT_MAX_ORDER, group_kind_names, token_kind_names
 
 # Meta-tests fix their own budgets: the guarantees below are "within this many draws".
 META = dict(database=None, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -91,7 +90,7 @@ def test_every_drawn_scenario_builds_and_is_consistent(scenario):
     rng = np.random.default_rng(0)
     for rho_in in group.inputs:
         assert feature_action_defect(network, rho_in, rng) < 1e-8, (str(network), scenario.group)
-    if group_kind(scenario.group) in TOKEN_KINDS:
+    if group_kind(scenario.group) in token_kind_names():
         assert network.mask == "none", "token permutations need an unmasked attention"
     if scenario.data == "augmented":
         assert data.n_samples == group.order * scenario.n_samples
@@ -109,7 +108,7 @@ def _subsets(names):
 @given(st.data())
 def test_any_accepted_arguments_give_valid_scenarios_within_their_limits(data):
     arguments = dict(
-        families=data.draw(_subsets(tuple(FAMILIES))), group_kinds=data.draw(_subsets(GROUP_KINDS)),
+        families=data.draw(_subsets(tuple(FAMILIES))), group_kinds=data.draw(_subsets(group_kind_names())),
         outputs=data.draw(_subsets(OUTPUT_ACTIONS)), loss_kinds=data.draw(_subsets(LOSS_CLASSES)),
         max_params=data.draw(st.integers(2, 40)), max_features=data.draw(st.integers(1, 64)),
         max_order=data.draw(st.integers(2, 400)), max_tokens=data.draw(st.integers(1, 5)),
@@ -146,7 +145,7 @@ def test_groups_act_on_the_network_they_were_drawn_for(data):
     get_loss(loss).check_targets(network.target_rows(dataset.y), network.n_outputs)
 
 
-@pytest.mark.parametrize("kind", GROUP_KINDS)
+@pytest.mark.parametrize("kind", group_kind_names())
 @pytest.mark.parametrize("output", OUTPUT_ACTIONS)
 def test_every_kind_and_output_action_can_be_asked_for(kind, output):
     @settings(max_examples=8, **META)
@@ -225,7 +224,7 @@ def test_scenarios_reach_every_group_kind_for_every_family(family):
         kinds.add(group_kind(scenario.group))
 
     collect()
-    expected = set(GROUP_KINDS) if family == "attention" else set(GROUP_KINDS) - set(TOKEN_KINDS)
+    expected = set(group_kind_names()) if family == "attention" else set(group_kind_names()) - set(token_kind_names())
     assert kinds == expected
 
 
@@ -240,7 +239,7 @@ def test_groups_reach_every_kind_that_acts_on_a_rich_network():
         actions.update(output_actions(spec))
 
     collect()
-    assert kinds == set(GROUP_KINDS) - {"dihedral"}  # dihedral needs d >= 3
+    assert kinds == set(group_kind_names()) - {"dihedral"}  # dihedral needs d >= 3
     assert actions == set(OUTPUT_ACTIONS)
 
 

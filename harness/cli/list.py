@@ -135,7 +135,7 @@ def catalogue(directory: str | Path | None = None) -> dict:
         "properties": [{"id": p.id, "title": p.property.title, "module": p.module,
                         "exploration": p.property.exploration} for p in discover_properties(directory)],
         "families": list(FAMILIES),
-        "groups": [{"spec": spec, "description": text} for spec, text in CATALOGUE.items()],
+        "groups": [{"spec": kind.usage, "description": kind.help} for kind in CATALOGUE.values()],
         "output_actions": [{"name": name, "meaning": OUTPUT_ACTIONS.get(name, "(undocumented)")} for name in ACTIONS],
         "losses": [{"name": loss.name, "class": loss.loss_class, "formula": loss.formula}
                    for loss in LOSSES.values()],

@@ -30,7 +30,9 @@ from harness.verdicts.verdict import Verdict
 MAX_COUNTEREXAMPLE_PARAMS = 5  # the acceptance bound on the shrunk counterexample
 MAX_SEARCH_PARAMS = 6  # scenarios drawn have D ≤ this
 MAX_EXAMPLES = 100
-SIGNED_PERMUTATION_GROUPS = ("cyclic", "flip", "swap:0,1", "sym", "dihedral", "signperm")
+# The catalogue kinds the planted search draws, in its shrink order (cyclic first), each as its catalogue example
+# (swap:0,1); all exact (signed permutations), so every count is an exact modular rank.
+SIGNED_PERMUTATION_KINDS = ("cyclic", "flip", "swap", "sym", "dihedral", "signperm")
 OUTPUT_ACTIONS = ("trivial", "sign", "same")
 NODE = "flowlaws selfcheck"
 
@@ -81,8 +83,13 @@ def small_scenarios():
     from hypothesis import assume
     from hypothesis import strategies as st
 
-    from harness.model.groups import build_group
+    from harness.model.groups import build_group, get_group_kind
     from harness.model.specs import parse_network
+
+    kinds = [get_group_kind(name) for name in SIGNED_PERMUTATION_KINDS]
+    if not all(kind.exact for kind in kinds):
+        raise InvalidInput(f"selfcheck draws exact group kinds only; not exact: {[k.name for k in kinds if not k.exact]}")
+    heads = tuple(kind.example_head for kind in kinds)
 
     @st.composite
     def draw(draw):
@@ -95,7 +102,7 @@ def small_scenarios():
                 "poly": f"poly:{n_in},{hidden},{n_out},k=2"}[family]
         network = parse_network(spec)
         assume(network.n_params <= MAX_SEARCH_PARAMS)
-        group = f"{draw(st.sampled_from(SIGNED_PERMUTATION_GROUPS))}/{draw(st.sampled_from(OUTPUT_ACTIONS))}"
+        group = f"{draw(st.sampled_from(heads))}/{draw(st.sampled_from(OUTPUT_ACTIONS))}"
         try:
             build_group(group, network)
         except InvalidInput:

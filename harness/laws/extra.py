@@ -27,18 +27,10 @@ def extra_laws(network: Network, laws: list[str], loss: str = "mse") -> list[str
     return [law for law in laws if not verify_law(sympy.sympify(law, locals=names), symbols, generators)]
 
 
-def _quarter_turns(dimension: int) -> str:
-    """One-line signed permutation rotating every coordinate plane (x_{2i}, x_{2i+1}) by 90°."""
-    images = []
-    for plane in range(dimension // 2):
-        first, second = 2 * plane + 1, 2 * plane + 2
-        images += [second, -first]  # e_first ↦ e_second, e_second ↦ −e_first
-    return "spm:" + ",".join(map(str, images))
-
-
 def exact_surrogate(network: Network, group_spec: str) -> str | None:
-    """The spec with every ``rot:N`` (N ≥ 3) replaced by quarter turns of the same planes, or None if no rot.
+    """The spec with every factor that has a catalogue surrogate replaced by it, or None if none has one.
 
+    The one surrogate is ``rot:N`` (N ≥ 3) → quarter turns of the same planes (the rot record's ``surrogate``).
     For N ≥ 3 a rotation by 2π/N and the quarter turn often have the same invariant moments (e.g. both leave
     only aI among symmetric 2×2 matrices); whether they do for a given network is checked, not assumed
     (``same_moment_span``).
@@ -48,8 +40,10 @@ def exact_surrogate(network: Network, group_spec: str) -> str | None:
     spec = parse_group(group_spec)
     factors, changed = [], False
     for factor in spec.factors:
-        if factor.name == "rot" and factor.args[0] >= 3:
-            factors.append(f"{_quarter_turns(network.feature_dim)}/{factor.output}")
+        surrogate = factor.kind.surrogate
+        replacement = surrogate(factor, network.feature_dim) if surrogate is not None else None
+        if replacement is not None:
+            factors.append(f"{replacement}/{factor.output}")
             changed = True
         else:
             factors.append(str(factor))
