@@ -158,6 +158,7 @@ def drift_series(scenario: Scenario, law_texts: tuple[str, ...], *, saves: int =
     """
     import numpy as np
 
+    from harness.dynamics.conservation import SELFCHECK_FIGURE as RULE
     from harness.dynamics.flow import GradientFlow, integrate
 
     augmented = scenario.build()
@@ -167,9 +168,10 @@ def drift_series(scenario: Scenario, law_texts: tuple[str, ...], *, saves: int =
              "plain": GradientFlow(plain.network, plain.loss, plain.data)}
     speed = float(np.linalg.norm(flows["augmented"].gradient(theta0))) or 1.0
     horizon = float(np.clip(2.0 * np.linalg.norm(theta0) / speed, 0.5, 10.0))
-    runs = {name: integrate(flow, theta0, horizon, "dp5", rtol=1e-10, atol=1e-12, n_save=saves)
-            for name, flow in flows.items()}
-    reference = integrate(flows["augmented"], theta0, horizon, "dp5", rtol=1e-12, atol=1e-14, n_save=saves)
+    runs = {name: integrate(flow, theta0, horizon, "dp5", rtol=RULE.loose_rtol,
+                            atol=RULE.loose_rtol * RULE.atol_per_rtol, n_save=saves) for name, flow in flows.items()}
+    reference = integrate(flows["augmented"], theta0, horizon, "dp5", rtol=RULE.tight_rtol,
+                          atol=RULE.tight_rtol * RULE.atol_per_rtol, n_save=saves)
     failed = [run for run in (*runs.values(), reference) if not run.ok]
     if failed:  # a run that stopped early shows no drift worth drawing: never plot it as conservation
         return None
