@@ -191,8 +191,6 @@ def drift_series(scenario: Scenario, law_texts: tuple[str, ...], *, saves: int =
 
 def figure_evidence(scenario: Scenario) -> dict:
     """Evidence for both figures: explicit laws with their drift series, and the float Lie trace spectrum."""
-    from harness.laws.fields import GAP_THRESHOLD
-
     evidence = {}
     explicit = _count(scenario.network, scenario.group, "auto", True)
     evidence["explicit_laws"] = list(explicit.explicit_laws)
@@ -200,10 +198,9 @@ def figure_evidence(scenario: Scenario) -> dict:
     if series is not None:
         evidence["series"] = series
     floating = _count(scenario.network, scenario.group, "float", False)
-    if floating.singular_values:
-        rank = floating.lie_rank_by_level[-1] if floating.lie_rank_by_level else None
+    if floating.singular_values and floating.gap is not None:
         evidence["singular_values"] = [float(v) for v in floating.singular_values]
-        evidence["gap"] = {"index": rank, "ratio": floating.gap, "threshold": GAP_THRESHOLD}
+        evidence["gap"] = floating.gap.to_dict()
     return evidence
 
 

@@ -48,6 +48,9 @@ SERIES_POINTS = 40
 class DriftOutcome(str, enum.Enum):
     """The three-valued call on one law along one flow (values as in reports)."""
 
+    def __str__(self) -> str:  # the value, as the plain strings this vocabulary replaced printed
+        return self.value
+
     CONSERVED = "conserved"
     DRIFTS = "drifts"
     INCONCLUSIVE = "inconclusive"
@@ -55,6 +58,9 @@ class DriftOutcome(str, enum.Enum):
 
 class DriftBasis(str, enum.Enum):
     """Which clause of ``DriftRule.judge`` decided: callers word their verdict from it."""
+
+    def __str__(self) -> str:  # the value, as the plain strings this vocabulary replaced printed
+        return self.value
 
     ROUND_OFF = "round-off"  # tight drift at round-off: conserved
     SHRINKS = "shrinks"  # drift shrinks with the tolerance: conserved

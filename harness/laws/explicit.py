@@ -29,7 +29,7 @@ import itertools
 import random
 from dataclasses import dataclass
 from fractions import Fraction
-from math import gcd, isqrt, lcm
+from math import gcd, lcm
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -37,6 +37,8 @@ import sympy
 from sympy import QQ
 from sympy.polys.matrices import DomainMatrix
 
+from harness.algebra import modular
+from harness.algebra.modular import PRIME
 from harness.errors import InvalidInput
 
 LAW_KINDS = ("polynomial", "rational")
@@ -249,56 +251,11 @@ def _nullspace(rows: Iterable[dict], n_columns: int, sample_rows=None) -> list:
     return [[_to_fraction(v) for v in vector] for vector in matrix.nullspace().to_list()]
 
 
-# A prime below 2^31: products of two residues fit in int64, so elimination runs vectorised in numpy.
-MODULUS = 2_147_483_647
-
-
-def _rref_modular(matrix: np.ndarray) -> tuple:
-    """Reduced row echelon form of an integer matrix modulo MODULUS, and its pivot columns."""
-    matrix = matrix % MODULUS
-    n_rows, n_columns = matrix.shape
-    pivots, rank = [], 0
-    for column in range(n_columns):
-        if rank == n_rows:
-            break
-        candidates = np.nonzero(matrix[rank:, column])[0]
-        if len(candidates) == 0:
-            continue
-        row = rank + candidates[0]
-        if row != rank:
-            matrix[[rank, row]] = matrix[[row, rank]]
-        inverse = pow(int(matrix[rank, column]), MODULUS - 2, MODULUS)
-        matrix[rank] = (matrix[rank] * inverse) % MODULUS
-        factors = matrix[:, column].copy()
-        factors[rank] = 0
-        others = np.nonzero(factors)[0]
-        if len(others):
-            update = (factors[others, None] * matrix[rank][None, :]) % MODULUS
-            matrix[others] = (matrix[others] - update) % MODULUS
-        pivots.append(column)
-        rank += 1
-    return matrix[:rank], pivots
-
-
-def _rational_reconstruction(residue: int):
-    """The fraction a/b with |a|, |b| <= sqrt(MODULUS/2) congruent to ``residue``, or None (Wang's algorithm)."""
-    bound = isqrt(MODULUS // 2)
-    previous_remainder, remainder = MODULUS, residue % MODULUS
-    previous_coefficient, coefficient = 0, 1
-    while remainder > bound:
-        quotient = previous_remainder // remainder
-        previous_remainder, remainder = remainder, previous_remainder - quotient * remainder
-        previous_coefficient, coefficient = coefficient, previous_coefficient - quotient * coefficient
-    if coefficient == 0 or abs(coefficient) > bound:
-        return None
-    return Fraction(remainder, coefficient)
-
-
 def _nullspace_modular(sample_rows, exact_rows: list, n_columns: int):
     """The exact nullspace by way of random evaluations modulo a prime, or None when that route fails.
 
     ``sample_rows(count, seed)`` gives ≥ count conditions as integer rows evaluated at random points (mod
-    MODULUS). Rows from one point are strongly correlated, so batches are added until a whole batch leaves the
+    PRIME). Rows from one point are strongly correlated, so batches are added until a whole batch leaves the
     rank unchanged. The nullspace modulo p contains the reduction of the true one; its echelon basis is lifted
     to Q by rational reconstruction and each vector is checked against every exact row. If all pass, they are
     nullity_p independent vectors of the true nullspace, whose dimension is at most nullity_p: the basis is
@@ -306,11 +263,11 @@ def _nullspace_modular(sample_rows, exact_rows: list, n_columns: int):
     """
     batch = max(n_columns // 2, 16)
     reduced = np.zeros((0, n_columns), dtype=np.int64)
-    pivots: list = []
+    pivots = np.zeros(0, dtype=np.int64)
     for attempt in range(1, 13):
         samples = np.asarray(sample_rows(batch, attempt), dtype=np.int64).reshape(-1, n_columns)
         previous_rank = len(pivots)
-        reduced, pivots = _rref_modular(np.vstack([reduced, samples]))
+        reduced, pivots = modular.row_echelon(np.vstack([reduced, samples]))
         if len(pivots) == n_columns or (len(pivots) == previous_rank and attempt > 1):
             break
     pivot_set = set(pivots)
@@ -321,7 +278,7 @@ def _nullspace_modular(sample_rows, exact_rows: list, n_columns: int):
         vector = [Fraction(0)] * n_columns
         vector[free] = Fraction(1)
         for row, pivot in enumerate(pivots):
-            value = _rational_reconstruction(-int(reduced[row, free]))
+            value = modular.rational_reconstruction(-int(reduced[row, free]))
             if value is None:
                 return None
             vector[pivot] = value
@@ -458,24 +415,24 @@ def independent(expressions, symbols, seed: int = 0) -> list:
 
 
 def _value_modular(polynomial: dict, powers: list) -> int:
-    """The polynomial at a point modulo MODULUS, given powers[j][k] = θ_j^k mod MODULUS."""
+    """The polynomial at a point modulo PRIME, given powers[j][k] = θ_j^k mod PRIME."""
     total = 0
     for exponent, coefficient in polynomial.items():
-        term = coefficient % MODULUS
+        term = coefficient % PRIME
         for j, k in enumerate(exponent):
             if k:
-                term = term * powers[j][k] % MODULUS
+                term = term * powers[j][k] % PRIME
         total += term
-    return total % MODULUS
+    return total % PRIME
 
 
 def _random_powers(rng: random.Random, n_variables: int, max_power: int) -> list:
     powers = []
     for _ in range(n_variables):
-        x = rng.randrange(1, MODULUS)
+        x = rng.randrange(1, PRIME)
         row = [1]
         for _k in range(max_power):
-            row.append(row[-1] * x % MODULUS)
+            row.append(row[-1] * x % PRIME)
         powers.append(row)
     return powers
 
@@ -722,7 +679,7 @@ def _rational_law_candidates(fields: list, n_variables: int, rational_degree: in
                 for polynomials in images.values():
                     values = [_value_modular(p, powers) for p in polynomials]
                     samples.append([
-                        (values[i] * monomial_values[j] - values[j] * monomial_values[i]) % MODULUS
+                        (values[i] * monomial_values[j] - values[j] * monomial_values[i]) % PRIME
                         for i, j in block_pairs
                     ])
             return samples

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.algebra.spectral import GAP_THRESHOLD, SpectralGap
 from harness.laws.explicit import verify_law
 from harness.laws.fields import build_field_family, parameter_symbols
 from harness.model.networks import Network
+from harness.verdicts.evidence import Gap
 
 
 def extra_laws(network: Network, laws: list[str], loss: str = "mse") -> list[str]:
@@ -60,14 +62,13 @@ def same_moment_span(network: Network, first, second, loss: str = "mse", seed: i
     """Whether two groups give the same span of augmented moment tuples (float SVD with an explicit gap)."""
     import numpy as np
 
-    from harness.laws.fields import GAP_THRESHOLD, numerical_rank
-
     bases = [build_field_family(network, loss, "augmented", group, exact=False, seed=seed).basis
              for group in (first, second)]
 
     def rank(rows):
         rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-300)
-        return numerical_rank(np.linalg.svd(rows, compute_uv=False))
+        gap = SpectralGap.of(np.linalg.svd(rows, compute_uv=False))
+        return gap.rank, gap.ratio
 
     (r1, g1), (r2, g2), (r12, g12) = rank(bases[0]), rank(bases[1]), rank(np.vstack(bases))
     evidence = {"ranks": [r1, r2, r12], "gaps": [g1, g2, g12], "threshold": GAP_THRESHOLD}
@@ -219,16 +220,10 @@ class LeafTangency:
     def to_evidence(self) -> dict:
         """The evidence a verdict carries (``singular_values`` + ``gap`` are drawn as spectrum.png)."""
         return {"singular_values": list(self.singular_values),
-                "gap": {"index": self.rank, "ratio": self.gap, "threshold": _gap_threshold()},
+                "gap": Gap(self.rank, self.gap, GAP_THRESHOLD).to_dict(),
                 "leaf_tangency": {"outcome": self.outcome, "reason": self.reason, "rank": self.rank,
                                   "residuals": list(self.residuals), "moved": self.moved,
                                   "reachable": self.reachable, "residual_singular_values": list(self.residual_singular_values)}}
-
-
-def _gap_threshold() -> float:
-    from harness.laws.fields import GAP_THRESHOLD
-
-    return GAP_THRESHOLD
 
 
 def leaf_tangency(network: Network, group, count, fields, theta, *, loss: str = "mse", field_loss="mse",
@@ -238,7 +233,7 @@ def leaf_tangency(network: Network, group, count, fields, theta, *, loss: str = 
     ``count`` is a conclusive LawCount of the augmented class under ``loss`` (mse or quartic), so the rank
     r = D − laws of Lie(F) at generic θ is known exactly. L is spanned by the top-r right singular vectors of
     the matrix of generated fields at θ (``harness.laws.lie.trace_matrix_at``, brackets up to the level where the
-    count's rank stopped growing), accepted only if the numerical rank there (``numerical_rank``, the one
+    count's rank stopped growing), accepted only if the numerical rank there (``SpectralGap.of``, the one
     gap rule) is r with a gap of at least GAP_THRESHOLD. Sound because h is a law of the class near generic
     θ iff ∇h ⊥ L near θ (Frobenius), so every law of the class is conserved by X near θ iff X ∈ L there:
     a component of X(θ) outside L moves some law of the class. ``field_loss`` is the loss of the X_j (its
@@ -246,7 +241,6 @@ def leaf_tangency(network: Network, group, count, fields, theta, *, loss: str = 
     """
     import numpy as np
 
-    from harness.laws.fields import GAP_THRESHOLD, numerical_rank
     from harness.laws.lie import trace_matrix_at
 
     if count.laws is None:
@@ -260,7 +254,8 @@ def leaf_tangency(network: Network, group, count, fields, theta, *, loss: str = 
     matrix = trace_matrix_at(family, theta, depth=depth, seed=seed)
     _, singular, right = np.linalg.svd(matrix, full_matrices=False) if matrix.size else (None, np.zeros(0),
                                                                                            np.zeros((0, D)))
-    rank, gap = numerical_rank(singular)
+    spectral = SpectralGap.of(singular)
+    rank, gap = spectral.rank, spectral.ratio
     shown = tuple(float(v) for v in singular[: r + 2])
     fields = np.atleast_2d(np.asarray(fields, dtype=float))
     norms = np.linalg.norm(fields, axis=1)
@@ -269,7 +264,7 @@ def leaf_tangency(network: Network, group, count, fields, theta, *, loss: str = 
         return LeafTangency(outcome, reason, r, shown, float(gap) if rank == r else 0.0, tuple(residuals), moved,
                             tuple(float(v) for v in residual_singular), reachable)
 
-    if rank != r or gap < GAP_THRESHOLD:
+    if rank != r or not spectral.clear:
         return result("inconclusive", f"no gap: the generated fields at θ have numerical rank {rank} (gap "
                                       f"{gap:.3g}), the exact count says {r} (threshold {GAP_THRESHOLD:g})")
     if not np.all(norms > 0):

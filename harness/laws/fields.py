@@ -29,6 +29,7 @@ import numpy as np
 from harness.algebra import modular
 from harness.algebra.jets import EXACT, FLOAT, JetArithmetic
 from harness.algebra.modular import PRIME
+from harness.algebra.spectral import SpectralGap
 from harness.errors import InvalidInput
 from harness.model.groups import Group
 from harness.model.networks import (
@@ -38,10 +39,10 @@ from harness.model.networks import (
     Network,
     PolynomialNetwork,
 )
+from harness.verdicts.evidence import Gap
 
 MOMENT_KINDS = ("mse", "quartic")
 DATA_CLASSES = ("free", "augmented")
-GAP_THRESHOLD = 1e6  # a float rank is accepted only when σ_r / σ_{r+1} is at least this
 _FALSE_STOP_PROBABILITY = 1e-9
 
 
@@ -218,7 +219,7 @@ class FieldFamily:
     kind: str = "mse"
     points: tuple = ()
     moment_singular_values: tuple = ()
-    moment_gap: float | None = None
+    moment_gap: Gap | None = None
     description: str = ""
     _jets: PolynomialJets = field(default=None, repr=False)  # type: ignore[assignment]
 
@@ -329,7 +330,7 @@ class FieldFamily:
                 rows.append(np.asarray(item[1], dtype=object))
                 continue
             x, y = item
-            xs, ys = _orbit(x[None, :], y[None, :], self.group if self.data_class == "augmented" else None, None)
+            xs, ys = orbit(x[None, :], y[None, :], self.group if self.data_class == "augmented" else None, None)
             psi = exact_features(self.network, xs, None)
             targets = ys.astype(object).reshape(psi.shape[0], psi.shape[1], -1)
             rows.append(point_tuples(self.kind, psi, targets, None).sum(axis=0))
@@ -385,7 +386,7 @@ def parameter_symbols(network: Network) -> list:
 
 # --- building families -------------------------------------------------------------------------------
 
-def _orbit(x: np.ndarray, y: np.ndarray, group: Group | None, modulus: int | None) -> tuple[np.ndarray, np.ndarray]:
+def orbit(x: np.ndarray, y: np.ndarray, group: Group | None, modulus: int | None) -> tuple[np.ndarray, np.ndarray]:
     """All (ρ_in(g)x, ρ_out(g)y), g ∈ G, for points x (P, in), y (P, out), stacked g-major: (|G|·P, …)."""
     if group is None:
         return x, y
@@ -449,7 +450,7 @@ def _sample_exact(network, kind, data_class, group, rng, width, description, int
             raise RuntimeError(f"moment span of {network} ({description}) did not stabilise after {draws} draws")
         x = rng.integers(-bound, bound + 1, (batch, network.input_dim), dtype=np.int64)
         y = rng.integers(-bound, bound + 1, (batch, network.output_dim), dtype=np.int64)
-        xs, ys = _orbit(x, y, group, PRIME)
+        xs, ys = orbit(x, y, group, PRIME)
         psi = exact_features(network, xs, PRIME)
         targets = ys.reshape(psi.shape[0], psi.shape[1], -1)
         tuples = point_tuples(kind, psi, targets, PRIME)
@@ -470,21 +471,6 @@ def _sample_exact(network, kind, data_class, group, rng, width, description, int
                        description=description)
 
 
-def numerical_rank(singular_values: np.ndarray) -> tuple[int, float]:
-    """Rank at the largest gap σ_r/σ_{r+1} of singular values, and that gap.
-
-    Values below machine epsilon·σ_1 are rounding noise: they are raised to that floor (so ratios among them
-    are 1 and cannot win), and one floor value is appended so that a full rank has a gap too.
-    """
-    s = np.asarray(singular_values, dtype=float)
-    if s.size == 0 or s[0] == 0:
-        return 0, math.inf
-    scaled = np.maximum(np.append(s / s[0], 0.0), 2.2e-16)
-    ratios = scaled[:-1] / scaled[1:]
-    r = int(np.argmax(ratios))
-    return r + 1, float(ratios[r])
-
-
 def _sample_float(network, kind, data_class, group, rng, width, description) -> FieldFamily:
     """Gaussian points in batches until 16 more draws than the numerical rank (or the full width) are in."""
     order = group.order if group is not None else 1
@@ -493,18 +479,19 @@ def _sample_float(network, kind, data_class, group, rng, width, description) -> 
         batch = 32
         x = rng.standard_normal((batch, network.input_dim))
         y = rng.standard_normal((batch, network.output_dim))
-        xs, ys = _orbit(x, y, group, None)
+        xs, ys = orbit(x, y, group, None)
         psi = network.features(xs).reshape(xs.shape[0], network.rows_per_sample, -1)
         targets = ys.reshape(psi.shape[0], psi.shape[1], -1)
         new = point_tuples(kind, psi, targets, None).reshape(order, batch, width).sum(axis=0)
         new /= np.linalg.norm(new, axis=1, keepdims=True)
         tuples = np.concatenate([tuples, new])
         _, singular, right = np.linalg.svd(tuples, full_matrices=False)
-        r, gap = numerical_rank(singular)
+        gap = SpectralGap.of(singular)
+        r = gap.rank
         if r + 16 <= tuples.shape[0] or tuples.shape[0] >= width + 16:
             break
     return FieldFamily(network, kind, data_class, group, right[:r], False, kind=kind,
-                       moment_singular_values=tuple(float(v) for v in singular[: r + 2]), moment_gap=gap,
+                       moment_singular_values=tuple(float(v) for v in singular[: r + 2]), moment_gap=gap.as_gap(),
                        description=description)
 
 
