@@ -7,8 +7,8 @@ import pytest
 
 from harness.errors import InvalidInput
 from harness.laws.counting import LawCount, count_laws
-from harness.laws.published import law_gradients, verify_published_laws
 from harness.laws.fields import build_field_family
+from harness.laws.published import law_gradients, verify_published_laws
 from harness.model.networks import LinearNetwork, parse_network
 
 

@@ -109,10 +109,10 @@ def test_float_generation_agrees_with_exact():
 def test_trace_matrix_at_spans_the_counted_lie_algebra_and_classifies_fields():
     """Lie(F_MSE-aug)(θ) at a float θ has the exact count's dimension with a clear gap; an augmented MSE gradient
     is tangent to it, a plain one is not (the formula-free drift test, ``harness.laws.extra.leaf_tangency``)."""
+    from harness.algebra.spectral import GAP_THRESHOLD, SpectralGap
     from harness.dynamics.flow import GradientFlow
     from harness.laws.counting import count_laws
     from harness.laws.extra import leaf_tangency
-    from harness.algebra.spectral import GAP_THRESHOLD, SpectralGap
     from harness.laws.fields import build_field_family
     from harness.laws.lie import trace_matrix_at
     from harness.model.scenario import Scenario

@@ -3,8 +3,6 @@
 import json
 import math
 
-import pytest
-
 from harness.laws import counting
 from harness.laws.published import VerifiedLaws
 from harness.laws.results import Certificate, CountMethod, LawCount, StopReason, certify

@@ -299,8 +299,8 @@ def leaf_tangency(network: Network, group, count, fields, theta, *, loss: str = 
 
 def _pointwise_span(network: Network, loss, theta):
     """Rows spanning Jᵀ(θ)(V_ℓ ⊗ R^K) at a float θ: every value a gradient field of ``loss`` can take at θ."""
-    from harness.laws.counting import output_span
     from harness.laws.fields import output_gradient_family
+    from harness.laws.pointwise import output_span
     from harness.model.losses import get_loss
 
     family = output_gradient_family(network, output_span(get_loss(loss), network.n_outputs), exact=False)
