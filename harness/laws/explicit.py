@@ -39,6 +39,7 @@ from sympy.polys.matrices import DomainMatrix
 
 from harness.algebra import modular
 from harness.algebra.modular import PRIME
+from harness.algebra.monomials import exponent_vectors, index_tuples
 from harness.errors import InvalidInput
 
 LAW_KINDS = ("polynomial", "rational")
@@ -140,17 +141,6 @@ def _field_degree(field: list):
 
 # --------------------------------------------------------------------------------------------------
 # Sparse polynomial arithmetic (exact) and monomial bases
-
-
-def _monomials(n_variables: int, degree: int) -> list:
-    """Exponent vectors of all monomials of exactly this degree, in a fixed (lexicographic) order."""
-    result = []
-    for combination in itertools.combinations_with_replacement(range(n_variables), degree):
-        exponent = [0] * n_variables
-        for variable in combination:
-            exponent[variable] += 1
-        result.append(tuple(exponent))
-    return sorted(result, reverse=True)
 
 
 def _add_scaled(target: dict, source: dict, factor, shift: Exponent = None) -> None:
@@ -447,7 +437,7 @@ def _polynomial_law_candidates(fields: list, n_variables: int, max_degree: int) 
     blocks = [[degree] for degree in range(1, max_degree + 1)] if homogeneous else [list(range(1, max_degree + 1))]
     laws = []
     for degrees in blocks:
-        basis = [m for degree in degrees for m in _monomials(n_variables, degree)]
+        basis = [m for degree in degrees for m in exponent_vectors(n_variables, degree)]
         images = [[_lie_derivative_of_monomial(exponent, field) for exponent in basis] for field in fields]
         rows: dict = {}
         for per_field in images:
@@ -501,11 +491,11 @@ def _explained_bivectors(atoms: list, basis: list, block_degree, rational_degree
     polynomial t keeps the ratio, and polarising in t gives (sF_a)∧(s'F_b) + (s'F_a)∧(sF_b) for monomials s, s'.
     """
     n_variables = len(basis[0])
-    monomials_by_degree = {d: _monomials(n_variables, d) for d in range(rational_degree + 1)}
+    monomials_by_degree = {d: exponent_vectors(n_variables, d) for d in range(rational_degree + 1)}
     wanted = set(basis)
     elements, factors = [], []
     for total in range(1, rational_degree + 1):
-        for combination in itertools.combinations_with_replacement(range(len(atoms)), total):
+        for combination in index_tuples(len(atoms), total):
             powers = [combination.count(j) for j in range(len(atoms))]
             products = []
             for mu in itertools.product(*(range(k + 1) for k in powers)):
@@ -635,7 +625,7 @@ def _rational_law_candidates(fields: list, n_variables: int, rational_degree: in
 
     ``atoms`` is read afresh for every block, so laws the caller verifies and appends explain the next blocks.
     """
-    basis = [m for degree in range(rational_degree + 1) for m in _monomials(n_variables, degree)]
+    basis = [m for degree in range(rational_degree + 1) for m in exponent_vectors(n_variables, degree)]
     n = len(basis)
     index_of = {m: i for i, m in enumerate(basis)}
     homogeneous = all(_field_degree(field) is not None for field in fields)
