@@ -35,7 +35,7 @@ def field_degree(field: list):
     return degrees.pop() if degrees else 0
 
 
-def add_scaled(target: dict, source: dict, factor, shift: Exponent = None) -> None:
+def add_scaled(target: dict, source: dict, factor, shift: Exponent | None = None) -> None:
     """target += factor · θ^shift · source."""
     for monomial, coefficient in source.items():
         if shift is not None:
