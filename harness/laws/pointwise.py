@@ -23,6 +23,7 @@ from harness.laws.results import CountMethod, LawCount, StopReason, certify
 from harness.model.groups import Group
 from harness.model.losses import Loss
 from harness.model.networks import Network
+from harness.model.numpy_reference import loss_gradient
 
 POINTWISE_ATTEMPTS = 4  # random θ (and input scales) tried before the pointwise spans are called different
 POINTWISE_NUMERATOR = 10**6  # pointwise-span θ = a / 2^20 with integer a in [−10^6, 10^6]: entries in about [−1, 1]
@@ -52,7 +53,6 @@ def pointwise_gradients(network: Network, loss: Loss, group: Group | None, theta
                         n_sets: int, points_per_set: int = 2, input_scale: float = 1.0) -> np.ndarray:
     """∇L(θ) for ``n_sets`` random data sets (orbit-closed under ``group`` when given), as rows."""
     rows = []
-    phi = network.phi(theta)
     for _ in range(n_sets):
         x = input_scale * rng.standard_normal((points_per_set, network.input_dim))
         y = _random_targets(loss, rng, points_per_set * network.rows_per_sample, network.n_outputs)
@@ -61,16 +61,8 @@ def pointwise_gradients(network: Network, loss: Loss, group: Group | None, theta
         psi = network.features(xs)
         targets = network.target_rows(ys)
         loss.check_targets(targets, network.n_outputs)
-        _, grads = _loss_rows(loss, psi @ phi.T, targets)
-        rows.append(network.polynomial.vjp(theta, grads.T @ psi))
+        rows.append(loss_gradient(network, loss, psi, targets, theta, mean=False))  # a span: scale is irrelevant
     return np.stack(rows)
-
-
-def _loss_rows(loss: Loss, predictions, targets):
-    from harness.model.losses import loss_rows
-
-    return loss_rows(loss.kernel_id, np.ascontiguousarray(predictions, dtype=np.float64),
-                     np.ascontiguousarray(targets, dtype=np.float64))
 
 
 def count_pointwise(network, data_class, loss, group, seed, max_depth, max_samples) -> LawCount:
