@@ -15,7 +15,11 @@ probability < 1e−9. The sampled span is always inside the true one, so Lie ran
 This treats every family alike, including masked attention where no ρ_Ψ exists.
 
 The float family (rotation groups, whose moments are irrational) takes Gaussian points and the span from an
-SVD with an explicit gap.
+SVD with an explicit gap (``harness.algebra.spectral``).
+
+Length: about 450 lines while the per-family exact features (``exact_features``, ``_tuple_degree``) still live
+here; they move into the family modules with the network-family protocol (issue 9, Build 1), which brings
+this module under 400.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from fractions import Fraction
 import numpy as np
 
 from harness.algebra import modular
-from harness.algebra.jets import EXACT, FLOAT, JetArithmetic
+from harness.algebra.jets import EXACT, FLOAT, JetArithmetic, PolynomialJets
 from harness.algebra.modular import PRIME
 from harness.algebra.spectral import SpectralGap
 from harness.errors import InvalidInput
@@ -44,74 +48,6 @@ from harness.verdicts.evidence import Gap
 MOMENT_KINDS = ("mse", "quartic")
 DATA_CLASSES = ("free", "augmented")
 _FALSE_STOP_PROBABILITY = 1e-9
-
-
-# --- the sparse polynomial map Φ on jets ---------------------------------------------------------------
-
-class _ScatterSum:
-    """Sums the last axis of an array into ``size`` bins given by ``targets`` (sorted once, reduceat after)."""
-
-    def __init__(self, targets: np.ndarray, size: int):
-        self.order = np.argsort(targets, kind="stable")
-        ordered = targets[self.order]
-        self.starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-        self.bins = ordered[self.starts]
-        self.size = size
-
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        out = np.zeros(values.shape[:-1] + (self.size,), dtype=values.dtype)
-        if self.starts.size:
-            out[..., self.bins] = np.add.reduceat(values[..., self.order], self.starts, axis=-1)
-        return out
-
-
-class PolynomialJets:
-    """Φ(θ̃) and J(θ̃)ᵀ vec G̃ for jets θ̃, G̃ (leading axis: jet coefficients), from a ``PolynomialMap``."""
-
-    def __init__(self, network: Network):
-        poly = network.polynomial
-        self.n_params = poly.n_params
-        self.shape = poly.shape
-        self.out = poly.out
-        self.coef = poly.coef
-        self.variables = poly.variables
-        self.degree = poly.degree
-        self._phi_sum = _ScatterSum(self.out, self.shape[0] * self.shape[1])
-        self._grad_sum = _ScatterSum(self.variables.T.reshape(-1), self.n_params)
-
-    def _factors(self, arithmetic: JetArithmetic, point: np.ndarray) -> list[np.ndarray]:
-        return [point[..., self.variables[:, s]] for s in range(self.degree)]
-
-    def phi(self, arithmetic: JetArithmetic, point: np.ndarray) -> np.ndarray:
-        """Φ(θ̃) with shape point.shape[:-1] + (m, K)."""
-        factors = self._factors(arithmetic, point)
-        product = factors[0]
-        for factor in factors[1:]:
-            product = arithmetic.multiply(product, factor)
-        terms = arithmetic.scale(product, self.coef)
-        flat = arithmetic.normalise(self._phi_sum(terms))
-        return flat.reshape(flat.shape[:-1] + self.shape)
-
-    def vjp(self, arithmetic: JetArithmetic, point: np.ndarray, cotangent: np.ndarray) -> np.ndarray:
-        """J(θ̃)ᵀ vec G̃ = Σ_t coef_t G̃[out_t] ∂(Π_s θ̃[var_ts]) (shape: batch + (D,))."""
-        factors = self._factors(arithmetic, point)
-        flat = cotangent.reshape(cotangent.shape[:-2] + (-1,))
-        weight = arithmetic.scale(flat[..., self.out], self.coef)
-        # prefix[s] = Π_{q<s} factor_q, suffix[s] = Π_{q>s} factor_q: the product of the others is their product.
-        prefix = [None] * self.degree
-        suffix = [None] * self.degree
-        for s in range(1, self.degree):
-            prefix[s] = factors[0] if s == 1 else arithmetic.multiply(prefix[s - 1], factors[s - 1])
-        for s in range(self.degree - 2, -1, -1):
-            suffix[s] = factors[-1] if s == self.degree - 2 else arithmetic.multiply(suffix[s + 1], factors[s + 1])
-        parts = []
-        for s in range(self.degree):
-            others = prefix[s] if suffix[s] is None else suffix[s] if prefix[s] is None else arithmetic.multiply(
-                prefix[s], suffix[s])
-            parts.append(arithmetic.multiply(weight, others))
-        shape = np.broadcast_shapes(*[p.shape for p in parts])
-        contributions = np.concatenate([np.broadcast_to(p, shape) for p in parts], axis=-1)
-        return arithmetic.normalise(self._grad_sum(contributions))
 
 
 # --- exact and float features Ψ ---------------------------------------------------------------------
@@ -225,7 +161,7 @@ class FieldFamily:
 
     def __post_init__(self):
         if self._jets is None:
-            object.__setattr__(self, "_jets", PolynomialJets(self.network))
+            object.__setattr__(self, "_jets", PolynomialJets(self.network.polynomial))
 
     @property
     def n_params(self) -> int:
