@@ -17,6 +17,7 @@ its coefficient is taking the upper half of the leading axis.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 
@@ -60,7 +61,7 @@ class JetArithmetic:
         return np.int64 if self.exact else np.float64
 
     def normalise(self, array: np.ndarray) -> np.ndarray:
-        return np.mod(array, self.modulus) if self.exact else array
+        return np.mod(array, cast(int, self.modulus)) if self.exact else array  # exact jets always carry p
 
     def constant(self, values: np.ndarray, nilpotents: int = 0) -> np.ndarray:
         """The jet with constant part ``values`` and no ε terms."""

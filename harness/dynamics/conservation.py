@@ -148,7 +148,8 @@ def compile_law(network: Network, expression) -> ExplicitLaw:
     from harness.laws.fields import parameter_symbols
 
     symbols = parameter_symbols(network)
-    expr = sympy.sympify(expression, locals={s.name: s for s in symbols}) if isinstance(expression, str) else expression
+    names = {s.name: s for s in symbols}
+    expr = sympy.sympify(expression, locals=names) if isinstance(expression, str) else expression  # pyright: ignore[reportCallIssue]  # sympy's sympify overloads omit ``locals`` for str input
     numerator, denominator = sympy.fraction(sympy.together(expr))
     gradient = [sympy.diff(expr, s) for s in symbols]
     return ExplicitLaw(

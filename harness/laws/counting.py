@@ -127,8 +127,9 @@ def _count_polynomial(network, data_class, loss, group, exact, seed, max_depth, 
     D = network.n_params
     family = build_field_family(network, loss.name, data_class, group, exact=exact, seed=seed)
     notes = []
-    if not exact and family.moment_gap is not None and family.moment_gap.ratio < GAP_THRESHOLD:
-        notes.append(f"moment span decided without a clear gap ({family.moment_gap.ratio:.3g})")
+    moment_gap = family.moment_gap.ratio if family.moment_gap is not None else None
+    if not exact and moment_gap is not None and moment_gap < GAP_THRESHOLD:
+        notes.append(f"moment span decided without a clear gap ({moment_gap:.3g})")
     # Free data involve no group, so their count is exact even beside a rotation group (unless float is forced).
     free_family = family if data_class == "free" else build_field_family(network, loss.name, "free", None,
                                                                          exact=free_exact, seed=seed)

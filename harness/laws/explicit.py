@@ -160,7 +160,7 @@ def verify_law(expression, symbols, generators) -> bool:
         bottom = sympy.Poly(denominator, *symbols, domain=QQ)
     except (sympy.PolynomialError, sympy.CoercionFailed):
         top = bottom = None
-    if top is not None:
+    if top is not None and bottom is not None:
         if bottom.is_zero:
             return False
         top_sparse = {m: to_fraction(c) for m, c in top.as_dict().items()}
@@ -172,10 +172,10 @@ def verify_law(expression, symbols, generators) -> bool:
                 return False
         return True
     for field in fields:
-        derivative = sum(
+        derivative = sympy.Add(*(
             sympy.diff(expression, symbol) * to_sympy(component, symbols)
             for symbol, component in zip(symbols, field)
-        )
+        ))
         if sympy.simplify(derivative) != 0:
             return False
     return True

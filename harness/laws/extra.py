@@ -26,7 +26,8 @@ def extra_laws(network: Network, laws: list[str], loss: str = "mse") -> list[str
     free = build_field_family(network, loss, "free", None)
     _, generators = free.sympy_generators(symbols)
     names = {s.name: s for s in symbols}
-    return [law for law in laws if not verify_law(sympy.sympify(law, locals=names), symbols, generators)]
+    return [law for law in laws
+            if not verify_law(sympy.sympify(law, locals=names), symbols, generators)]  # pyright: ignore[reportCallIssue]  # sympy's sympify overloads omit ``locals`` for str input
 
 
 def _quarter_turns(dimension: int) -> str:
@@ -136,7 +137,7 @@ def rational_moment_basis(basis, *, max_denominator: int = RATIONAL_DENOMINATOR,
     rank = basis.shape[0]
     if rank == 0:
         return None
-    _, _, pivots = scipy.linalg.qr(basis, pivoting=True)
+    _, _, pivots = scipy.linalg.qr(basis, pivoting=True)  # pyright: ignore[reportAssignmentType]  # scipy stubs: a union of tuple sizes
     columns = np.sort(pivots[:rank])
     echelon = np.linalg.solve(basis[:, columns], basis)
     rows = [[Fraction(float(v)).limit_denominator(max_denominator) for v in row] for row in echelon]
@@ -171,7 +172,7 @@ def _from_rational_moment_span(network: Network, group, loss: str, seed: int) ->
     names = {s.name: s for s in symbols}
     kept, residuals = [], {}
     for text in candidates:
-        expression = sympy.sympify(text, locals=names)
+        expression = sympy.sympify(text, locals=names)  # pyright: ignore[reportCallIssue]  # sympy's sympify overloads omit ``locals`` for str input
         gradient = sympy.lambdify(symbols, [sympy.diff(expression, s) for s in symbols], "numpy")
         worst = 0.0
         for _ in range(3):
