@@ -25,8 +25,9 @@ environment.configure()  # one thread and the Numba cache folder, before numpy a
 
 import numpy as np  # noqa: E402
 
-from harness.laws.counting import count_laws, verify_published_laws  # noqa: E402
+from harness.laws.counting import count_laws  # noqa: E402
 from harness.laws.fields import build_field_family  # noqa: E402
+from harness.laws.published import verify_published_laws  # noqa: E402
 from harness.model.groups import build_group  # noqa: E402
 from harness.model.specs import parse_network  # noqa: E402
 

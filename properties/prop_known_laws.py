@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.dynamics.conservation import CLEAR_DRIFT, flow_horizon
+from harness.dynamics.conservation import KNOWN_LAWS, DriftBasis, flow_horizon
 from harness.dynamics.flow import GradientFlow, integrate, law_drift, loss_values
 from harness.model.family import FAMILIES
 from harness.model.losses import LOSS_CLASSES
@@ -37,10 +37,7 @@ from strategies.groups import group_kind_names, token_kind_names
 
 GAUSS_TOLERANCE = 1e-9  # relative drift allowed to the Gauss–Legendre flow (exact up to round-off)
 GAUSS_STEPS = 200
-LOOSE_RTOL, TIGHT_RTOL = 1e-6, 1e-10
-ATOL_PER_RTOL = 1e-2  # atol = rtol · 1e-2
-ROUND_OFF = 1e-10  # a drift this small cannot be told from the tight run's own error (rtol 1e-10)
-REQUIRED_SHRINK = 10.0  # four decades of tolerance must buy at least one decade of drift
+RULE = KNOWN_LAWS  # the drift judge (harness.dynamics.conservation): rtol 1e-6 → 1e-10, round-off 1e-10
 MIN_LOSS_CHANGE = 1e-6  # relative change of L below which the flow has not moved enough to judge
 SAVES = 20
 HORIZON_EXTENSIONS = 3  # a flow that barely moves is run up to 3 times, each 100× longer
@@ -67,16 +64,17 @@ def conservation_verdict(scenario: Scenario, laws=None) -> Verdict:
             break
         horizon *= HORIZON_FACTOR
     runs = {"gauss": gauss}
-    for name, rtol in (("dp5_loose", LOOSE_RTOL), ("dp5_tight", TIGHT_RTOL)):
+    for name, rtol in (("dp5_loose", RULE.loose_rtol), ("dp5_tight", RULE.tight_rtol)):
         # few save times: steps clipped to land on many of them would make both runs equally (too) accurate
-        runs[name] = integrate(flow, theta0, horizon, "dp5", rtol=rtol, atol=rtol * ATOL_PER_RTOL,
+        runs[name] = integrate(flow, theta0, horizon, "dp5", rtol=rtol, atol=rtol * RULE.atol_per_rtol,
                                n_save=DP5_SAVES)
     evidence = {
         "horizon": horizon,
         "statuses": {name: run.status for name, run in runs.items()},
         "gradient_evaluations": {name: run.n_rhs for name, run in runs.items()},
-        "tolerances": {"gauss_steps": GAUSS_STEPS, "dp5_loose_rtol": LOOSE_RTOL, "dp5_tight_rtol": TIGHT_RTOL,
-                       "gauss_bound": GAUSS_TOLERANCE, "round_off": ROUND_OFF, "required_shrink": REQUIRED_SHRINK},
+        "tolerances": {"gauss_steps": GAUSS_STEPS, "dp5_loose_rtol": RULE.loose_rtol,
+                       "dp5_tight_rtol": RULE.tight_rtol, "gauss_bound": GAUSS_TOLERANCE, "round_off": RULE.round_off,
+                       "required_shrink": RULE.required_shrink},
     }
     failed = {name: run.status for name, run in runs.items() if not run.ok}
     if failed:
@@ -98,15 +96,16 @@ def conservation_verdict(scenario: Scenario, laws=None) -> Verdict:
         worst = int(np.argmax(drifts["gauss"].drifts))
         return Verdict.violated(f"law {drifts['gauss'].names[worst]} drifts by {gauss_drift:.2e} (relative) under "
                                 f"Gauss–Legendre, above {GAUSS_TOLERANCE:g}", **evidence)
-    if tight <= ROUND_OFF:
+    call = RULE.judge(loose, tight)
+    if call.basis is DriftBasis.ROUND_OFF:
         return Verdict.holds(f"Gauss drift {gauss_drift:.1e}; Dormand–Prince drift at round-off ({tight:.1e})",
                              **evidence)
-    if tight * REQUIRED_SHRINK <= loose:
+    if call.basis is DriftBasis.SHRINKS:
         return Verdict.holds(f"Gauss drift {gauss_drift:.1e}; Dormand–Prince drift shrinks {loose:.1e} → {tight:.1e} "
-                             f"as rtol goes {LOOSE_RTOL:g} → {TIGHT_RTOL:g}", **evidence)
-    if tight < CLEAR_DRIFT:
+                             f"as rtol goes {RULE.loose_rtol:g} → {RULE.tight_rtol:g}", **evidence)
+    if call.basis is DriftBasis.BETWEEN:
         return Verdict.inconclusive(f"Dormand–Prince drift {tight:.1e} neither shrinks with the tolerance nor stands "
-                                    f"clear of its error (below {CLEAR_DRIFT:g})", **evidence)
+                                    f"clear of its error (below {RULE.clear_drift:g})", **evidence)
     return Verdict.violated(f"Dormand–Prince drift does not shrink with the tolerance ({loose:.1e} → {tight:.1e}): "
                             "the quantity moves with the flow, not with the integrator's error", **evidence)
 

@@ -52,7 +52,6 @@ from harness.dynamics.flow import GradientFlow
 from harness.dynamics.leaf import representative_dataset
 from harness.laws.counting import count_laws
 from harness.laws.extra import explicit_extra_laws, leaf_tangency
-from harness.laws.fields import GAP_THRESHOLD, numerical_rank
 from harness.model.family import FAMILIES
 from harness.model.losses import get_loss
 from harness.model.scenario import Scenario
@@ -77,8 +76,7 @@ def check(scenario: Scenario, *, planted_laws: list[str] | None = None,
                     singular_values=list(count.singular_values), loss_class=loss.loss_class)
     if count.gap is not None and count.singular_values:
         # the gap that decided the pointwise span's dimension sits after σ_rank (spectrum.png marks it there)
-        rank, _ = numerical_rank(np.asarray(count.singular_values))
-        evidence["gap"] = {"ratio": count.gap, "index": rank, "threshold": GAP_THRESHOLD}
+        evidence["gap"] = count.gap.to_dict()
     if not count.conclusive:
         return Verdict.inconclusive(f"augmented count inconclusive ({count.stop_reason})", **evidence)
     if count.laws != count.free_laws:

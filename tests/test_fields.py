@@ -10,7 +10,6 @@ from harness.errors import InvalidInput
 from harness.laws.fields import (
     build_field_family,
     exact_features,
-    numerical_rank,
     output_gradient_family,
     point_tuples,
 )
@@ -100,7 +99,7 @@ def test_float_family_matches_exact_span_dimension():
     exact = build_field_family(network, "mse", "augmented", group)
     floating = build_field_family(network, "mse", "augmented", group, exact=False)
     assert exact.n_fields == floating.n_fields
-    assert floating.moment_gap > 1e6
+    assert floating.moment_gap.ratio > 1e6
 
 
 def test_sympy_generators_agree_with_modular_evaluation():
@@ -137,10 +136,3 @@ def test_bad_classes_are_rejected():
         build_field_family(network, "mse", "augmented", build_group("rot:3", network))
     with pytest.raises(InvalidInput, match="moment kind"):
         build_field_family(network, "logcosh", "free")
-
-
-def test_numerical_rank_ignores_noise_below_epsilon():
-    assert numerical_rank(np.array([5.0, 1e-15, 1e-20, 1e-33]))[0] == 1
-    assert numerical_rank(np.array([3.0, 2.0, 1.0]))[0] == 3
-    rank, gap = numerical_rank(np.array([1.0, 0.5, 0.2, 0.1]))
-    assert gap > 1e12 and rank == 4

@@ -103,16 +103,17 @@ def test_float_generation_agrees_with_exact():
     for spec, group in CASES:
         exact = generate_lie_algebra(family_for(spec, group))
         floating = generate_lie_algebra(family_for(spec, group, exact=False))
-        assert floating.rank == exact.rank and floating.gap > 1e6, (spec, floating)
+        assert floating.rank == exact.rank and floating.gap.ratio > 1e6, (spec, floating)
 
 
 def test_trace_matrix_at_spans_the_counted_lie_algebra_and_classifies_fields():
     """Lie(F_MSE-aug)(θ) at a float θ has the exact count's dimension with a clear gap; an augmented MSE gradient
     is tangent to it, a plain one is not (the formula-free drift test, ``harness.laws.extra.leaf_tangency``)."""
+    from harness.algebra.spectral import GAP_THRESHOLD, SpectralGap
     from harness.dynamics.flow import GradientFlow
     from harness.laws.counting import count_laws
     from harness.laws.extra import leaf_tangency
-    from harness.laws.fields import GAP_THRESHOLD, build_field_family, numerical_rank
+    from harness.laws.fields import build_field_family
     from harness.laws.lie import trace_matrix_at
     from harness.model.scenario import Scenario
 
@@ -121,7 +122,8 @@ def test_trace_matrix_at_spans_the_counted_lie_algebra_and_classifies_fields():
     count = count_laws(network, "augmented", "mse", group, seed=1, find_explicit=False)
     family = build_field_family(network, "mse", "augmented", group, seed=1).as_float()
     singular = np.linalg.svd(trace_matrix_at(family, built.theta0, depth=2, seed=1), compute_uv=False)
-    rank, gap = numerical_rank(singular)
+    measured = SpectralGap.of(singular)
+    rank, gap = measured.rank, measured.ratio
     assert (rank, count.laws) == (network.n_params - count.laws, 3) and gap >= GAP_THRESHOLD
     augmented = -GradientFlow(network, "mse", built.data).gradient(built.theta0)
     tangent = leaf_tangency(network, group, count, [augmented], built.theta0, seed=1)

@@ -9,11 +9,15 @@ Why: evaluating a polynomial field Y at the jet θ + εX(θ) gives Y(θ) + ε DY
 depth k needs k − 1 nilpotents (one per nesting level), and every coefficient stays exact modulo p.
 The newest nilpotent is always the highest bit, so adding one is appending a block of zeros and reading
 its coefficient is taking the upper half of the leading axis.
+
+``PolynomialJets`` evaluates a network's sparse polynomial map Φ and its vector–Jacobian product on such jets
+(the field family's ``X_w(θ̃) = −J(θ̃)ᵀ vec(Φ(θ̃)M − C)``), for any ``JetArithmetic``.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 
@@ -57,7 +61,7 @@ class JetArithmetic:
         return np.int64 if self.exact else np.float64
 
     def normalise(self, array: np.ndarray) -> np.ndarray:
-        return np.mod(array, self.modulus) if self.exact else array
+        return np.mod(array, cast(int, self.modulus)) if self.exact else array  # exact jets always carry p
 
     def constant(self, values: np.ndarray, nilpotents: int = 0) -> np.ndarray:
         """The jet with constant part ``values`` and no ε terms."""
@@ -114,3 +118,71 @@ class JetArithmetic:
 
 EXACT = JetArithmetic(PRIME)
 FLOAT = JetArithmetic(None)
+
+
+# --- a sparse polynomial map Φ evaluated on jets ---------------------------------------------------------
+
+class _ScatterSum:
+    """Sums the last axis of an array into ``size`` bins given by ``targets`` (sorted once, reduceat after)."""
+
+    def __init__(self, targets: np.ndarray, size: int):
+        self.order = np.argsort(targets, kind="stable")
+        ordered = targets[self.order]
+        self.starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        self.bins = ordered[self.starts]
+        self.size = size
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        out = np.zeros(values.shape[:-1] + (self.size,), dtype=values.dtype)
+        if self.starts.size:
+            out[..., self.bins] = np.add.reduceat(values[..., self.order], self.starts, axis=-1)
+        return out
+
+
+class PolynomialJets:
+    """Φ(θ̃) and J(θ̃)ᵀ vec G̃ for jets θ̃, G̃ (leading axis: jet coefficients), from a network's ``PolynomialMap``
+    (``network.polynomial``: coefficients, variables and output slots of its monomials)."""
+
+    def __init__(self, poly):
+        self.n_params = poly.n_params
+        self.shape = poly.shape
+        self.out = poly.out
+        self.coef = poly.coef
+        self.variables = poly.variables
+        self.degree = poly.degree
+        self._phi_sum = _ScatterSum(self.out, self.shape[0] * self.shape[1])
+        self._grad_sum = _ScatterSum(self.variables.T.reshape(-1), self.n_params)
+
+    def _factors(self, arithmetic: JetArithmetic, point: np.ndarray) -> list[np.ndarray]:
+        return [point[..., self.variables[:, s]] for s in range(self.degree)]
+
+    def phi(self, arithmetic: JetArithmetic, point: np.ndarray) -> np.ndarray:
+        """Φ(θ̃) with shape point.shape[:-1] + (m, K)."""
+        factors = self._factors(arithmetic, point)
+        product = factors[0]
+        for factor in factors[1:]:
+            product = arithmetic.multiply(product, factor)
+        terms = arithmetic.scale(product, self.coef)
+        flat = arithmetic.normalise(self._phi_sum(terms))
+        return flat.reshape(flat.shape[:-1] + self.shape)
+
+    def vjp(self, arithmetic: JetArithmetic, point: np.ndarray, cotangent: np.ndarray) -> np.ndarray:
+        """J(θ̃)ᵀ vec G̃ = Σ_t coef_t G̃[out_t] ∂(Π_s θ̃[var_ts]) (shape: batch + (D,))."""
+        factors = self._factors(arithmetic, point)
+        flat = cotangent.reshape(cotangent.shape[:-2] + (-1,))
+        weight = arithmetic.scale(flat[..., self.out], self.coef)
+        # prefix[s] = Π_{q<s} factor_q, suffix[s] = Π_{q>s} factor_q: the product of the others is their product.
+        prefix = [None] * self.degree
+        suffix = [None] * self.degree
+        for s in range(1, self.degree):
+            prefix[s] = factors[0] if s == 1 else arithmetic.multiply(prefix[s - 1], factors[s - 1])
+        for s in range(self.degree - 2, -1, -1):
+            suffix[s] = factors[-1] if s == self.degree - 2 else arithmetic.multiply(suffix[s + 1], factors[s + 1])
+        parts = []
+        for s in range(self.degree):
+            others = prefix[s] if suffix[s] is None else suffix[s] if prefix[s] is None else arithmetic.multiply(
+                prefix[s], suffix[s])
+            parts.append(arithmetic.multiply(weight, others))
+        shape = np.broadcast_shapes(*[p.shape for p in parts])
+        contributions = np.concatenate([np.broadcast_to(p, shape) for p in parts], axis=-1)
+        return arithmetic.normalise(self._grad_sum(contributions))

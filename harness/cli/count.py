@@ -47,7 +47,7 @@ def run(args) -> int:
     result = count_laws(args.arch, data, args.loss, args.group, seed=seed, max_depth=max_depth,
                         find_explicit=True if args.laws else None, method=args.method)
     if args.json:
-        print(json.dumps(result.to_dict()))
+        print(json.dumps(result.to_dict(), allow_nan=False))
         return 0
     print(render(result, laws=args.laws or args.latex, latex=args.latex))
     return 0
@@ -68,14 +68,14 @@ def render(result, *, laws: bool = False, latex: bool = False) -> str:
         ("extra laws", show(result.extra_laws)),
         ("Lie rank by level", " → ".join(map(str, result.lie_rank_by_level)) or "-"),
         ("certified", f"{'yes' if result.certified else 'no'}"
-                      + (f" ({result.certificate})" if result.certificate else "")),
-        ("method", f"{result.method} (stop: {result.stop_reason})"),
+                      + (f" ({result.certificate.value})" if result.certificate else "")),
+        ("method", f"{result.method.value} (stop: {result.stop_reason.value})"),
         ("verified laws", str(result.verified_laws)),
         ("time", f"{result.seconds:.2f} s"),
     ]
     if result.gap is not None:
         shown = ", ".join(f"{v:.3g}" for v in result.singular_values)
-        rows.append(("singular values", f"{shown} (gap {result.gap:.3g})"))
+        rows.append(("singular values", f"{shown} (gap {result.gap.ratio:.3g})"))
     width = max(len(name) for name, _ in rows)
     lines = [f"{name:<{width}}  {value}" for name, value in rows]
     for note in result.notes:

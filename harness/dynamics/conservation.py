@@ -13,10 +13,25 @@ ratio laws hold only away from it), the law was not finite along the flow, or th
 
 A failed run is never judged: if either integration ends with a status other than ``ok``, every judgement is
 ``inconclusive`` with that status (``DriftJudgement.status``) and NaN drifts, whatever the saved states show.
+
+The drift judge is ``DriftRule``, the one place where a loose and a tight Dormand–Prince drift become a
+three-valued call; every property and ``flowlaws selfcheck`` read their tolerances from a ``DriftRule``.
+Two judging records exist because two evidence kinds exist (their constants differed before they were gathered here,
+and each verdict is kept):
+
+- ``EXPLICIT_LAWS`` (any sympy law, Properties 4–5): tolerances 1e-6 → 1e-11, round-off 1e-11; a shrinking
+  drift is called conserved only below ``clear_drift`` and a drift needs the plateau ``tight·3 ≥ loose``.
+- ``KNOWN_LAWS`` (published quadratic laws beside an exact Gauss–Legendre check, Property 2): tolerances
+  1e-6 → 1e-10, round-off 1e-10; the Gauss run already bounds the law, so any tenfold shrink is conserved
+  (``shrink_limit`` = ∞) and a drift ≥ ``clear_drift`` that does not shrink tenfold is a drift (plateau 10).
+
+``SELFCHECK_FIGURE`` only sets the tolerances of the selfcheck's drift figure (nothing is judged from it).
 """
 
 from __future__ import annotations
 
+import enum
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -25,13 +40,90 @@ import numpy as np
 from harness.dynamics.flow import GradientFlow, integrate, loss_values
 from harness.model.family import Network
 
-LOOSE_RTOL, TIGHT_RTOL = 1e-6, 1e-11
-ROUND_OFF = 1e-11  # relative drift indistinguishable from float64 round-off along a flow
-REQUIRED_SHRINK = 10.0  # five decades of tolerance must buy at least one decade of drift for a true law
-CLEAR_DRIFT = 1e-7  # a drift this size that does not shrink from rtol 1e-6 to 1e-11 is no integrator error
 MIN_LOSS_CHANGE = 1e-6
 MIN_DENOMINATOR = 1e-3  # |Q(θ(t))| / |Q(θ₀)| below this: a ratio law is near its pole
 SERIES_POINTS = 40
+
+
+class DriftOutcome(str, enum.Enum):
+    """The three-valued call on one law along one flow (values as in reports)."""
+
+    def __str__(self) -> str:  # the value, as the plain strings this vocabulary replaced printed
+        return self.value
+
+    CONSERVED = "conserved"
+    DRIFTS = "drifts"
+    INCONCLUSIVE = "inconclusive"
+
+
+class DriftBasis(str, enum.Enum):
+    """Which clause of ``DriftRule.judge`` decided: callers word their verdict from it."""
+
+    def __str__(self) -> str:  # the value, as the plain strings this vocabulary replaced printed
+        return self.value
+
+    ROUND_OFF = "round-off"  # tight drift at round-off: conserved
+    SHRINKS = "shrinks"  # drift shrinks with the tolerance: conserved
+    PLATEAU = "plateau"  # drift clearly above the integrator's error and not shrinking: drifts
+    BETWEEN = "between"  # neither: inconclusive
+
+
+@dataclass(frozen=True)
+class DriftCall:
+    """A ``DriftRule``'s judgement of one loose/tight drift pair, with the numbers that decided it."""
+
+    outcome: DriftOutcome
+    basis: DriftBasis
+    loose: float
+    tight: float
+
+
+@dataclass(frozen=True)
+class DriftRule:
+    """The drift judge: Dormand–Prince at ``loose_rtol`` and ``tight_rtol`` (atol = rtol·``atol_per_rtol``).
+
+    ``judge(loose, tight)`` on the relative drifts max_t |h(θ(t)) − h(θ₀)| / scale of the two runs:
+
+    1. tight ≤ ``round_off``: conserved (round-off of the tight run);
+    2. tight·``required_shrink`` ≤ loose and tight < ``shrink_limit``: conserved (the drift is the integrator's);
+    3. tight ≥ ``clear_drift`` and tight·``plateau`` ≥ loose: drifts (it does not follow the tolerance);
+    4. otherwise inconclusive.
+
+    Non-finite drifts are not judged here (callers say why the law was not finite). The module docstring
+    lists the two records and why their constants differ.
+    """
+
+    loose_rtol: float
+    tight_rtol: float
+    round_off: float
+    required_shrink: float = 10.0
+    clear_drift: float = 1e-7
+    shrink_limit: float = 1e-7
+    plateau: float = 3.0
+    atol_per_rtol: float = 1e-2
+
+    def judge(self, loose: float, tight: float) -> DriftCall:
+        if tight <= self.round_off:
+            return DriftCall(DriftOutcome.CONSERVED, DriftBasis.ROUND_OFF, loose, tight)
+        if tight * self.required_shrink <= loose and tight < self.shrink_limit:
+            return DriftCall(DriftOutcome.CONSERVED, DriftBasis.SHRINKS, loose, tight)
+        if tight >= self.clear_drift and tight * self.plateau >= loose:
+            return DriftCall(DriftOutcome.DRIFTS, DriftBasis.PLATEAU, loose, tight)
+        return DriftCall(DriftOutcome.INCONCLUSIVE, DriftBasis.BETWEEN, loose, tight)
+
+    def thresholds(self) -> dict:
+        """The constants as recorded in a verdict's evidence."""
+        return {"round_off": self.round_off, "required_shrink": self.required_shrink, "clear_drift": self.clear_drift}
+
+
+# Explicit (sympy) laws: five decades of tolerance must buy one decade of drift; a drift of 1e-7 that does not
+# shrink from rtol 1e-6 to 1e-11 is no integrator error; 1e-11 is float64 round-off along a flow.
+EXPLICIT_LAWS = DriftRule(loose_rtol=1e-6, tight_rtol=1e-11, round_off=1e-11)
+# Published laws (Property 2): four decades of tolerance, round-off at the tight run's own error (rtol 1e-10).
+KNOWN_LAWS = DriftRule(loose_rtol=1e-6, tight_rtol=1e-10, round_off=1e-10, shrink_limit=math.inf, plateau=10.0)
+# ``flowlaws selfcheck``'s drift.png: drift along rtol-1e-10 flows, the integrator's error read as |h(θ_1e-10(t)) −
+# h(θ_1e-12(t))| (a picture of a counterexample already refuted by exact counts: nothing is judged from it).
+SELFCHECK_FIGURE = DriftRule(loose_rtol=1e-10, tight_rtol=1e-12, round_off=1e-12)
 
 
 @dataclass(frozen=True)
@@ -56,7 +148,8 @@ def compile_law(network: Network, expression) -> ExplicitLaw:
     from harness.laws.fields import parameter_symbols
 
     symbols = parameter_symbols(network)
-    expr = sympy.sympify(expression, locals={s.name: s for s in symbols}) if isinstance(expression, str) else expression
+    names = {s.name: s for s in symbols}
+    expr = sympy.sympify(expression, locals=names) if isinstance(expression, str) else expression  # pyright: ignore[reportCallIssue]  # sympy's sympify overloads omit ``locals`` for str input
     numerator, denominator = sympy.fraction(sympy.together(expr))
     gradient = [sympy.diff(expr, s) for s in symbols]
     return ExplicitLaw(
@@ -106,15 +199,16 @@ def _relative_drift(law: ExplicitLaw, states: np.ndarray, scale: float) -> np.nd
 
 
 def judge_drift(flow: GradientFlow, theta0: np.ndarray, laws: list[ExplicitLaw], *, horizon: float | None = None,
-                with_series: bool = False) -> tuple[list[DriftJudgement], dict]:
-    """Judge each law along the flow from θ₀; returns the judgements and shared evidence (and plot series)."""
+                with_series: bool = False, rule: DriftRule = EXPLICIT_LAWS) -> tuple[list[DriftJudgement], dict]:
+    """Judge each law along the flow from θ₀ with ``rule``; returns the judgements and shared evidence (and
+    plot series)."""
     theta0 = np.asarray(theta0, dtype=float)
     horizon = flow_horizon(flow, theta0) if horizon is None else horizon
-    loose = integrate(flow, theta0, horizon, "dp5", rtol=LOOSE_RTOL, atol=LOOSE_RTOL * 1e-2, n_save=2)
-    tight = integrate(flow, theta0, horizon, "dp5", rtol=TIGHT_RTOL, atol=TIGHT_RTOL * 1e-2, n_save=2)
-    evidence = {"horizon": horizon, "rtol_loose": LOOSE_RTOL, "rtol_tight": TIGHT_RTOL,
-                "statuses": {"loose": loose.status, "tight": tight.status},
-                "thresholds": {"round_off": ROUND_OFF, "required_shrink": REQUIRED_SHRINK, "clear_drift": CLEAR_DRIFT}}
+    loose_rtol, tight_rtol = rule.loose_rtol, rule.tight_rtol
+    loose = integrate(flow, theta0, horizon, "dp5", rtol=loose_rtol, atol=loose_rtol * rule.atol_per_rtol, n_save=2)
+    tight = integrate(flow, theta0, horizon, "dp5", rtol=tight_rtol, atol=tight_rtol * rule.atol_per_rtol, n_save=2)
+    evidence = {"horizon": horizon, "rtol_loose": loose_rtol, "rtol_tight": tight_rtol,
+                "statuses": {"loose": loose.status, "tight": tight.status}, "thresholds": rule.thresholds()}
     if not (loose.ok and tight.ok):
         failed = loose if not loose.ok else tight
         reason = f"integration did not finish (loose: {loose.status}, tight: {tight.status}; {failed.failure})"
@@ -125,8 +219,8 @@ def judge_drift(flow: GradientFlow, theta0: np.ndarray, laws: list[ExplicitLaw],
     evidence.update(loss_start=float(losses[0]), loss_end=float(losses[-1]), relative_loss_change=loss_change)
     dense = None
     if with_series:
-        dense = {rtol: integrate(flow, theta0, horizon, "dp5", rtol=rtol, atol=rtol * 1e-2, n_save=SERIES_POINTS)
-                 for rtol in (LOOSE_RTOL, TIGHT_RTOL)}
+        dense = {rtol: integrate(flow, theta0, horizon, "dp5", rtol=rtol, atol=rtol * rule.atol_per_rtol,
+                                 n_save=SERIES_POINTS) for rtol in (loose_rtol, tight_rtol)}
     judgements, series_drift = [], {}
     for law in laws:
         scale = law.scale(theta0)
@@ -135,20 +229,20 @@ def judge_drift(flow: GradientFlow, theta0: np.ndarray, laws: list[ExplicitLaw],
         ratio = None
         if law.denominator is not None:
             q0 = abs(float(law.denominator(*theta0)))
-            states = tight.states if dense is None else dense[TIGHT_RTOL].states
+            states = tight.states if dense is None else dense[tight_rtol].states
             ratio = min(abs(float(law.denominator(*s))) for s in states) / max(q0, 1e-300)
-        if dense is not None and dense[TIGHT_RTOL].ok:
-            series_drift[law.text] = _relative_drift(law, dense[TIGHT_RTOL].states, scale).tolist()
-        judgements.append(_classify(law.text, drift_loose, drift_tight, ratio, loss_change))
+        if dense is not None and dense[tight_rtol].ok:
+            series_drift[law.text] = _relative_drift(law, dense[tight_rtol].states, scale).tolist()
+        judgements.append(_classify(rule, law.text, drift_loose, drift_tight, ratio, loss_change))
     if dense is not None and all(run.ok for run in dense.values()):
-        a, b = dense[LOOSE_RTOL].states, dense[TIGHT_RTOL].states
+        a, b = dense[loose_rtol].states, dense[tight_rtol].states
         error = np.linalg.norm(a - b, axis=1) / np.maximum(np.linalg.norm(b, axis=1), 1e-300)
-        evidence["series"] = {"times": dense[TIGHT_RTOL].times.tolist(), "drift": series_drift,
-                              "error": error.tolist(), "error_label": f"‖θ(rtol {LOOSE_RTOL:g}) − θ(rtol {TIGHT_RTOL:g})‖/‖θ‖"}
+        evidence["series"] = {"times": dense[tight_rtol].times.tolist(), "drift": series_drift,
+                              "error": error.tolist(), "error_label": f"‖θ(rtol {loose_rtol:g}) − θ(rtol {tight_rtol:g})‖/‖θ‖"}
     return judgements, evidence
 
 
-def _classify(text: str, loose: float, tight: float, denominator_ratio: float | None,
+def _classify(rule: DriftRule, text: str, loose: float, tight: float, denominator_ratio: float | None,
               loss_change: float) -> DriftJudgement:
     if not (np.isfinite(loose) and np.isfinite(tight)):
         return DriftJudgement(text, "inconclusive", f"the law is not finite along the flow (drifts {loose} and "
@@ -159,13 +253,11 @@ def _classify(text: str, loose: float, tight: float, denominator_ratio: float | 
     if not loss_change > MIN_LOSS_CHANGE:
         return DriftJudgement(text, "inconclusive", f"the flow barely moves (relative loss change {loss_change:.1e})",
                               loose, tight, denominator_ratio)
-    if tight <= ROUND_OFF:
-        return DriftJudgement(text, "conserved", f"drift at round-off ({tight:.1e})", loose, tight, denominator_ratio)
-    if tight * REQUIRED_SHRINK <= loose and tight < CLEAR_DRIFT:
-        return DriftJudgement(text, "conserved", f"drift shrinks with the tolerance ({loose:.1e} → {tight:.1e})",
-                              loose, tight, denominator_ratio)
-    if tight >= CLEAR_DRIFT and tight * 3 >= loose:
-        return DriftJudgement(text, "drifts", f"drift {tight:.1e} does not shrink with the tolerance "
-                              f"({loose:.1e} → {tight:.1e})", loose, tight, denominator_ratio)
-    return DriftJudgement(text, "inconclusive", f"drift neither at the integrator's error nor clearly above it "
-                          f"({loose:.1e} → {tight:.1e})", loose, tight, denominator_ratio)
+    call = rule.judge(loose, tight)
+    reason = {
+        DriftBasis.ROUND_OFF: f"drift at round-off ({tight:.1e})",
+        DriftBasis.SHRINKS: f"drift shrinks with the tolerance ({loose:.1e} → {tight:.1e})",
+        DriftBasis.PLATEAU: f"drift {tight:.1e} does not shrink with the tolerance ({loose:.1e} → {tight:.1e})",
+        DriftBasis.BETWEEN: f"drift neither at the integrator's error nor clearly above it ({loose:.1e} → {tight:.1e})",
+    }[call.basis]
+    return DriftJudgement(text, call.outcome.value, reason, loose, tight, denominator_ratio)

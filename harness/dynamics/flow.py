@@ -23,6 +23,7 @@ import numpy as np
 
 from harness.errors import InvalidInput
 from harness.kernels import integrators
+from harness.model import numpy_reference
 from harness.model.data import DataSet, check_data_size, moments
 from harness.model.family import Network
 from harness.model.losses import Loss, get_loss
@@ -138,11 +139,9 @@ class GradientFlow:
         return integrators.gradient_kernel(self.check_theta(theta), self.problem)
 
     def reference_gradient(self, theta) -> np.ndarray:
-        """∇L(θ) = J(θ)ᵀ vec(G) in plain NumPy, independent of the kernels (dense Jacobian, all rows): for tests."""
-        theta = self.check_theta(theta)
-        predictions = self.features @ self.network.phi(theta).T
-        cotangent = self.loss.gradient(predictions, self.targets).T @ self.features / self.features.shape[0]
-        return self.network.polynomial.jacobian(theta).T @ cotangent.reshape(-1)
+        """∇L(θ) = J(θ)ᵀ vec(G) in plain NumPy, independent of the kernels (``harness.model.numpy_reference``)."""
+        return numpy_reference.loss_gradient(self.network, self.loss, self.features, self.targets,
+                                             self.check_theta(theta))
 
 
 @dataclass(frozen=True, eq=False)

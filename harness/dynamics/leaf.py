@@ -55,6 +55,7 @@ from typing import Callable
 import numpy as np
 
 from harness.errors import InvalidInput
+from harness.model import numpy_reference
 from harness.model.data import DataSet, augment, random_dataset
 from harness.model.family import Network
 from harness.model.groups import Group
@@ -241,14 +242,7 @@ def loss_gradient(network: Network, loss: Loss, data: DataSet) -> Callable[[np.n
     """θ ↦ ∇L(θ) = J(θ)ᵀ vec(G), G = mean_r ∇_f ℓ(Φ(θ)Ψ_r, y_r) Ψ_rᵀ, in NumPy (used to size the legs)."""
     psi = network.features(data.x)
     targets = network.target_rows(data.y)
-    polynomial = network.polynomial
-
-    def gradient(theta: np.ndarray) -> np.ndarray:
-        predictions = psi @ polynomial.evaluate(np.asarray(theta, dtype=float)).T
-        cotangent = loss.gradient(predictions, targets).T @ psi / psi.shape[0]
-        return polynomial.vjp(theta, cotangent)
-
-    return gradient
+    return lambda theta: numpy_reference.loss_gradient(network, loss, psi, targets, theta)
 
 
 def gradient_cost(network: Network, loss: Loss, data: DataSet) -> int:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.algebra.spectral import GAP_THRESHOLD, SpectralGap
 from harness.laws.explicit import verify_law
 from harness.laws.fields import build_field_family, parameter_symbols
 from harness.model.family import Network
+from harness.verdicts.evidence import Gap
 
 
 def extra_laws(network: Network, laws: list[str], loss: str = "mse") -> list[str]:
@@ -24,7 +26,8 @@ def extra_laws(network: Network, laws: list[str], loss: str = "mse") -> list[str
     free = build_field_family(network, loss, "free", None)
     _, generators = free.sympy_generators(symbols)
     names = {s.name: s for s in symbols}
-    return [law for law in laws if not verify_law(sympy.sympify(law, locals=names), symbols, generators)]
+    return [law for law in laws
+            if not verify_law(sympy.sympify(law, locals=names), symbols, generators)]  # pyright: ignore[reportCallIssue]  # sympy's sympify overloads omit ``locals`` for str input
 
 
 def exact_surrogate(network: Network, group_spec: str) -> str | None:
@@ -54,14 +57,13 @@ def same_moment_span(network: Network, first, second, loss: str = "mse", seed: i
     """Whether two groups give the same span of augmented moment tuples (float SVD with an explicit gap)."""
     import numpy as np
 
-    from harness.laws.fields import GAP_THRESHOLD, numerical_rank
-
     bases = [build_field_family(network, loss, "augmented", group, exact=False, seed=seed).basis
              for group in (first, second)]
 
     def rank(rows):
         rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-300)
-        return numerical_rank(np.linalg.svd(rows, compute_uv=False))
+        gap = SpectralGap.of(np.linalg.svd(rows, compute_uv=False))
+        return gap.rank, gap.ratio
 
     (r1, g1), (r2, g2), (r12, g12) = rank(bases[0]), rank(bases[1]), rank(np.vstack(bases))
     evidence = {"ranks": [r1, r2, r12], "gaps": [g1, g2, g12], "threshold": GAP_THRESHOLD}
@@ -129,7 +131,7 @@ def rational_moment_basis(basis, *, max_denominator: int = RATIONAL_DENOMINATOR,
     rank = basis.shape[0]
     if rank == 0:
         return None
-    _, _, pivots = scipy.linalg.qr(basis, pivoting=True)
+    _, _, pivots = scipy.linalg.qr(basis, pivoting=True)  # pyright: ignore[reportAssignmentType]  # scipy stubs: a union of tuple sizes
     columns = np.sort(pivots[:rank])
     echelon = np.linalg.solve(basis[:, columns], basis)
     rows = [[Fraction(float(v)).limit_denominator(max_denominator) for v in row] for row in echelon]
@@ -164,7 +166,7 @@ def _from_rational_moment_span(network: Network, group, loss: str, seed: int) ->
     names = {s.name: s for s in symbols}
     kept, residuals = [], {}
     for text in candidates:
-        expression = sympy.sympify(text, locals=names)
+        expression = sympy.sympify(text, locals=names)  # pyright: ignore[reportCallIssue]  # sympy's sympify overloads omit ``locals`` for str input
         gradient = sympy.lambdify(symbols, [sympy.diff(expression, s) for s in symbols], "numpy")
         worst = 0.0
         for _ in range(3):
@@ -213,16 +215,10 @@ class LeafTangency:
     def to_evidence(self) -> dict:
         """The evidence a verdict carries (``singular_values`` + ``gap`` are drawn as spectrum.png)."""
         return {"singular_values": list(self.singular_values),
-                "gap": {"index": self.rank, "ratio": self.gap, "threshold": _gap_threshold()},
+                "gap": Gap(self.rank, self.gap, GAP_THRESHOLD).to_dict(),
                 "leaf_tangency": {"outcome": self.outcome, "reason": self.reason, "rank": self.rank,
                                   "residuals": list(self.residuals), "moved": self.moved,
                                   "reachable": self.reachable, "residual_singular_values": list(self.residual_singular_values)}}
-
-
-def _gap_threshold() -> float:
-    from harness.laws.fields import GAP_THRESHOLD
-
-    return GAP_THRESHOLD
 
 
 def leaf_tangency(network: Network, group, count, fields, theta, *, loss: str = "mse", field_loss="mse",
@@ -232,7 +228,7 @@ def leaf_tangency(network: Network, group, count, fields, theta, *, loss: str = 
     ``count`` is a conclusive LawCount of the augmented class under ``loss`` (mse or quartic), so the rank
     r = D − laws of Lie(F) at generic θ is known exactly. L is spanned by the top-r right singular vectors of
     the matrix of generated fields at θ (``harness.laws.lie.trace_matrix_at``, brackets up to the level where the
-    count's rank stopped growing), accepted only if the numerical rank there (``numerical_rank``, the one
+    count's rank stopped growing), accepted only if the numerical rank there (``SpectralGap.of``, the one
     gap rule) is r with a gap of at least GAP_THRESHOLD. Sound because h is a law of the class near generic
     θ iff ∇h ⊥ L near θ (Frobenius), so every law of the class is conserved by X near θ iff X ∈ L there:
     a component of X(θ) outside L moves some law of the class. ``field_loss`` is the loss of the X_j (its
@@ -240,7 +236,6 @@ def leaf_tangency(network: Network, group, count, fields, theta, *, loss: str = 
     """
     import numpy as np
 
-    from harness.laws.fields import GAP_THRESHOLD, numerical_rank
     from harness.laws.lie import trace_matrix_at
 
     if count.laws is None:
@@ -254,7 +249,8 @@ def leaf_tangency(network: Network, group, count, fields, theta, *, loss: str = 
     matrix = trace_matrix_at(family, theta, depth=depth, seed=seed)
     _, singular, right = np.linalg.svd(matrix, full_matrices=False) if matrix.size else (None, np.zeros(0),
                                                                                            np.zeros((0, D)))
-    rank, gap = numerical_rank(singular)
+    spectral = SpectralGap.of(singular)
+    rank, gap = spectral.rank, spectral.ratio
     shown = tuple(float(v) for v in singular[: r + 2])
     fields = np.atleast_2d(np.asarray(fields, dtype=float))
     norms = np.linalg.norm(fields, axis=1)
@@ -263,7 +259,7 @@ def leaf_tangency(network: Network, group, count, fields, theta, *, loss: str = 
         return LeafTangency(outcome, reason, r, shown, float(gap) if rank == r else 0.0, tuple(residuals), moved,
                             tuple(float(v) for v in residual_singular), reachable)
 
-    if rank != r or gap < GAP_THRESHOLD:
+    if rank != r or not spectral.clear:
         return result("inconclusive", f"no gap: the generated fields at θ have numerical rank {rank} (gap "
                                       f"{gap:.3g}), the exact count says {r} (threshold {GAP_THRESHOLD:g})")
     if not np.all(norms > 0):
@@ -298,8 +294,8 @@ def leaf_tangency(network: Network, group, count, fields, theta, *, loss: str = 
 
 def _pointwise_span(network: Network, loss, theta):
     """Rows spanning Jᵀ(θ)(V_ℓ ⊗ R^K) at a float θ: every value a gradient field of ``loss`` can take at θ."""
-    from harness.laws.counting import output_span
     from harness.laws.fields import output_gradient_family
+    from harness.laws.pointwise import output_span
     from harness.model.losses import get_loss
 
     family = output_gradient_family(network, output_span(get_loss(loss), network.n_outputs), exact=False)

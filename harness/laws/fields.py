@@ -15,7 +15,11 @@ probability < 1e−9. The sampled span is always inside the true one, so Lie ran
 This treats every family alike, including masked attention where no ρ_Ψ exists.
 
 The float family (rotation groups, whose moments are irrational) takes Gaussian points and the span from an
-SVD with an explicit gap.
+SVD with an explicit gap (``harness.algebra.spectral``).
+
+Length: about 450 lines while the per-family exact features (``exact_features``, ``_tuple_degree``) still live
+here; they move into the family modules with the network-family protocol (issue 9, Build 1), which brings
+this module under 400.
 """
 
 from __future__ import annotations
@@ -26,84 +30,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from harness.algebra import modular
-from harness.algebra.jets import EXACT, FLOAT, JetArithmetic
+from harness.algebra.jets import EXACT, FLOAT, JetArithmetic, PolynomialJets
 from harness.algebra.modular import PRIME
+from harness.algebra.spectral import SpectralGap
 from harness.errors import InvalidInput
 from harness.model.family import Network
 from harness.model.groups import Group
+from harness.verdicts.evidence import Gap
 
 MOMENT_KINDS = ("mse", "quartic")
 DATA_CLASSES = ("free", "augmented")
-GAP_THRESHOLD = 1e6  # a float rank is accepted only when σ_r / σ_{r+1} is at least this
 _FALSE_STOP_PROBABILITY = 1e-9
-
-
-# --- the sparse polynomial map Φ on jets ---------------------------------------------------------------
-
-class _ScatterSum:
-    """Sums the last axis of an array into ``size`` bins given by ``targets`` (sorted once, reduceat after)."""
-
-    def __init__(self, targets: np.ndarray, size: int):
-        self.order = np.argsort(targets, kind="stable")
-        ordered = targets[self.order]
-        self.starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-        self.bins = ordered[self.starts]
-        self.size = size
-
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        out = np.zeros(values.shape[:-1] + (self.size,), dtype=values.dtype)
-        if self.starts.size:
-            out[..., self.bins] = np.add.reduceat(values[..., self.order], self.starts, axis=-1)
-        return out
-
-
-class PolynomialJets:
-    """Φ(θ̃) and J(θ̃)ᵀ vec G̃ for jets θ̃, G̃ (leading axis: jet coefficients), from a ``PolynomialMap``."""
-
-    def __init__(self, network: Network):
-        poly = network.polynomial
-        self.n_params = poly.n_params
-        self.shape = poly.shape
-        self.out = poly.out
-        self.coef = poly.coef
-        self.variables = poly.variables
-        self.degree = poly.degree
-        self._phi_sum = _ScatterSum(self.out, self.shape[0] * self.shape[1])
-        self._grad_sum = _ScatterSum(self.variables.T.reshape(-1), self.n_params)
-
-    def _factors(self, arithmetic: JetArithmetic, point: np.ndarray) -> list[np.ndarray]:
-        return [point[..., self.variables[:, s]] for s in range(self.degree)]
-
-    def phi(self, arithmetic: JetArithmetic, point: np.ndarray) -> np.ndarray:
-        """Φ(θ̃) with shape point.shape[:-1] + (m, K)."""
-        factors = self._factors(arithmetic, point)
-        product = factors[0]
-        for factor in factors[1:]:
-            product = arithmetic.multiply(product, factor)
-        terms = arithmetic.scale(product, self.coef)
-        flat = arithmetic.normalise(self._phi_sum(terms))
-        return flat.reshape(flat.shape[:-1] + self.shape)
-
-    def vjp(self, arithmetic: JetArithmetic, point: np.ndarray, cotangent: np.ndarray) -> np.ndarray:
-        """J(θ̃)ᵀ vec G̃ = Σ_t coef_t G̃[out_t] ∂(Π_s θ̃[var_ts]) (shape: batch + (D,))."""
-        factors = self._factors(arithmetic, point)
-        flat = cotangent.reshape(cotangent.shape[:-2] + (-1,))
-        weight = arithmetic.scale(flat[..., self.out], self.coef)
-        # prefix[s] = Π_{q<s} factor_q, suffix[s] = Π_{q>s} factor_q: the product of the others is their product.
-        prefix = [None] * self.degree
-        suffix = [None] * self.degree
-        for s in range(1, self.degree):
-            prefix[s] = factors[0] if s == 1 else arithmetic.multiply(prefix[s - 1], factors[s - 1])
-        for s in range(self.degree - 2, -1, -1):
-            suffix[s] = factors[-1] if s == self.degree - 2 else arithmetic.multiply(suffix[s + 1], factors[s + 1])
-        parts = []
-        for s in range(self.degree):
-            others = prefix[s] if suffix[s] is None else suffix[s] if prefix[s] is None else arithmetic.multiply(
-                prefix[s], suffix[s])
-            parts.append(arithmetic.multiply(weight, others))
-        shape = np.broadcast_shapes(*[p.shape for p in parts])
-        contributions = np.concatenate([np.broadcast_to(p, shape) for p in parts], axis=-1)
-        return arithmetic.normalise(self._grad_sum(contributions))
 
 
 # --- exact and float features Ψ ---------------------------------------------------------------------
@@ -176,13 +113,13 @@ class FieldFamily:
     kind: str = "mse"
     points: tuple = ()
     moment_singular_values: tuple = ()
-    moment_gap: float | None = None
+    moment_gap: Gap | None = None
     description: str = ""
     _jets: PolynomialJets = field(default=None, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self):
         if self._jets is None:
-            object.__setattr__(self, "_jets", PolynomialJets(self.network))
+            object.__setattr__(self, "_jets", PolynomialJets(self.network.polynomial))
 
     @property
     def n_params(self) -> int:
@@ -287,7 +224,7 @@ class FieldFamily:
                 rows.append(np.asarray(item[1], dtype=object))
                 continue
             x, y = item
-            xs, ys = _orbit(x[None, :], y[None, :], self.group if self.data_class == "augmented" else None, None)
+            xs, ys = orbit(x[None, :], y[None, :], self.group if self.data_class == "augmented" else None, None)
             psi = exact_features(self.network, xs, None)
             targets = ys.astype(object).reshape(psi.shape[0], psi.shape[1], -1)
             rows.append(point_tuples(self.kind, psi, targets, None).sum(axis=0))
@@ -343,7 +280,7 @@ def parameter_symbols(network: Network) -> list:
 
 # --- building families -------------------------------------------------------------------------------
 
-def _orbit(x: np.ndarray, y: np.ndarray, group: Group | None, modulus: int | None) -> tuple[np.ndarray, np.ndarray]:
+def orbit(x: np.ndarray, y: np.ndarray, group: Group | None, modulus: int | None) -> tuple[np.ndarray, np.ndarray]:
     """All (ρ_in(g)x, ρ_out(g)y), g ∈ G, for points x (P, in), y (P, out), stacked g-major: (|G|·P, …)."""
     if group is None:
         return x, y
@@ -406,7 +343,7 @@ def _sample_exact(network, kind, data_class, group, rng, width, description, int
             raise RuntimeError(f"moment span of {network} ({description}) did not stabilise after {draws} draws")
         x = rng.integers(-bound, bound + 1, (batch, network.input_dim), dtype=np.int64)
         y = rng.integers(-bound, bound + 1, (batch, network.output_dim), dtype=np.int64)
-        xs, ys = _orbit(x, y, group, PRIME)
+        xs, ys = orbit(x, y, group, PRIME)
         psi = exact_features(network, xs, PRIME)
         targets = ys.reshape(psi.shape[0], psi.shape[1], -1)
         tuples = point_tuples(kind, psi, targets, PRIME)
@@ -427,21 +364,6 @@ def _sample_exact(network, kind, data_class, group, rng, width, description, int
                        description=description)
 
 
-def numerical_rank(singular_values: np.ndarray) -> tuple[int, float]:
-    """Rank at the largest gap σ_r/σ_{r+1} of singular values, and that gap.
-
-    Values below machine epsilon·σ_1 are rounding noise: they are raised to that floor (so ratios among them
-    are 1 and cannot win), and one floor value is appended so that a full rank has a gap too.
-    """
-    s = np.asarray(singular_values, dtype=float)
-    if s.size == 0 or s[0] == 0:
-        return 0, math.inf
-    scaled = np.maximum(np.append(s / s[0], 0.0), 2.2e-16)
-    ratios = scaled[:-1] / scaled[1:]
-    r = int(np.argmax(ratios))
-    return r + 1, float(ratios[r])
-
-
 def _sample_float(network, kind, data_class, group, rng, width, description) -> FieldFamily:
     """Gaussian points in batches until 16 more draws than the numerical rank (or the full width) are in."""
     order = group.order if group is not None else 1
@@ -450,18 +372,19 @@ def _sample_float(network, kind, data_class, group, rng, width, description) -> 
         batch = 32
         x = rng.standard_normal((batch, network.input_dim))
         y = rng.standard_normal((batch, network.output_dim))
-        xs, ys = _orbit(x, y, group, None)
+        xs, ys = orbit(x, y, group, None)
         psi = network.features(xs).reshape(xs.shape[0], network.rows_per_sample, -1)
         targets = ys.reshape(psi.shape[0], psi.shape[1], -1)
         new = point_tuples(kind, psi, targets, None).reshape(order, batch, width).sum(axis=0)
         new /= np.linalg.norm(new, axis=1, keepdims=True)
         tuples = np.concatenate([tuples, new])
         _, singular, right = np.linalg.svd(tuples, full_matrices=False)
-        r, gap = numerical_rank(singular)
+        gap = SpectralGap.of(singular)
+        r = gap.rank
         if r + 16 <= tuples.shape[0] or tuples.shape[0] >= width + 16:
             break
     return FieldFamily(network, kind, data_class, group, right[:r], False, kind=kind,
-                       moment_singular_values=tuple(float(v) for v in singular[: r + 2]), moment_gap=gap,
+                       moment_singular_values=tuple(float(v) for v in singular[: r + 2]), moment_gap=gap.as_gap(),
                        description=description)
 
 

@@ -19,15 +19,15 @@ at level 1 is not an extra law: ranks can catch up at depth 3, so stopping by th
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from harness.algebra import modular
-from harness.laws.fields import GAP_THRESHOLD, FieldFamily, numerical_rank
-
-STOP_REASONS = ("certificate", "involutive", "depth-cap", "sample-cap", "no-clear-gap", "points-disagree")
+from harness.algebra.spectral import GAP_THRESHOLD, SpectralGap
+from harness.laws.fields import FieldFamily
+from harness.laws.results import StopReason
+from harness.verdicts.evidence import Gap
 
 
 class Generator:
@@ -87,14 +87,17 @@ class LieGeneration:
     n_params: int
     rank: int
     rank_by_level: tuple[int, ...]
-    stop_reason: str
+    stop_reason: StopReason
     exact: bool
     samples: int
     target_rank: int | None = None
     second_point_rank: int | None = None
     singular_values: tuple[float, ...] = ()
-    gap: float | None = None
+    gap: Gap | None = None  # the gap that set a float rank (None in exact arithmetic)
     notes: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "stop_reason", StopReason(self.stop_reason))
 
     @property
     def conclusive(self) -> bool:
@@ -213,7 +216,7 @@ def trace_matrix_at(family: FieldFamily, theta: np.ndarray, *, depth: int, seed:
     module docstring), scaled per level as in the float generation. ``family`` must be a float family
     (``FieldFamily.as_float()`` turns an exact one into one with the same fields). With ``depth`` at least the
     level where the exact count's rank stopped growing, the span is Lie(F)(θ) at generic θ; its dimension
-    must be read with ``numerical_rank`` and compared with that count, never assumed.
+    must be read with ``SpectralGap.of`` and compared with that count, never assumed.
     """
     if family.exact:
         raise ValueError("trace_matrix_at needs a float family: use family.as_float()")
@@ -240,20 +243,20 @@ def _generate_float(family, target_rank, max_depth, max_samples, seed) -> LieGen
     ranks: list[int] = []
     samples = 0
     singular = np.zeros(0)
-    gap = math.inf
+    gap = SpectralGap.of(singular)
 
-    def current_rank():
+    def current_rank() -> tuple[int, np.ndarray, SpectralGap]:
         matrix = np.concatenate(rows) if rows else np.zeros((0, D))
         if matrix.shape[0] == 0 or not np.any(matrix):
-            return 0, np.zeros(0), math.inf
+            return 0, np.zeros(0), SpectralGap.of(())
         s = np.linalg.svd(matrix, compute_uv=False)
-        r, g = numerical_rank(s)
-        return r, s, g
+        g = SpectralGap.of(s)
+        return g.rank, s, g
 
     def finish(reason, **extra):
         shown = tuple(float(v) for v in singular[: min(len(singular), (ranks[-1] if ranks else 0) + 3)])
         return LieGeneration(D, ranks[-1] if ranks else 0, tuple(ranks), reason, False, samples, target_rank,
-                             singular_values=shown, gap=gap, **extra)
+                             singular_values=shown, gap=gap.as_gap(), **extra)
 
     level_one, reference, growth = _level_one_scaled(family, theta)
     if family.n_fields:
@@ -261,8 +264,8 @@ def _generate_float(family, target_rank, max_depth, max_samples, seed) -> LieGen
         samples += family.n_fields
     rank, singular, gap = current_rank()
     ranks.append(rank)
-    if gap < GAP_THRESHOLD:
-        return finish("no-clear-gap", notes=(f"largest singular-value gap {gap:.3g} < {GAP_THRESHOLD:g}",))
+    if not gap.clear:
+        return finish("no-clear-gap", notes=(f"largest singular-value gap {gap.ratio:.3g} < {GAP_THRESHOLD:g}",))
     if target_rank is not None and rank >= target_rank:
         return finish("certificate")
     for depth in range(2, max_depth + 1):
@@ -275,8 +278,8 @@ def _generate_float(family, target_rank, max_depth, max_samples, seed) -> LieGen
         previous = rank
         rank, singular, gap = current_rank()
         ranks.append(rank)
-        if gap < GAP_THRESHOLD:
-            return finish("no-clear-gap", notes=(f"largest singular-value gap {gap:.3g} < {GAP_THRESHOLD:g}",))
+        if not gap.clear:
+            return finish("no-clear-gap", notes=(f"largest singular-value gap {gap.ratio:.3g} < {GAP_THRESHOLD:g}",))
         if target_rank is not None and rank >= target_rank:
             return finish("certificate")
         if rank == previous:
