@@ -50,7 +50,7 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "flow",
         help="integrate a gradient flow and report the drift of the known conservation laws",
-        description=__doc__.splitlines()[0],
+        description=(__doc__ or "").splitlines()[0],
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -2,9 +2,9 @@
 
 ``GradientFlow(network, loss, data)`` is the validated problem θ' = −∇L(θ) with
 L(θ) = mean_r ℓ(Φ(θ)Ψ_r, y_r); ``integrate`` runs a registered method (``harness.kernels.methods``) through the
-one Numba time loop of ``harness.kernels.integrators`` and returns a ``Trajectory`` (requested times, states, status, work counts) that never hides a failure;
-``law_drift`` measures how far each known conservation law h moved along it: max_t |h(θ(t)) − h(θ(0))|
-relative to the law's scale (the size of the terms it balances).
+one Numba time loop of ``harness.kernels.integrators`` and returns a ``Trajectory`` (requested times, states,
+status, work counts) that never hides a failure; ``law_drift`` measures how far each known conservation law h
+moved along it: max_t |h(θ(t)) − h(θ(0))| relative to the law's scale (the size of the terms it balances).
 
 A failed run is never judged: when ``Trajectory.status`` is anything but ``ok`` the states stop at the last save
 time reached, and a drift over them would read as perfect conservation (nothing moved yet). ``law_drift`` then
@@ -18,6 +18,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,7 @@ class GradientFlow:
     def __post_init__(self):
         network = parse_network(self.network)
         loss = get_loss(self.loss)
-        data = self.data
+        data: Any = self.data  # a DataSet, or an (x, y) pair turned into one here
         if not isinstance(data, DataSet):
             try:
                 x, y = data

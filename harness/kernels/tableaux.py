@@ -11,12 +11,11 @@ Adding a method is adding a tableau here and a record in ``harness.kernels.metho
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-@dataclass(frozen=True, eq=False)
 class ButcherTableau:
     """A Butcher tableau (A, B, C) of ``order`` and, for adaptive methods, error weights E = B − B̂.
 
@@ -27,32 +26,31 @@ class ButcherTableau:
     checkable (row sums of A equal C); implicit steps use it for the initial guess Z_i = c_i h F(θ).
     """
 
-    name: str
-    a: np.ndarray
-    b: np.ndarray
-    c: np.ndarray
-    order: int
-    e: np.ndarray | None = None
-    error_order: int = 0
+    __slots__ = ("name", "a", "b", "c", "order", "e", "error_order")
 
-    def __post_init__(self):
-        a = np.array(self.a, dtype=np.float64, order="C", ndmin=2)
-        b = np.array(self.b, dtype=np.float64, order="C")
-        c = np.array(self.c, dtype=np.float64, order="C")
-        stages = b.shape[0]
-        e = np.zeros(stages + 1) if self.e is None else np.array(self.e, dtype=np.float64, order="C")
-        if a.shape != (stages, stages) or c.shape != (stages,) or e.shape != (stages + 1,):
-            raise ValueError(f"tableau {self.name!r}: A must be {stages}×{stages}, C and B of {stages} entries and E "
-                             f"of {stages + 1}; got A {a.shape}, C {c.shape}, E {e.shape}")
-        if not np.allclose(a.sum(axis=1), c, rtol=0.0, atol=1e-14):
-            raise ValueError(f"tableau {self.name!r}: the row sums of A are not C")
-        if (self.error_order > 0) != bool(np.any(e != 0.0)):
-            raise ValueError(f"tableau {self.name!r}: error weights go with error_order > 0, and only with it")
-        if self.error_order > 0 and np.any(np.triu(a) != 0.0):
-            raise ValueError(f"tableau {self.name!r}: an implicit method with an error estimate is not supported "
+    def __init__(self, name: str, a: ArrayLike, b: ArrayLike, c: ArrayLike, order: int, e: ArrayLike | None = None,
+                 error_order: int = 0):
+        self.name = name
+        self.order = order
+        self.error_order = error_order
+        self.a = np.array(a, dtype=np.float64, order="C", ndmin=2)
+        self.b = np.array(b, dtype=np.float64, order="C")
+        self.c = np.array(c, dtype=np.float64, order="C")
+        stages = self.b.shape[0]
+        self.e = np.zeros(stages + 1) if e is None else np.array(e, dtype=np.float64, order="C")
+        if self.a.shape != (stages, stages) or self.c.shape != (stages,) or self.e.shape != (stages + 1,):
+            raise ValueError(f"tableau {name!r}: A must be {stages}×{stages}, C and B of {stages} entries and E of "
+                             f"{stages + 1}; got A {self.a.shape}, C {self.c.shape}, E {self.e.shape}")
+        if not np.allclose(self.a.sum(axis=1), self.c, rtol=0.0, atol=1e-14):
+            raise ValueError(f"tableau {name!r}: the row sums of A are not C")
+        if (error_order > 0) != bool(np.any(self.e != 0.0)):
+            raise ValueError(f"tableau {name!r}: error weights go with error_order > 0, and only with it")
+        if error_order > 0 and not self.explicit:
+            raise ValueError(f"tableau {name!r}: an implicit method with an error estimate is not supported "
                              "(its steps are halved when the stage equations do not converge)")
-        for name, value in (("a", a), ("b", b), ("c", c), ("e", e)):
-            object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        return f"ButcherTableau({self.name!r}, {self.stages} stages, order {self.order})"
 
     @property
     def stages(self) -> int:
