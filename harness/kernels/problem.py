@@ -23,9 +23,9 @@ import math
 import numpy as np
 from numba import njit
 
-from harness.model.losses import loss_row
+from harness.kernels.losses import loss_row
 
-# Loss kernel id of MSE in harness.model.losses: its G is computed from the moments.
+# Loss kernel id of MSE (harness.model.losses): its G is computed from the moments.
 MSE_KERNEL_ID = 0
 
 # Indices into the ``sizes`` array of a problem.
