@@ -6,7 +6,7 @@ SciPy's step-size controller and initial step, so they take (nearly) the same st
 per step. Compilation is excluded (one warm-up call first); every figure is the median of several runs.
 
 Also measured: the integrator's overhead = integration time / time of the same number of right-hand-side
-evaluations called in a Numba loop (``harness.kernels.integrators.rhs_loop_kernel``); 1.0 would mean the step logic
+evaluations called in a Numba loop (``harness.kernels.problem.rhs_loop_kernel``); 1.0 would mean the step logic
 is free.
 
     python benchmarks/bench_flow.py [--json] [--repeats 7] [--t 10]
@@ -35,6 +35,8 @@ from scipy.integrate import solve_ivp  # noqa: E402
 
 from harness.dynamics.flow import GradientFlow, integrate  # noqa: E402
 from harness.kernels import integrators  # noqa: E402
+from harness.kernels import problem as kernel_problem  # noqa: E402
+from harness.kernels.tableaux import DORMAND_PRINCE  # noqa: E402
 from harness.model.data import moments  # noqa: E402
 from harness.model.scenario import Scenario  # noqa: E402
 
@@ -87,15 +89,15 @@ def bench(spec: str, horizon: float, repeats: int, sparse_only: bool = False) ->
     field = numpy_field(built.network, moment_m, moment_c)
     assert np.allclose(field(0.0, theta0), -flow.gradient(theta0), rtol=1e-12, atol=1e-12)
     problem = flow.problem
-    tableau = integrators.DORMAND_PRINCE
+    tableau = DORMAND_PRINCE
     save_times = np.array([0.0, horizon])
 
     def numba_run():  # the public entry point, validation and Trajectory included
         return integrate(flow, theta0, horizon, "dp5", rtol=RTOL, atol=ATOL)
 
     def kernel_run():  # the compiled integrator alone
-        return integrators.explicit_rk_kernel(theta0, problem, 1.0, save_times, tableau.a, tableau.b, tableau.c,
-                                              tableau.e, tableau.error_order, RTOL, ATOL, 1.0, 10**6, 1e6)
+        return integrators.integrate_kernel(theta0, problem, 1.0, save_times, 0, tableau.a, tableau.b, tableau.c,
+                                            tableau.e, tableau.error_order, RTOL, ATOL, 1.0, 10**6, 1e6)
 
     def scipy_run():
         return solve_ivp(field, (0.0, horizon), theta0, method="RK45", rtol=RTOL, atol=ATOL)
@@ -105,7 +107,7 @@ def bench(spec: str, horizon: float, repeats: int, sparse_only: bool = False) ->
     kernel_run()
 
     def rhs_loop():  # the same number of right-hand-side evaluations, in a Numba loop
-        return integrators.rhs_loop_kernel(theta0, problem, 1.0, ours.n_rhs)
+        return kernel_problem.rhs_loop_kernel(theta0, problem, 1.0, ours.n_rhs)
 
     rhs_loop()
     seconds, fastest = interleaved_timings({"numba": numba_run, "kernel": kernel_run, "scipy": scipy_run, "rhs": rhs_loop},
@@ -113,7 +115,7 @@ def bench(spec: str, horizon: float, repeats: int, sparse_only: bool = False) ->
     agreement = float(np.abs(ours.final_state - reference.y[:, -1]).max() / np.abs(reference.y[:, -1]).max())
     return {
         "network": spec,
-        "kernel_path": "sparse monomials" if problem[-1][integrators.SIZE_STRUCTURE] == 0 else "dense two-layer",
+        "kernel_path": "sparse monomials" if problem[-1][kernel_problem.SIZE_STRUCTURE] == 0 else "dense two-layer",
         "n_params": built.network.n_params,
         "horizon": horizon,
         "numba_steps": ours.n_steps,
@@ -149,7 +151,7 @@ def machine() -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--repeats", type=int, default=15, help="runs per measurement (median)")
     parser.add_argument("--t", type=float, default=10.0, help="flow time horizon (same for all)")

@@ -27,7 +27,7 @@ a non-polynomial loss, predictions at θ₀ and targets of size 2–8 (inputs sc
 one orbit straddle the bends of ℓ' (huber's δ = 1, the bends of logcosh, cauchy, pseudo-huber at 1) and ℓ'
 is neither affine (small residuals: MSE) nor constant (ℓ' saturated, or all residuals of an orbit equal)
 on an orbit: either would be a sub-class with MSE-like extra laws. Seeing MORE laws than counted is called a
-violation only when the walk's data sets provably stand for the class at θ₀ (``harness.dynamics.leaf.walk_span``:
+violation only when the walk's data sets provably stand for the class at θ₀ (``harness.dynamics.class_data.walk_span``:
 their gradients at θ₀ span as much as a broad reference sample of the class does, which makes the walked
 leaf the class's leaf near θ₀); otherwise it is inconclusive. Seeing fewer needs no such check: a sub-class
 can only have more laws.
@@ -45,7 +45,8 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from harness.dynamics.leaf import LeafEquations, LeafWalk, leaf_equations
+from harness.dynamics.leaf import LeafWalk, leaf_equations
+from harness.dynamics.vanishing import LeafEquations
 from harness.laws.counting import count_laws
 from harness.model.family import FAMILIES
 from harness.model.losses import LOSS_CLASSES

@@ -17,7 +17,7 @@ sub-class that conserves it. Sub-classes that do: small residuals (ℓ is then l
 class has the law), and residuals equal over each orbit or ℓ' saturated there (ℓ' then constant on orbits,
 again fields of invariant moments); large targets alone give the latter when θ₀ is small (the predictions
 are then ≈ 0 on every orbit: the mistake of issue 8's leaf counterexample). So each of up to three data
-sets is ``harness.dynamics.leaf.representative_dataset``: N Gaussian samples with inputs scaled so that the
+sets is ``harness.dynamics.class_data.representative_dataset``: N Gaussian samples with inputs scaled so that the
 predictions at θ₀, and the targets, have a size drawn in [2, 8] (the bends of logcosh, cauchy,
 pseudo-huber and of the margin losses' ℓ' are at 1), augmented; the residuals of one orbit then differ by
 several units and ℓ' is far from affine on them. The judge calls a law conserved only when its drift
@@ -47,9 +47,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.dynamics.class_data import representative_dataset
 from harness.dynamics.conservation import compile_law, judge_drift
 from harness.dynamics.flow import GradientFlow
-from harness.dynamics.leaf import representative_dataset
 from harness.laws.counting import count_laws
 from harness.laws.extra import explicit_extra_laws, leaf_tangency
 from harness.model.family import FAMILIES

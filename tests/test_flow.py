@@ -10,7 +10,7 @@ import pytest
 
 from harness.dynamics.flow import GradientFlow, LawDrift, Trajectory, integrate, law_drift, loss_values
 from harness.errors import InvalidInput
-from harness.kernels import integrators
+from harness.kernels import problem as kernel_problem
 from harness.model.data import DataSet, random_dataset
 from harness.model.losses import LOSSES
 from harness.model.scenario import Scenario
@@ -268,7 +268,7 @@ def test_problem_arrays_are_fresh_writable_copies():
     for array in flow.problem:
         assert array.flags.writeable and array.flags.c_contiguous
     assert flow.problem[-1].tolist() == [1, flow.network.n_features, LOSSES["logcosh"].kernel_id, 0, 0, 0]
-    assert integrators.MSE_KERNEL_ID == LOSSES["mse"].kernel_id
+    assert kernel_problem.MSE_KERNEL_ID == LOSSES["mse"].kernel_id
 
 
 @pytest.mark.parametrize("spec,loss", [("linear:3,2,2", "mse"), ("linear:3,2,2", "logcosh"),
@@ -278,8 +278,8 @@ def test_dense_linear_path_equals_the_sparse_monomial_path(spec, loss):
     scenario = built(spec, loss)
     dense = GradientFlow(scenario.network, scenario.loss, scenario.data)
     sparse = GradientFlow(scenario.network, scenario.loss, scenario.data, sparse_only=True)
-    assert dense.problem[-1][integrators.SIZE_STRUCTURE] == integrators.STRUCTURE_TWO_LAYER_LINEAR
-    assert sparse.problem[-1][integrators.SIZE_STRUCTURE] == integrators.STRUCTURE_SPARSE
+    assert dense.problem[-1][kernel_problem.SIZE_STRUCTURE] == kernel_problem.STRUCTURE_TWO_LAYER_LINEAR
+    assert sparse.problem[-1][kernel_problem.SIZE_STRUCTURE] == kernel_problem.STRUCTURE_SPARSE
     expected = sparse.gradient(scenario.theta0)
     assert np.allclose(dense.gradient(scenario.theta0), expected, rtol=1e-13, atol=1e-14 * np.abs(expected).max())
     assert np.allclose(expected, reference_gradient(sparse, scenario.theta0), rtol=1e-12,

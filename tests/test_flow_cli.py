@@ -128,3 +128,21 @@ def test_unknown_method_is_a_usage_error(capsys):
 def test_warmup_command(capsys):
     assert main(["warmup"]) == 0
     assert "Numba kernels ready in" in capsys.readouterr().out
+
+
+def test_a_registered_method_is_a_choice_with_its_help(capsys):
+    """``--method`` reads the registry: a method registered from a test is offered, described and run."""
+    from harness.kernels import methods, tableaux
+
+    heun = tableaux.ButcherTableau(name="heun", a=[[0, 0], [1, 0]], b=[0.5, 0.5], c=[0, 1], order=2)
+    methods.register_method(methods.Method("heun", heun, "Heun's method"))
+    try:
+        with pytest.raises(SystemExit):
+            main(["flow", "--help"])
+        flow_help = " ".join(capsys.readouterr().out.split())
+        assert "{dp5,rk4,gauss,heun}" in flow_help and "heun: Heun's method (explicit, order 2," in flow_help
+        assert "fixed-step methods (rk4, gauss, heun;" in flow_help
+        report = run_json(capsys, "--arch", "linear:3,2,2", "--method", "heun", "--steps", "50")
+        assert report["status"] == "ok" and report["n_steps"] == 50
+    finally:
+        methods.unregister_method("heun")

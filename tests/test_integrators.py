@@ -1,4 +1,5 @@
-"""Tests of harness/integrators.py (through harness.dynamics.flow.integrate): accuracy, invariants, statuses."""
+"""Tests of harness/kernels/{integrators,tableaux,methods,status}.py (mostly through harness.dynamics.flow.integrate):
+accuracy, invariants, statuses, and methods registered from this file alone."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from scipy.integrate import solve_ivp
 
 from harness.dynamics.flow import GradientFlow, integrate, law_drift
 from harness.errors import InvalidInput
-from harness.kernels import integrators
+from harness.kernels import integrators, methods, tableaux
+from harness.kernels import problem as kernel_problem
+from harness.kernels.status import STATUS_NAMES, IntegrationStatus
 from harness.model.data import DataSet
 from harness.model.scenario import Scenario
 
@@ -196,7 +199,7 @@ def test_dp5_takes_the_same_steps_as_scipy_rk45():
 
 def test_interleaved_order_is_a_permutation_that_separates_equal_entries():
     out = np.array([0, 0, 0, 1, 1, 2, 0, 2])
-    order = integrators.interleaved_order(out)
+    order = kernel_problem.interleaved_order(out)
     assert sorted(order.tolist()) == list(range(out.size))
     reordered = out[order]
     assert reordered.tolist() == [0, 1, 2, 0, 1, 2, 0, 0]
@@ -204,10 +207,10 @@ def test_interleaved_order_is_a_permutation_that_separates_equal_entries():
 
 def test_warm_up_runs_and_status_names_are_stable():
     integrators.warm_up()
-    assert integrators.STATUS_NAMES == ("ok", "max_steps", "blow_up", "step_underflow", "nonfinite")
+    assert STATUS_NAMES == ("ok", "max_steps", "blow_up", "step_underflow", "nonfinite")
 
 
-@pytest.mark.parametrize("tableau", list(integrators.EXPLICIT_TABLEAUX.values()), ids=lambda t: t.name)
+@pytest.mark.parametrize("tableau", [tableaux.DORMAND_PRINCE, tableaux.CLASSICAL_RK4], ids=lambda t: t.name)
 def test_explicit_tableaux_are_consistent(tableau):
     assert np.allclose(tableau.a.sum(axis=1), tableau.c)
     assert tableau.b.sum() == pytest.approx(1.0, abs=1e-15)
@@ -218,9 +221,9 @@ def test_explicit_tableaux_are_consistent(tableau):
 
 def test_gauss_tableau_satisfies_cooper_condition():
     """b_i a_ij + b_j a_ji = b_i b_j: the condition under which a Runge–Kutta method keeps quadratic invariants."""
-    a, b = integrators.GAUSS_A, integrators.GAUSS_B
+    a, b = tableaux.GAUSS_LEGENDRE_2.a, tableaux.GAUSS_LEGENDRE_2.b
     assert np.allclose(b[:, None] * a + (b[:, None] * a).T, np.outer(b, b), atol=1e-16)
-    assert np.allclose(a.sum(axis=1), integrators.GAUSS_C)
+    assert np.allclose(a.sum(axis=1), tableaux.GAUSS_LEGENDRE_2.c)
 
 
 def test_gauss_halves_a_step_it_cannot_solve_and_still_keeps_the_laws():
@@ -229,3 +232,86 @@ def test_gauss_halves_a_step_it_cannot_solve_and_still_keeps_the_laws():
     trajectory = integrate(flow, theta0, 1.0, "gauss", steps=1)
     assert trajectory.ok and trajectory.n_rejected > 0
     assert law_drift(flow.network, trajectory).largest < 1e-12
+
+
+# --- the method registry: adding a method is adding a tableau -------------------------------------------------
+
+KUTTA_RK3 = tableaux.ButcherTableau(name="kutta3", a=[[0, 0, 0], [0.5, 0, 0], [-1, 2, 0]], b=[1 / 6, 2 / 3, 1 / 6],
+                                    c=[0, 0.5, 1], order=3)
+IMPLICIT_MIDPOINT = tableaux.ButcherTableau(name="midpoint", a=[[0.5]], b=[1.0], c=[0.5], order=2)  # 1-stage Gauss
+
+
+@pytest.fixture
+def test_methods():
+    """Kutta's RK3 (explicit) and the implicit midpoint rule, registered from this file alone."""
+    added = [methods.register_method(methods.Method("kutta3", KUTTA_RK3, "Kutta's third-order method")),
+             methods.register_method(methods.Method("midpoint", IMPLICIT_MIDPOINT, "implicit midpoint rule"))]
+    yield added
+    for method in added:
+        methods.unregister_method(method.name)
+
+
+def observed_order(flow, theta0, method, steps=(8, 16, 32)):
+    """log2 of successive error ratios when the step is halved, against a tight DOP853 reference."""
+    reference = reference_solution(flow, theta0, np.array([0.0, 1.0]))[-1]
+    errors = []
+    for n in steps:
+        trajectory = integrate(flow, theta0, 1.0, method, steps=n)
+        assert trajectory.ok, trajectory.status
+        errors.append(np.abs(trajectory.final_state - reference).max())
+    return [math.log2(errors[i] / errors[i + 1]) for i in range(len(errors) - 1)]
+
+
+@pytest.mark.parametrize("name,order", [("kutta3", 3), ("midpoint", 2)])
+def test_a_method_registered_from_a_test_integrates_and_converges_at_its_order(test_methods, name, order):
+    flow, theta0 = flow_of("linear:3,2,2", "logcosh", scale=0.7)
+    record = methods.METHODS[name]
+    assert record.order == order and not record.adaptive and record.implicit == (name == "midpoint")
+    orders = observed_order(flow, theta0, name)
+    assert all(abs(seen - order) < 0.3 for seen in orders), f"{name}: observed orders {orders}, expected {order}"
+
+
+def test_a_registered_implicit_method_keeps_quadratic_laws(test_methods):
+    """The implicit midpoint rule is symplectic, so like Gauss it keeps the linear net's quadratic laws exactly."""
+    flow, theta0 = flow_of("linear:3,2,2", "mse")
+    midpoint = integrate(flow, theta0, 1.0, "midpoint", steps=20, n_save=4)
+    explicit = integrate(flow, theta0, 1.0, "kutta3", steps=20, n_save=4)
+    assert midpoint.ok and explicit.ok
+    assert law_drift(flow.network, midpoint).largest < 1e-13 < law_drift(flow.network, explicit).largest
+
+
+def test_unregistered_methods_are_refused_with_the_registered_names():
+    flow, theta0 = flow_of("linear:3,2,2", "mse")
+    with pytest.raises(InvalidInput, match=r"unknown integration method 'kutta3'; allowed: dp5, rk4, gauss"):
+        integrate(flow, theta0, 1.0, "kutta3")
+
+
+def test_the_registry_describes_the_builtin_methods():
+    described = {name: (m.order, m.implicit, m.adaptive) for name, m in methods.METHODS.items()}
+    assert described == {"dp5": (5, False, True), "rk4": (4, False, False), "gauss": (4, True, False)}
+    assert "embedded order-4" in methods.METHODS["dp5"].error_estimator
+    assert "halved" in methods.METHODS["gauss"].error_estimator
+    assert methods.METHODS["rk4"].describe() == "rk4: classical Runge–Kutta (explicit, order 4, fixed-step)"
+    with pytest.raises(ValueError, match="already registered"):
+        methods.register_method(methods.Method("rk4", tableaux.CLASSICAL_RK4, "again"))
+
+
+@pytest.mark.parametrize("arguments,message", [
+    (dict(a=[[0, 0], [1, 0]], b=[0.5, 0.5], c=[0, 0.5], order=2), "row sums of A are not C"),
+    (dict(a=[[0, 0], [1, 0]], b=[0.5, 0.5], c=[0, 1], order=2, e=[1, 0]), "A must be 2×2"),
+    (dict(a=[[0, 0], [1, 0]], b=[0.5, 0.5], c=[0, 1], order=2, e=[0.5, -0.5, 0]), "error weights go with"),
+    (dict(a=[[0.5]], b=[1], c=[0.5], order=2, e=[1, -1], error_order=1), "implicit method with an error estimate"),
+])
+def test_inconsistent_tableaux_are_refused(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        tableaux.ButcherTableau(name="bad", **arguments)
+
+
+def test_integration_statuses_are_a_str_enum_with_a_meaning_each():
+    assert [status.value for status in IntegrationStatus] == list(STATUS_NAMES)
+    for status in IntegrationStatus:
+        assert IntegrationStatus.of(status.code) is status and status == status.value
+        assert f"{status}" == str(status) == status.value and status.meaning
+    flow, theta0 = flow_of("linear:3,2,2", "quartic")
+    failed = integrate(flow, theta0, 100.0, "gauss", steps=20, max_steps=30, n_save=2, direction=-1)
+    assert failed.status is IntegrationStatus.MAX_STEPS and IntegrationStatus.MAX_STEPS.meaning in failed.failure

@@ -1,26 +1,27 @@
-"""harness.dynamics.leaf (oracle 3) and property 6: monomials, the spectral-gap rule, synthetic leaves, the worked example,
-blown-up legs, bad input, and a planted wrong count that property 6 must refute."""
+"""harness.dynamics.leaf, class_data and vanishing (oracle 3) and property 6: monomials, the spectral-gap rule,
+synthetic leaves, the worked example, blown-up legs, bad input, and a planted wrong count that property 6 must refute."""
 
 import math
 
 import numpy as np
 import pytest
 
+from harness.dynamics.class_data import loss_gradient, walk_span
 from harness.dynamics.leaf import (
     LeafPoints,
     LeafWalk,
     LegResult,
-    SpectralGap,
     class_dataset,
     collect_leaf_points,
     leaf_equations,
-    loss_gradient,
+    scipy_leg,
+)
+from harness.dynamics.vanishing import (
+    SpectralGap,
     monomial_exponents,
     monomial_gradients,
     monomial_matrix,
-    scipy_leg,
     vanishing_polynomials,
-    walk_span,
 )
 from harness.errors import InvalidInput
 from harness.model.data import is_closed
@@ -185,6 +186,32 @@ def test_blown_up_legs_are_discarded_not_used(worked):
     result = vanishing_polynomials(leaf, degree=2)
     assert result.status == "inconclusive" and result.laws_seen is None
 
+
+
+def test_leg_statuses_are_a_str_enum_and_count_every_integrator_status():
+    """How a leg's fate is counted: a blow-up left the ball first, an unknown status counts as non-finite."""
+    from harness.dynamics.leaf import LEG_STATUSES, LegStatus
+    from harness.kernels.status import IntegrationStatus
+
+    assert LEG_STATUSES == ("ok", "left_ball", "max_steps", "step_underflow", "nonfinite", "stalled")
+    assert all(status.meaning and f"{status}" == status.value for status in LegStatus)
+    counted = {status.value: LegStatus.of_leg(status).value for status in IntegrationStatus}
+    assert counted == {"ok": "ok", "max_steps": "max_steps", "blow_up": "left_ball",
+                       "step_underflow": "step_underflow", "nonfinite": "nonfinite"}
+    assert LegStatus.of_leg("stalled") is LegStatus.STALLED and LegStatus.of_leg("bogus") is LegStatus.NONFINITE
+
+
+def test_the_walk_accepts_exactly_the_registered_methods():
+    from harness.kernels import methods, tableaux
+
+    with pytest.raises(InvalidInput, match=r"LeafWalk.method='heun' is not one of \('dp5', 'rk4', 'gauss'\)"):
+        LeafWalk(method="heun")
+    heun = tableaux.ButcherTableau(name="heun", a=[[0, 0], [1, 0]], b=[0.5, 0.5], c=[0, 1], order=2)
+    methods.register_method(methods.Method("heun", heun, "Heun's method"))
+    try:
+        assert LeafWalk(method="heun").method == "heun"
+    finally:
+        methods.unregister_method("heun")
 
 # --- bad input -----------------------------------------------------------------------------------------------
 

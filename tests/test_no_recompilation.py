@@ -9,9 +9,10 @@ import numpy as np
 
 from harness.dynamics.flow import GradientFlow, integrate
 from harness.kernels import integrators
+from harness.kernels import problem as kernel_problem
 from harness.model.scenario import Scenario
 
-KERNELS = (integrators.gradient_kernel, integrators.explicit_rk_kernel, integrators.gauss_kernel)
+KERNELS = (kernel_problem.gradient_kernel, integrators.integrate_kernel)  # one time loop for every method
 
 SPECS = ["linear:3,2,2", "linear:1,1,1", "deep-linear:2,3,2,2", "deep-linear:2,1,2,1,2", "poly:2,2,2,k=2",
          "poly:3,1,2,k=3", "attention:n=3,d=2,dk=2,dv=2", "attention:n=2,d=2,dk=1,dv=2,mask=causal,decay=0.5"]

@@ -19,13 +19,14 @@ from harness.cli.options import integer_option, positive_number_option, seed_opt
 from harness.dynamics.flow import (
     DEFAULT_MAX_STEPS,
     MAX_STEPS_LIMIT,
-    METHODS,
     GradientFlow,
     integrate,
     law_drift,
     loss_values,
+    method_record,
 )
 from harness.errors import InvalidInput
+from harness.kernels.methods import METHODS
 from harness.model.data import check_data_size
 from harness.model.groups import build_group
 from harness.model.scenario import Scenario
@@ -49,7 +50,7 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "flow",
         help="integrate a gradient flow and report the drift of the known conservation laws",
-        description=__doc__.splitlines()[0],
+        description=(__doc__ or "").splitlines()[0],
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -59,15 +60,21 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--loss", default="mse", metavar="NAME", help="loss name (default mse)")
     parser.add_argument("--group", default=None, metavar="SPEC",
                         help="augment the data set by this group, e.g. cyclic/trivial (leave out for free data)")
-    parser.add_argument("--method", default="gauss", choices=METHODS, help="integrator (default gauss)")
+    fixed = ", ".join(name for name, method in METHODS.items() if not method.adaptive)
+    adaptive = ", ".join(name for name, method in METHODS.items() if method.adaptive)
+    parser.add_argument("--method", default="gauss", choices=list(METHODS),
+                        help="integrator (default gauss): " + "; ".join(m.describe() for m in METHODS.values()))
     parser.add_argument("--t", default="1", metavar="T", help="flow time, positive and finite (default 1)")
-    parser.add_argument("--steps", default="400", metavar="N", help="steps of rk4 and gauss (default 400)")
+    parser.add_argument("--steps", default="400", metavar="N",
+                        help=f"steps of the fixed-step methods ({fixed}; default 400)")
     parser.add_argument("--max-steps", default=str(DEFAULT_MAX_STEPS), metavar="N",
                         help=f"attempted steps before giving up with status max_steps (default {DEFAULT_MAX_STEPS}, "
                              f"at most {MAX_STEPS_LIMIT:,})")
     parser.add_argument("--rtol", default="1e-10", metavar="R",
-                        help=f"relative tolerance of dp5, at least {MIN_RTOL:g} (default 1e-10)")
-    parser.add_argument("--atol", default="1e-12", metavar="A", help="absolute tolerance of dp5 (default 1e-12)")
+                        help=f"relative tolerance of the adaptive methods ({adaptive}), at least {MIN_RTOL:g} "
+                             "(default 1e-10)")
+    parser.add_argument("--atol", default="1e-12", metavar="A",
+                        help=f"absolute tolerance of the adaptive methods ({adaptive}; default 1e-12)")
     parser.add_argument("--seed", default="0", metavar="S",
                         help="seed of the data set and θ₀, an integer from 0 to 2**64 - 1 (default 0)")
     parser.add_argument("--samples", default="8", metavar="N", help="samples before augmentation (default 8)")
@@ -83,7 +90,7 @@ def _options(args) -> dict:
     """Every numeric option, validated (InvalidInput naming the first bad one)."""
     max_steps = integer_option("--max-steps", args.max_steps, maximum=MAX_STEPS_LIMIT)
     steps = integer_option("--steps", args.steps, maximum=MAX_STEPS_LIMIT)
-    if args.method != "dp5" and steps > max_steps:
+    if not method_record(args.method).adaptive and steps > max_steps:
         raise InvalidInput(f"--steps {steps} is more than --max-steps {max_steps}: a fixed-step run of {steps} steps "
                            f"could never finish; allowed: --steps up to --max-steps (which may be raised to "
                            f"{MAX_STEPS_LIMIT:,})")

@@ -1,10 +1,10 @@
 """Gradient flows as problems and their integrated trajectories (DESIGN.md §1 and §2, oracle 3).
 
 ``GradientFlow(network, loss, data)`` is the validated problem θ' = −∇L(θ) with
-L(θ) = mean_r ℓ(Φ(θ)Ψ_r, y_r); ``integrate`` runs one of the Numba integrators of ``harness.kernels.integrators``
-and returns a ``Trajectory`` (requested times, states, status, work counts) that never hides a failure;
-``law_drift`` measures how far each known conservation law h moved along it: max_t |h(θ(t)) − h(θ(0))|
-relative to the law's scale (the size of the terms it balances).
+L(θ) = mean_r ℓ(Φ(θ)Ψ_r, y_r); ``integrate`` runs a registered method (``harness.kernels.methods``) through the
+one Numba time loop of ``harness.kernels.integrators`` and returns a ``Trajectory`` (requested times, states,
+status, work counts) that never hides a failure; ``law_drift`` measures how far each known conservation law h
+moved along it: max_t |h(θ(t)) − h(θ(0))| relative to the law's scale (the size of the terms it balances).
 
 A failed run is never judged: when ``Trajectory.status`` is anything but ``ok`` the states stop at the last save
 time reached, and a drift over them would read as perfect conservation (nothing moved yet). ``law_drift`` then
@@ -18,18 +18,21 @@ import math
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
 from harness.errors import InvalidInput
 from harness.kernels import integrators
+from harness.kernels import problem as kernel_problem
+from harness.kernels.methods import METHODS, Method
+from harness.kernels.status import IntegrationStatus
 from harness.model import numpy_reference
 from harness.model.data import DataSet, check_data_size, moments
 from harness.model.family import Network
 from harness.model.losses import Loss, get_loss
 from harness.model.specs import parse_network
 
-METHODS = ("dp5", "rk4", "gauss")
 DEFAULT_RTOL = 1e-8
 DEFAULT_ATOL = 1e-10
 DEFAULT_STEPS = 200
@@ -38,15 +41,6 @@ DEFAULT_BLOW_UP = 1e6
 # Resource guards, checked before any work (a refused run costs nothing; a granted one is bounded):
 MAX_STEPS_LIMIT = 10_000_000  # attempted steps per run: about a minute of the smallest flow, hours of a large one
 MAX_SAVED_VALUES = 10_000_000  # (n_save + 1) · D saved numbers: 80 MB of float64 (the states are copied once)
-
-# What each non-ok status means, for messages (the integrators' own words are in harness.kernels.integrators).
-STATUS_MEANINGS = {
-    "max_steps": "the step budget (max_steps) ran out before the final time",
-    "blow_up": "the parameters left the blow-up bound (max |θ| too large)",
-    "step_underflow": "the step size needed fell below round-off of t (a stiff or exploding flow, or a flow time "
-                      "too large for float64 steps)",
-    "nonfinite": "the gradient became NaN or infinite",
-}
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,7 +59,7 @@ class GradientFlow:
     def __post_init__(self):
         network = parse_network(self.network)
         loss = get_loss(self.loss)
-        data = self.data
+        data: Any = self.data  # a DataSet, or an (x, y) pair turned into one here
         if not isinstance(data, DataSet):
             try:
                 x, y = data
@@ -90,7 +84,7 @@ class GradientFlow:
 
     @property
     def uses_moments(self) -> bool:
-        return self.loss.kernel_id == integrators.MSE_KERNEL_ID
+        return self.loss.kernel_id == kernel_problem.MSE_KERNEL_ID
 
     @cached_property
     def problem(self) -> tuple:
@@ -103,13 +97,13 @@ class GradientFlow:
         else:
             moment_m, moment_c = np.zeros((k, k)), np.zeros((m, k))
             rows, row_targets = self.features, self.targets
-        structure, hidden = integrators.STRUCTURE_SPARSE, 0
+        structure, hidden = kernel_problem.STRUCTURE_SPARSE, 0
         dense = None if self.sparse_only else self.network.dense_gradient
         if dense is not None:
             structure, hidden = dense.structure, dense.hidden
-        return integrators.make_problem(polynomial.out, polynomial.coef, polynomial.variables, rows, row_targets,
-                                        moment_m, moment_c, m, k, self.loss.kernel_id, self.uses_moments,
-                                        structure, hidden)
+        return kernel_problem.make_problem(polynomial.out, polynomial.coef, polynomial.variables, rows, row_targets,
+                                          moment_m, moment_c, m, k, self.loss.kernel_id, self.uses_moments,
+                                          structure, hidden)
 
     @cached_property
     def n_params(self) -> int:
@@ -136,7 +130,7 @@ class GradientFlow:
 
     def gradient(self, theta) -> np.ndarray:
         """∇L(θ) = J(θ)ᵀ vec(G), from the same compiled kernel the integrators call."""
-        return integrators.gradient_kernel(self.check_theta(theta), self.problem)
+        return kernel_problem.gradient_kernel(self.check_theta(theta), self.problem)
 
     def reference_gradient(self, theta) -> np.ndarray:
         """∇L(θ) = J(θ)ᵀ vec(G) in plain NumPy, independent of the kernels (``harness.model.numpy_reference``)."""
@@ -155,7 +149,7 @@ class Trajectory:
 
     times: np.ndarray
     states: np.ndarray
-    status: str
+    status: IntegrationStatus
     n_rhs: int
     n_steps: int
     n_rejected: int
@@ -171,15 +165,14 @@ class Trajectory:
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status == IntegrationStatus.OK
 
     @property
     def failure(self) -> str | None:
         """None for a finished run; otherwise the status, what it means and the time reached."""
         if self.ok:
             return None
-        meaning = STATUS_MEANINGS.get(self.status, "the integrator stopped early")
-        return (f"{self.status}: {meaning}; stopped at t = {self.final_time:g} of "
+        return (f"{self.status}: {IntegrationStatus(self.status).meaning}; stopped at t = {self.final_time:g} of "
                 f"{self.direction * self.t_final:g}")
 
     @property
@@ -211,13 +204,22 @@ def _positive_integer(name: str, value, *, limit: int | None = None) -> int:
     return int(value)
 
 
+def method_record(method: str) -> Method:
+    """The registered integration method called ``method``, or InvalidInput listing the registered ones."""
+    try:
+        return METHODS[method]
+    except (KeyError, TypeError):
+        raise InvalidInput(f"unknown integration method {method!r}; allowed: {', '.join(METHODS)}") from None
+
+
 def integrate(flow: GradientFlow, theta0, t_final: float, method: str = "dp5", *, rtol: float = DEFAULT_RTOL,
               atol: float = DEFAULT_ATOL, steps: int = DEFAULT_STEPS, n_save: int = 1, direction: int = 1,
               max_steps: int = DEFAULT_MAX_STEPS, blow_up: float = DEFAULT_BLOW_UP) -> Trajectory:
     """Integrate θ' = −s·∇L(θ) (s = ``direction``) from θ₀ over flow time ``t_final``.
 
-    ``dp5``: adaptive Dormand–Prince 5(4) with ``rtol``/``atol``; ``rk4``: classical RK4 and ``gauss``:
-    2-stage Gauss–Legendre, both with ``steps`` steps of size t_final/steps (Gauss halves a step whose stage
+    ``method`` names a registered method (``harness.kernels.methods.METHODS``): an adaptive one (``dp5``,
+    Dormand–Prince 5(4)) steps by ``rtol``/``atol``; a fixed-step one (``rk4``: classical RK4, ``gauss``: 2-stage
+    Gauss–Legendre) takes ``steps`` steps of size t_final/steps (an implicit method halves a step whose stage
     equations do not converge). States are saved at n_save + 1 equally spaced times including 0 and t_final.
     ``max_steps`` caps attempted steps; the run stops with status ``blow_up`` once ‖θ‖∞ > ``blow_up``.
 
@@ -228,8 +230,7 @@ def integrate(flow: GradientFlow, theta0, t_final: float, method: str = "dp5", *
     """
     if not isinstance(flow, GradientFlow):
         raise InvalidInput(f"flow must be a GradientFlow, got {type(flow).__name__}")
-    if method not in METHODS:
-        raise InvalidInput(f"unknown integration method {method!r}; allowed: {', '.join(METHODS)}")
+    record = method_record(method)
     theta0 = flow.check_theta(theta0, "theta0")
     t_final = _positive_number("t_final", t_final)
     rtol = _positive_number("rtol", rtol)
@@ -239,7 +240,7 @@ def integrate(flow: GradientFlow, theta0, t_final: float, method: str = "dp5", *
     steps = _positive_integer("steps", steps)
     n_save = _positive_integer("n_save", n_save)
     max_steps = _positive_integer("max_steps", max_steps, limit=MAX_STEPS_LIMIT)
-    if method != "dp5" and steps > max_steps:
+    if not record.adaptive and steps > max_steps:
         raise InvalidInput(f"steps={steps!r} fixed steps cannot finish within max_steps={max_steps:,}; allowed: "
                            f"steps <= max_steps (max_steps at most {MAX_STEPS_LIMIT:,})")
     saved_values = (n_save + 1) * flow.n_params
@@ -261,24 +262,19 @@ def integrate(flow: GradientFlow, theta0, t_final: float, method: str = "dp5", *
     save_times[-1] = t_final
     step = t_final / steps
     start = time.perf_counter()
-    if method == "gauss":
-        result = integrators.gauss_kernel(theta0, flow.problem, float(direction), save_times, step, max_steps, blow_up)
-    else:
-        tableau = integrators.EXPLICIT_TABLEAUX[method]
-        result = integrators.explicit_rk_kernel(theta0, flow.problem, float(direction), save_times, tableau.a,
-                                                tableau.b, tableau.c, tableau.e, int(tableau.error_order), rtol,
-                                                atol, step, max_steps, blow_up)
+    result = integrators.run_tableau(theta0, flow.problem, direction, save_times, record.tableau, rtol, atol, step,
+                                     max_steps, blow_up)
     seconds = time.perf_counter() - start
     states, saved, status, n_rhs, n_steps, n_rejected, t_reached, final_state = result
-    adaptive = method == "dp5"
+    adaptive = record.adaptive
     return Trajectory(
         times=direction * save_times[:saved],
         states=states[:saved].copy(),
-        status=integrators.STATUS_NAMES[status],
+        status=IntegrationStatus.of(status),
         n_rhs=int(n_rhs),
         n_steps=int(n_steps),
         n_rejected=int(n_rejected),
-        method=method,
+        method=record.name,
         direction=direction,
         t_final=t_final,
         final_time=direction * float(t_reached),

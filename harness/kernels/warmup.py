@@ -75,14 +75,15 @@ def cache_lock(cache: Path):
 def is_cache_corruption(error: BaseException) -> bool:
     """Whether ``error`` (or an error it was raised from) came out of Numba's loading of its cache files."""
     seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        frame = error.__traceback__
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frame = current.__traceback__
         while frame is not None:
-            if frame.tb_frame.f_code.co_filename.endswith(_NUMBA_CACHE_CODE) and not isinstance(error, MemoryError):
+            if frame.tb_frame.f_code.co_filename.endswith(_NUMBA_CACHE_CODE) and not isinstance(current, MemoryError):
                 return True
             frame = frame.tb_next
-        error = error.__cause__ or error.__context__
+        current = current.__cause__ or current.__context__
     return False
 
 

@@ -8,13 +8,12 @@ of ℓ(Φ(θ)Ψ_r, y_r).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from harness.errors import InvalidInput
+from harness.kernels.losses import loss_rows
 
 LOSS_CLASSES = ("quadratic", "polynomial", "analytic", "non-analytic")
 
@@ -108,82 +107,3 @@ def losses_of_class(loss_class: str) -> list[Loss]:
     if loss_class not in LOSS_CLASSES:
         raise InvalidInput(f"unknown loss class {loss_class!r}; allowed: {LOSS_CLASSES}")
     return [loss for loss in LOSSES.values() if loss.loss_class == loss_class]
-
-
-@njit(cache=True)
-def _log1p_exp(z):
-    """log(1 + e^z) without overflow."""
-    if z > 0:
-        return z + math.log1p(math.exp(-z))
-    return math.log1p(math.exp(z))
-
-
-@njit(cache=True)
-def loss_row(loss_id, f, y, grad):
-    """ℓ(f, y) for one row; writes ∇_f ℓ into ``grad``."""
-    m = f.shape[0]
-    value = 0.0
-    if loss_id == 7:  # cross-entropy with softmax, shifted for stability
-        top = f[0]
-        for c in range(1, m):
-            top = max(top, f[c])
-        total = 0.0
-        for c in range(m):
-            total += math.exp(f[c] - top)
-        log_total = math.log(total) + top
-        mass = 0.0
-        for c in range(m):
-            mass += y[c]
-        for c in range(m):
-            value -= y[c] * (f[c] - log_total)
-            grad[c] = math.exp(f[c] - log_total) * mass - y[c]
-        return value
-    for c in range(m):
-        r = f[c] - y[c]
-        if loss_id == 0:
-            value += 0.5 * r * r
-            grad[c] = r
-        elif loss_id == 1:
-            value += 0.25 * r * r * r * r
-            grad[c] = r * r * r
-        elif loss_id == 2:
-            a = abs(r)
-            value += a + math.log1p(math.exp(-2.0 * a)) - math.log(2.0)
-            grad[c] = math.tanh(r)
-        elif loss_id == 3:
-            value += math.log1p(r * r)
-            grad[c] = 2.0 * r / (1.0 + r * r)
-        elif loss_id == 4:
-            root = math.sqrt(1.0 + r * r)
-            value += root - 1.0
-            grad[c] = r / root
-        elif loss_id == 5:
-            margin = y[c] * f[c]
-            value += _log1p_exp(-margin)
-            grad[c] = -y[c] / (1.0 + math.exp(margin)) if margin > -700 else -y[c]
-        elif loss_id == 6:
-            e = math.exp(-y[c] * f[c])
-            value += e
-            grad[c] = -y[c] * e
-        elif loss_id == 8:
-            if abs(r) <= 1.0:
-                value += 0.5 * r * r
-                grad[c] = r
-            else:
-                value += abs(r) - 0.5
-                grad[c] = 1.0 if r > 0 else -1.0
-        else:
-            value = np.nan
-            grad[c] = np.nan
-    return value
-
-
-@njit(cache=True)
-def loss_rows(loss_id, predictions, targets):
-    """Mean of ℓ over rows, and the per-row gradients ∇_f ℓ."""
-    rows = predictions.shape[0]
-    grad = np.zeros(predictions.shape)
-    total = 0.0
-    for r in range(rows):
-        total += loss_row(loss_id, predictions[r], targets[r], grad[r])
-    return total / max(rows, 1), grad
