@@ -161,7 +161,7 @@ def run(args) -> int:
                            "run); use --profile quick or thorough to explore")
     from harness import environment
     from harness.cli.list import default_properties_dir, discover_properties
-    from harness.reporting.reports import check_writable
+    from harness.reporting.folders import check_writable
 
     properties_dir = Path(args.properties_dir) if args.properties_dir else default_properties_dir()
     chosen = select(args.properties, discover_properties(properties_dir))
