@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument, NoSuchExample
 from scipy.optimize import linear_sum_assignment
 
+from harness.model.data import DATA_CLASSES
 from harness.model.groups import OUTPUT_ACTIONS, build_group, parse_group
 from harness.model.losses import LOSS_CLASSES, get_loss
 from harness.model.networks import FAMILIES, AttentionNetwork, parse_network
-from harness.model.scenario import DATA_CLASSES, Scenario
+from harness.model.scenario import Scenario
 from strategies import (
     GROUP_KINDS,
     coverage_key,

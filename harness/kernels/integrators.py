@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from harness.model.losses import loss_row
+from harness.kernels.losses import MSE, loss_row
 
 STATUS_OK = 0
 STATUS_MAX_STEPS = 1
@@ -44,8 +44,8 @@ STATUS_STEP_UNDERFLOW = 3
 STATUS_NONFINITE = 4
 STATUS_NAMES = ("ok", "max_steps", "blow_up", "step_underflow", "nonfinite")
 
-# Loss kernel id of MSE in harness.model.losses: its G is computed from the moments.
-MSE_KERNEL_ID = 0
+# Loss kernel id of MSE (harness.kernels.losses): its G is computed from the moments.
+MSE_KERNEL_ID = MSE
 
 # Indices into the ``sizes`` array of a problem.
 SIZE_OUTPUTS, SIZE_FEATURES, SIZE_LOSS, SIZE_USE_MOMENTS, SIZE_STRUCTURE, SIZE_HIDDEN = 0, 1, 2, 3, 4, 5

@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from harness.kernels.losses import KERNEL_IDS, loss_rows
 from harness.kernels.polynomial import phi_kernel, phi_vjp_kernel
-from harness.model.losses import LOSSES, loss_rows
 
 
 def warm_up() -> None:
@@ -12,5 +12,5 @@ def warm_up() -> None:
     variables = np.array([[0, 1]], dtype=np.int64)
     phi_kernel(theta, out, np.ones(1), variables, 1)
     phi_vjp_kernel(theta, out, np.ones(1), variables, np.ones(1))
-    for loss in LOSSES.values():
-        loss_rows(loss.kernel_id, np.full((1, 2), 0.5), np.array([[1.0, 0.0]]))
+    for loss_id in KERNEL_IDS:
+        loss_rows(loss_id, np.full((1, 2), 0.5), np.array([[1.0, 0.0]]))

@@ -459,7 +459,7 @@ def pointwise_gradients(network: Network, loss: Loss, group: Group | None, theta
 
 
 def _loss_rows(loss: Loss, predictions, targets):
-    from harness.model.losses import loss_rows
+    from harness.kernels.losses import loss_rows
 
     return loss_rows(loss.kernel_id, np.ascontiguousarray(predictions, dtype=np.float64),
                      np.ascontiguousarray(targets, dtype=np.float64))

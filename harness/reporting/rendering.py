@@ -170,7 +170,7 @@ def _coverage_pivot(cells) -> tuple[list[str], list[list[str]]]:
     def text(cell: dict | None) -> str:
         if cell is None:
             return "0"
-        marks = [f"{cell[s]} {s}" for s in ("violated", "inconclusive") if cell.get(s)]
+        marks = [f"{cell[s]} {s}" for s in (Status.VIOLATED.value, Status.INCONCLUSIVE.value) if cell.get(s)]
         return str(cell["examples"]) + (f" ({', '.join(marks)})" if marks else "")
 
     rows = [[family, kind] + [text(columns.get(loss_class)) for loss_class in LOSS_CLASSES]

@@ -82,7 +82,7 @@ def _group_kind(group_spec: str | None) -> str:
 def _loss_class(loss_name: str) -> str:
     from harness.model.losses import get_loss
 
-    return get_loss(loss_name).loss_class
+    return get_loss(loss_name).loss_class.value
 
 
 def coverage_key(scenario: dict) -> str:
