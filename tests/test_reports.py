@@ -246,3 +246,39 @@ def test_timings_are_only_in_timings_json(tmp_path):
                                                  "findings.0.solve_seconds": 0.5}
     files[written[1]].pop("timings.json")
     assert files[written[0]] == files[written[1]]  # different clocks, byte-identical content
+
+
+def test_run_outcome_precedence_and_the_index_line():
+    run, _ = runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
+    assert run.outcome_kind is runs.RunOutcome.VIOLATED and run.to_dict()["outcome"] == "violated"
+    clean = runs.RunCollector()
+    clean.add(summaries.summarize_test("c::x", _records("linear:1,1,1")), 0.1)
+    calm, _ = runs.build_run(clean, run_id="c", profile="quick", seed=3, started=0.0, finished=1.0)
+    assert calm.outcome_kind is runs.RunOutcome.NO_VIOLATION and calm.outcome == "no violation"
+    cut, _ = runs.build_run(clean, run_id="c", profile="quick", seed=3, started=0.0, finished=1.0,
+                            unfinished=["c::y", "c::z"])
+    assert cut.outcome_kind is runs.RunOutcome.INTERRUPTED
+    assert cut.outcome == "interrupted (2 tests did not finish); no violation in the rest"
+    assert [member.value for member in runs.RunOutcome] == ["violated", "errors", "interrupted", "no violation"]
+
+
+def test_seeding_is_typed_and_written_as_its_value():
+    run, _ = runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0,
+                            seeding="hypothesis-seed")
+    assert run.seeding is runs.Seeding.HYPOTHESIS_SEED and run.to_dict()["seeding"] == "hypothesis-seed"
+    assert json.loads(json.dumps(run.to_dict()))["seeding"] == "hypothesis-seed"
+    assert all(member.message for member in runs.Seeding)
+    with pytest.raises(ValueError):
+        runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, seeding="lucky")
+
+
+def test_a_report_describes_a_drift_series_through_its_typed_record(tmp_path):
+    from harness.verdicts.evidence import DriftSeries
+
+    run, timings = runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
+    folder = folders.write_run(run, timings, tmp_path / "reports", project_root=tmp_path, plots=False)
+    text = (folder / "planted-small-1" / "report.md").read_text()
+    described = DriftSeries.from_evidence({"series": SERIES})
+    assert described is not None
+    assert f"| series | {described.describe()} |" in text
+    assert "| series | 3 times; drift of: h; integrator error: yes (see drift.png) |" in text
