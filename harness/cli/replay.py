@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import cast
 
 from harness.errors import InvalidInput
 from harness.jsonable import dumps
 from harness.model.scenario import Scenario, read_record
 from harness.verdicts.evidence import SERIES_KEY, DriftSeries
+from harness.verdicts.property import Property
 
 
 def add_parser(subparsers):
@@ -26,7 +28,7 @@ def add_parser(subparsers):
     return parser
 
 
-def find_property(property_id: str, properties_dir: str | Path | None = None):
+def find_property(property_id: str, properties_dir: str | Path | None = None) -> Property:
     """The property with this id: a discovered ``prop_*.py`` module's, or the self-check's planted one."""
     from harness.cli.list import discover_properties
     from harness.cli.selfcheck import PLANTED
@@ -36,8 +38,8 @@ def find_property(property_id: str, properties_dir: str | Path | None = None):
     discovered = discover_properties(properties_dir)
     for found in discovered:
         if found.id == property_id:
-            return found.property
-    known = ", ".join(sorted([p.id for p in discovered] + [PLANTED.id]))
+            return cast(Property, found.property)
+    known = ", ".join(sorted([str(p.id) for p in discovered] + [PLANTED.id]))
     raise InvalidInput(f"scenario names property {property_id!r}, which no property module defines; known: {known}")
 
 

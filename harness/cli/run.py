@@ -264,7 +264,7 @@ def _default_interrupt() -> None:
 
 def _conclude(returncode: int, budget_hit: bool, summary: dict | None, stopped_by: int | None = None) -> int:
     totals = summary["totals"] if summary is not None else None
-    if totals is not None:
+    if summary is not None and totals is not None:
         print(f"flowlaws run: {totals['examples']} examples: {totals['holds']} hold, {totals['violated']} violated, "
               f"{totals['inconclusive']} inconclusive; {totals['errors']} crashed tests, {totals['skipped']} skipped")
         folder = Path(summary["report"])
@@ -273,7 +273,7 @@ def _conclude(returncode: int, budget_hit: bool, summary: dict | None, stopped_b
         name = signal.Signals(stopped_by).name
         print(f"flowlaws run: stopped by {name}" + ("" if totals is not None else "; no report was written"),
               file=sys.stderr, flush=True)
-        return _EXIT_ON_SIGNAL[stopped_by]
+        return _EXIT_ON_SIGNAL[signal.Signals(stopped_by)]
     if totals is not None and (totals["violated"] or totals["errors"]):
         return 1
     if returncode == 5:

@@ -176,7 +176,7 @@ def is_closed(data: DataSet, group: Group, tol: float = 1e-9) -> bool:
         if images.shape == originals.shape and np.array_equal(images, originals) and np.array_equal(needs, counts):
             continue  # the same multiset exactly (signed permutations move floats without rounding)
         if tree is None:
-            from scipy.spatial import cKDTree
+            from scipy.spatial import cKDTree  # pyright: ignore[reportAttributeAccessIssue] - scipy's stubs omit it
 
             tree = cKDTree(originals)
         if not _matched(images, needs, originals, counts, tree, radius):

@@ -113,12 +113,12 @@ class Loss:
         if self.targets is TargetDomain.PROBABILITIES:
             if not self.targets.fits(n_outputs):
                 raise InvalidInput(f"cross-entropy needs at least 2 outputs (classes), the network has {n_outputs}")
-            negative = (y < -1e-12).any(axis=1)
+            negative: np.ndarray = np.any(y < -1e-12, axis=1)
             off_sum = np.abs(y.sum(axis=1) - 1) > 1e-9
             bad_rows = np.flatnonzero(negative | off_sum)
             if bad_rows.size:
                 row = int(bad_rows[0])
-                what = (f"has a negative entry {float(y[row].min()):.3g}" if negative[row]
+                what = (f"has a negative entry {float(y[row].min()):.3g}" if bool(negative[row])
                         else f"sums to {float(y[row].sum()):.6g}")
                 shown = ", ".join(f"{v:.3g}" for v in y[row][:6]) + (", ..." if y.shape[1] > 6 else "")
                 raise InvalidInput(

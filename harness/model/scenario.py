@@ -162,7 +162,8 @@ class Scenario:
             rng = np.random.default_rng(self.seed)
             base = random_dataset(network, self.n_samples, rng, loss=loss, targets=self.targets,
                                   target_scale=self.target_scale)
-            data = augment(base, group) if self.data == DataClass.AUGMENTED else base
+            # __post_init__ refused augmented data without a group
+            data = augment(base, group) if self.data == DataClass.AUGMENTED and group is not None else base
             theta0 = network.random_theta(rng, self.theta_scale)
         data.check_network(network, loss)
         if theta0.shape != (network.n_params,) or not np.all(np.isfinite(theta0)):

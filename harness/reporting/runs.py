@@ -193,7 +193,7 @@ def build_run(collector: RunCollector, *, run_id: str, profile: str, seed: int |
     findings: dict[str, list] = defaultdict(list)
     errors: list[dict] = []
     examples_by_property: dict[str, list] = defaultdict(list)
-    property_seconds: Counter = Counter()
+    property_seconds: defaultdict[str, float] = defaultdict(float)
     for summary in summaries:
         for prop, description in summary["descriptions"].items():
             descriptions.setdefault(prop, description)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import builtins
 import re
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 
 from harness.jsonable import dumps
 from harness.verdicts.verdict import Status
@@ -44,7 +45,7 @@ def failure_information(exception: BaseException | None) -> list[dict]:
 
     def walk(error: BaseException) -> None:
         if isinstance(error, _EXCEPTION_GROUP):
-            for inner in error.exceptions:
+            for inner in getattr(error, "exceptions", ()):
                 walk(inner)
             return
         if isinstance(error, PropertyViolation):
@@ -125,7 +126,7 @@ def summarize_test(
     nodeid: str,
     records: list[dict],
     *,
-    module_properties: list[dict] = (),
+    module_properties: Sequence[dict] = (),
     outcome: str = "passed",
     exception: BaseException | None = None,
     error_text: str | None = None,

@@ -231,7 +231,7 @@ def pytest_report_header(config):
 
 
 @pytest.fixture(scope="session")
-def flowlaws_profile() -> str:
+def flowlaws_profile() -> str | None:
     """Name of the Hypothesis profile in force."""
     from hypothesis import settings
 

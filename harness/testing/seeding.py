@@ -72,7 +72,8 @@ def seed_hypothesis(seed: int) -> int:
     """
     import hypothesis.core
 
-    hypothesis.core.threadlocal._hypothesis_global_random = random.Random(seed)  # pyright: ignore[reportAttributeAccessIssue] - private
+    threadlocal = hypothesis.core.threadlocal
+    threadlocal._hypothesis_global_random = random.Random(seed)
     return random.Random(seed).getrandbits(128)  # what get_random_for_wrapped_test will draw from it
 
 
@@ -98,6 +99,6 @@ def pin_local_constants() -> None:
     """
     from hypothesis.internal.conjecture import providers
 
-    empty = providers.Constants()
+    empty = providers.Constants()  # pyright: ignore[reportPrivateImportUsage] - private on purpose (above)
     providers._get_local_constants = lambda: empty
     providers.CONSTANTS_CACHE.cache.clear()
