@@ -369,3 +369,16 @@ def test_selfcheck_refutes_the_planted_conjecture_with_a_small_counterexample(tm
     assert {"drift.png", "spectrum.png", "scenario.json", "report.md"} <= {p.name for p in folder.iterdir()}
     assert main(["replay", str(folder / "scenario.json")]) == 1
     assert "violated: augmented data gives 2 laws, free data 1 (D = 4)" in capsys.readouterr().out
+
+
+def test_campaign_exit_codes_are_one_enum_with_a_message_each(capsys):
+    from harness.cli.run import CampaignExit, _conclude
+
+    assert [int(code) for code in CampaignExit] == [0, 1, 2, 130, 143]
+    assert all(code.message for code in CampaignExit)
+    totals = {"examples": 3, "holds": 2, "violated": 1, "inconclusive": 0, "errors": 0, "skipped": 0}
+    assert _conclude(1, False, {"totals": totals, "report": "r"}) is CampaignExit.VIOLATION
+    assert _conclude(0, False, {"totals": {**totals, "examples": 0, "violated": 0, "holds": 0}, "report": "r"}) \
+        is CampaignExit.NOTHING_CHECKED
+    assert _conclude(0, False, None, stopped_by=signal.SIGTERM) is CampaignExit.TERMINATED
+    capsys.readouterr()
