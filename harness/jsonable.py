@@ -36,9 +36,10 @@ def plain(value: Any) -> Any:
     return value
 
 
-def dumps(value: Any, *, indent: int | None = None) -> str:
-    """``json.dumps`` of ``plain(value)`` with sorted keys; refuses anything the rule cannot write."""
-    return json.dumps(plain(value), indent=indent, sort_keys=True, allow_nan=False)
+def dumps(value: Any, *, indent: int | None = None, sort_keys: bool = True) -> str:
+    """``json.dumps`` of ``plain(value)``, keys sorted unless ``sort_keys=False`` (a record that keeps its own
+    field order, such as a stored scenario); refuses anything the rule cannot write."""
+    return json.dumps(plain(value), indent=indent, sort_keys=sort_keys, allow_nan=False)
 
 
 def number(value: Any) -> Any:

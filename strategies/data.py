@@ -25,7 +25,7 @@ from harness.errors import InvalidInput
 from harness.model.data import DataSet, augment, random_targets
 from harness.model.family import Network
 from harness.model.groups import Group, build_group
-from harness.model.losses import get_loss
+from harness.model.losses import TargetDomain, get_loss
 from strategies.groups import check_network_argument
 from strategies.losses import loss_fits
 from strategies.networks import check_integer_argument, draw_labelled
@@ -82,13 +82,13 @@ def datasets(network, group=None, loss="mse", *, min_samples: int = 1, max_sampl
             group.check_network(network)
         except InvalidInput as error:
             raise InvalidArgument(f"datasets(group={str(group)!r}): {error}") from None
-        if loss_object.targets == "prob" and not all((np.asarray(g) >= 0).all() for g in group.outputs):
+        if loss_object.targets is TargetDomain.PROBABILITIES and not all((np.asarray(g) >= 0).all() for g in group.outputs):
             raise InvalidArgument(
                 f"datasets(group={group.spec!r}, loss={loss!r}): the group's output action flips signs, which turns "
                 "probability targets into non-probabilities; use output action trivial or a plain permutation"
             )
     if not loss_fits(loss_object, network):
-        wanted = "m = 1 output per row" if loss_object.targets == "pm1" else "m >= 2 outputs per row"
+        wanted = "m = 1 output per row" if loss_object.targets is TargetDomain.LABELS else "m >= 2 outputs per row"
         raise InvalidArgument(
             f"datasets(network={str(network)!r}, loss={loss!r}): {loss} needs {wanted}; the network has m = "
             f"{network.n_outputs}"

@@ -19,7 +19,7 @@ from hypothesis.errors import InvalidArgument
 from harness.errors import InvalidInput
 from harness.model.family import Network
 from harness.model.groups import parse_group
-from harness.model.losses import LOSS_CLASSES, LOSSES, Loss
+from harness.model.losses import LOSS_CLASSES, LOSSES, Loss, TargetDomain
 from strategies.groups import check_network_argument
 from strategies.networks import check_choices, draw_labelled
 
@@ -44,11 +44,9 @@ def keeps_probability_vectors(group_spec) -> bool:
 
 def loss_fits(loss: Loss, network: Network | None, group_spec=None) -> bool:
     """Whether ``loss``'s targets suit ``network`` (m per row) and survive the group's output action."""
-    if loss.targets == "pm1":
-        return network is None or network.n_outputs == 1
-    if loss.targets == "prob":
-        return (network is None or network.n_outputs >= 2) and keeps_probability_vectors(group_spec)
-    return True
+    if network is not None and not loss.targets.fits(network.n_outputs):
+        return False
+    return loss.targets is not TargetDomain.PROBABILITIES or keeps_probability_vectors(group_spec)
 
 
 def fitting_losses(loss_class: str, network: Network | None = None, group_spec=None) -> tuple[str, ...]:

@@ -25,12 +25,12 @@ from hypothesis import event, note
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from harness.model.data import TARGET_KINDS
+from harness.model.data import DATA_CLASSES, TARGET_KINDS, DataClass
 from harness.model.families.attention import ATTENTION_MASKS
 from harness.model.family import FAMILIES
 from harness.model.groups import OUTPUT_ACTIONS
 from harness.model.losses import LOSS_CLASSES, get_loss
-from harness.model.scenario import DATA_CLASSES, Scenario
+from harness.model.scenario import Scenario
 from harness.model.specs import parse_network
 from strategies.data import SEEDS
 from strategies.groups import (
@@ -141,7 +141,7 @@ def scenarios(
 
     table = []
     if group_kinds is None:
-        if "augmented" in data_classes:
+        if DataClass.AUGMENTED in data_classes:
             raise InvalidArgument(
                 f"scenarios(group_kinds=None, data={data!r}): augmented data needs a group; pass data=('free',) "
                 "or some group kinds"

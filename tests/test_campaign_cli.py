@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.reporting import reports
+from harness.reporting import folders, runs, summaries
 
 PLANTED_SIZE = '''
 from hypothesis import example, given, strategies as st
@@ -170,7 +170,7 @@ def test_a_planted_campaign_is_reported_replayable_and_the_same_with_the_same_se
     assert sorted(p.name for p in violated.iterdir()) == ["drift.png", "report.md", "scenario.json"]
     assert "--flowlaws-seed=7" in (violated / "report.md").read_text()
     assert (run / "planted-size-2" / "spectrum.png").exists()
-    assert reports.latest_run(tmp_path / "reports-xdist") == run.resolve()
+    assert folders.latest_run(tmp_path / "reports-xdist") == run.resolve()
 
     # The same seed gives the same content, with or without xdist.
     other = tmp_path / "reports-single" / "quick-seed7"
@@ -197,9 +197,9 @@ def test_a_clean_campaign_exits_0_with_inconclusive_examples_counted(tmp_path):
 def test_killing_a_run_midway_leaves_earlier_reports_intact(tmp_path):
     properties = _properties(tmp_path, slow=SLOW)
     report_dir = tmp_path / "reports"
-    collector = reports.RunCollector()
-    collector.add(reports.summarize_test("earlier::test", [], module_properties=[{"id": "earlier"}]), 1.0)
-    earlier = reports.write_run(*reports.build_run(collector, run_id="earlier", profile="quick", seed=1,
+    collector = runs.RunCollector()
+    collector.add(summaries.summarize_test("earlier::test", [], module_properties=[{"id": "earlier"}]), 1.0)
+    earlier = folders.write_run(*runs.build_run(collector, run_id="earlier", profile="quick", seed=1,
                                                    started=0.0, finished=1.0), report_dir, plots=False)
     before = {p: p.read_bytes() for p in earlier.rglob("*") if p.is_file()}
     marker = tmp_path / "started"
@@ -218,7 +218,7 @@ def test_killing_a_run_midway_leaves_earlier_reports_intact(tmp_path):
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     assert {p: p.read_bytes() for p in earlier.rglob("*") if p.is_file()} == before
-    assert reports.latest_run(report_dir) == earlier.resolve()
+    assert folders.latest_run(report_dir) == earlier.resolve()
     assert sorted(p.name for p in report_dir.iterdir() if not p.name.startswith(".")) == ["earlier", "latest"]
 
 
@@ -238,7 +238,7 @@ def test_an_interrupted_run_still_reports_what_finished(tmp_path):
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=120)
-    index = json.loads((reports.latest_run(tmp_path / "reports") / "index.json").read_text())
+    index = json.loads((folders.latest_run(tmp_path / "reports") / "index.json").read_text())
     assert index["unfinished"] == ["properties/prop_slow.py::test_slow"]
     assert index["outcome"].startswith("interrupted")
     assert {p["id"]: p["examples"] for p in index["properties"]}["always-fine"] > 0
@@ -252,7 +252,7 @@ def test_minutes_bound_the_campaign(tmp_path):
                        env={"FLOWLAWS_TEST_MARKER": str(tmp_path / "started")})
     assert result.returncode == 0, result.stdout + result.stderr
     assert time.monotonic() - start < 90  # 300 examples of 0.5 s would take 150 s
-    index = json.loads((reports.latest_run(tmp_path / "reports") / "index.json").read_text())
+    index = json.loads((folders.latest_run(tmp_path / "reports") / "index.json").read_text())
     assert index["totals"]["skipped"] == 1 and 0 < index["totals"]["examples"] < 300
 
 
@@ -369,3 +369,16 @@ def test_selfcheck_refutes_the_planted_conjecture_with_a_small_counterexample(tm
     assert {"drift.png", "spectrum.png", "scenario.json", "report.md"} <= {p.name for p in folder.iterdir()}
     assert main(["replay", str(folder / "scenario.json")]) == 1
     assert "violated: augmented data gives 2 laws, free data 1 (D = 4)" in capsys.readouterr().out
+
+
+def test_campaign_exit_codes_are_one_enum_with_a_message_each(capsys):
+    from harness.cli.run import CampaignExit, _conclude
+
+    assert [int(code) for code in CampaignExit] == [0, 1, 2, 130, 143]
+    assert all(code.message for code in CampaignExit)
+    totals = {"examples": 3, "holds": 2, "violated": 1, "inconclusive": 0, "errors": 0, "skipped": 0}
+    assert _conclude(1, False, {"totals": totals, "report": "r"}) is CampaignExit.VIOLATION
+    assert _conclude(0, False, {"totals": {**totals, "examples": 0, "violated": 0, "holds": 0}, "report": "r"}) \
+        is CampaignExit.NOTHING_CHECKED
+    assert _conclude(0, False, None, stopped_by=signal.SIGTERM) is CampaignExit.TERMINATED
+    capsys.readouterr()

@@ -5,7 +5,11 @@ import pytest
 
 from harness.errors import InvalidInput
 from harness.model.data import (
+    DATA_CLASSES,
+    TARGET_KINDS,
+    DataClass,
     DataSet,
+    TargetKind,
     augment,
     check_data_size,
     check_seed,
@@ -15,6 +19,7 @@ from harness.model.data import (
     values_per_sample,
 )
 from harness.model.groups import build_group
+from harness.model.scenario import Scenario
 from harness.model.specs import parse_network
 
 
@@ -202,3 +207,16 @@ def test_bad_seeds_are_refused(seed):
 
 def test_good_seeds_pass():
     assert check_seed(0) == 0 and check_seed(np.int64(7)) == 7 and check_seed(2**64 - 1) == 2**64 - 1
+
+
+def test_data_class_and_target_kind_are_enums_with_the_stored_values():
+    assert DATA_CLASSES == ("free", "augmented") and TARGET_KINDS == ("random", "teacher")
+    assert all(member.message for member in (*DataClass, *TargetKind))
+    assert f"{DataClass.AUGMENTED}" == "augmented" and TargetKind("teacher") is TargetKind.TEACHER
+    # A scenario given members stores the plain strings, so its line and JSON are as before.
+    scenario = Scenario("linear:2,1,1", group="flip/trivial", data=DataClass.AUGMENTED, targets=TargetKind.TEACHER)
+    assert type(scenario.data) is str and type(scenario.targets) is str
+    assert str(scenario) == "linear:2,1,1 | flip/trivial | augmented | mse | N=8 | seed=0"
+    assert '"data": "augmented"' in scenario.to_json() and '"targets": "teacher"' in scenario.to_json()
+    with pytest.raises(InvalidInput, match="data class"):
+        Scenario("linear:2,1,1", data="everything")

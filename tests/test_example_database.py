@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.reporting import reports
+from harness.reporting import folders
 
 PLANTED = '''
 import json, os
@@ -79,7 +79,7 @@ def test_a_campaign_writes_its_failure_to_the_database_and_the_next_replays_it_f
     assert first.returncode == 1, first.stdout + first.stderr
     assert f"example database {database}" in first.stdout
     assert _entries(database) >= 2, "both failing tests must be saved"
-    shrunk = reports.latest_run(project / "reports")
+    shrunk = folders.latest_run(project / "reports")
     assert json.loads((shrunk / "index.json").read_text())["totals"]["violated"] == 2
 
     # Another seed: generation alone would start elsewhere (the control, with an empty database, shows it).
@@ -125,7 +125,7 @@ def test_readme_multi_host_recipe_with_two_working_copies_and_one_shared_databas
     assert result.returncode == 1, result.stdout + result.stderr
     assert "gw0" in result.stdout and "gw1" in result.stdout  # two gateways ran tests
     assert _entries(database) >= 2, "the workers' failures must reach the shared database"
-    run = reports.latest_run(controller / "reports")
+    run = folders.latest_run(controller / "reports")
     assert run is not None and json.loads((run / "index.json").read_text())["totals"]["violated"] == 2
     assert not (host1 / "reports").exists() and not (host2 / "reports").exists()  # only the controller writes
     # Run again with another seed: both gateways replay the shared failures before generating anything.

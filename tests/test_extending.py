@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.reporting import reports
+from harness.reporting import folders
 
 PROJECT = Path(__file__).resolve().parent.parent  # the repository (tests are not installed)
 TEMPLATE = importlib.resources.files("properties").joinpath("prop_template.py.example")
@@ -57,7 +57,7 @@ def test_pytest_collects_runs_and_reports_the_new_property(user_project):
                             timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
-    index = json.loads((reports.latest_run(user_project / "reports") / "index.json").read_text())
+    index = json.loads((folders.latest_run(user_project / "reports") / "index.json").read_text())
     assert [p["id"] for p in index["properties"]] == [TEMPLATE_ID]
     assert index["properties"][0]["examples"] > 0
 

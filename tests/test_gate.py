@@ -1,7 +1,7 @@
 """The gate (``ci``: derandomized, no database) and the explorers (``--flowlaws-seed``: seeded, database on).
 
 ``--flowlaws-seed`` works through a private Hypothesis attribute (see
-``harness.testing.plugin._seed_hypothesis``); these tests are what fails, loudly, if a Hypothesis upgrade
+``harness.testing.seeding.seed_hypothesis``); these tests are what fails, loudly, if a Hypothesis upgrade
 changes it: same seed and empty database → same examples, another seed → other examples, and the
 database still written. Each case is a pytest subprocess on a tiny file of Hypothesis tests, without the
 Numba warm-up.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.testing import plugin as pytest_plugin
+from harness.testing import seeding
 
 TESTS = '''
 import json, os
@@ -86,7 +86,7 @@ def test_the_same_flowlaws_seed_draws_the_same_examples_and_keeps_the_database(t
     generated = ("first", "second-1", "second-2")
     assert all(len(first[test]) == 8 for test in generated)  # the quick profile's 8 examples each
     assert {t: first[t] for t in generated} == {t: again[t] for t in generated}, \
-        "--flowlaws-seed no longer fixes Hypothesis's draws: see harness.testing.plugin._seed_hypothesis"
+        "--flowlaws-seed no longer fixes Hypothesis's draws: see harness.testing.seeding.seed_hypothesis"
     assert first["fails"] == again["fails"]
     assert all(first[test] != other[test] for test in generated), "another seed must draw other examples"
     (setting,) = first["settings"]
@@ -150,7 +150,7 @@ def test_a_broken_example_database_is_reported_once(tmp_path):
 
 def test_hypothesis_draws_no_literals_of_the_modules_that_happen_to_be_loaded():
     # Under the plugin (loaded by the root conftest), whatever harness modules are imported, the pool of
-    # "local constants" Hypothesis mixes into its draws stays empty; see _pin_local_constants.
+    # "local constants" Hypothesis mixes into its draws stays empty; see harness.testing.seeding.pin_local_constants.
     from hypothesis.internal.conjecture import providers
 
     import harness.verdicts.verdict  # noqa: F401  (a local module full of string literals)
@@ -160,6 +160,6 @@ def test_hypothesis_draws_no_literals_of_the_modules_that_happen_to_be_loaded():
 
 @pytest.mark.parametrize("nodeid", ["a.py::t", "properties/prop_x.py::test_y[case]"])
 def test_per_test_seeds_depend_on_the_run_seed_and_the_node_id_only(nodeid):
-    assert pytest_plugin.per_test_seed(1, nodeid) == pytest_plugin.per_test_seed(1, nodeid)
-    assert pytest_plugin.per_test_seed(1, nodeid) != pytest_plugin.per_test_seed(2, nodeid)
-    assert pytest_plugin.per_test_seed(1, nodeid) != pytest_plugin.per_test_seed(1, nodeid + "x")
+    assert seeding.per_test_seed(1, nodeid) == seeding.per_test_seed(1, nodeid)
+    assert seeding.per_test_seed(1, nodeid) != seeding.per_test_seed(2, nodeid)
+    assert seeding.per_test_seed(1, nodeid) != seeding.per_test_seed(1, nodeid + "x")

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from harness.errors import InvalidInput
-from harness.model.losses import LOSS_CLASSES, LOSSES, get_loss, losses_of_class
+from harness.kernels import losses as kernels
+from harness.model.losses import LOSS_CLASSES, LOSSES, Loss, LossClass, TargetDomain, get_loss, losses_of_class
 
 
 def _inputs(loss, rng):
@@ -77,3 +78,48 @@ def test_cross_entropy_refuses_flipped_data_from_the_scenario():
     with pytest.raises(InvalidInput, match=r"cross-entropy needs probability targets.*/sign"):
         built = scenario.build()
         GradientFlow(built.network, built.loss, built.data)
+
+
+def test_a_loss_is_one_record_with_typed_class_and_target_domain():
+    for loss in LOSSES.values():
+        assert isinstance(loss.loss_class, LossClass) and isinstance(loss.targets, TargetDomain)
+        assert loss.describe() == {"name": loss.name, "class": loss.loss_class.value, "formula": loss.formula}
+    assert LOSS_CLASSES == ("quadratic", "polynomial", "analytic", "non-analytic")  # the strategies' order
+    assert [domain.value for domain in TargetDomain] == ["real", "pm1", "prob"]  # values as stored before
+    assert get_loss("mse").loss_class == "quadratic" and f"{get_loss('logistic').targets}" == "pm1"
+    assert all(member.message for member in (*LossClass, *TargetDomain))
+    # A record given plain strings still holds enum members.
+    made = Loss("test-mse", kernels.MSE, "quadratic", "½‖f − y‖²", degree=2, targets="real")
+    assert made.loss_class is LossClass.QUADRATIC and made.targets is TargetDomain.REAL
+    with pytest.raises(ValueError):
+        Loss("bad", kernels.MSE, "cubic", "?")
+
+
+def test_kernel_ids_are_the_kernels_constants_each_used_once():
+    ids = [loss.kernel_id for loss in LOSSES.values()]
+    assert sorted(ids) == sorted(kernels.KERNEL_IDS) and len(set(ids)) == len(ids)
+    assert get_loss("mse").kernel_id == kernels.MSE == 0  # the integrators' moment path keys on it
+
+
+@pytest.mark.parametrize("domain, fitting, failing", [
+    (TargetDomain.REAL, (1, 2, 5), ()),
+    (TargetDomain.LABELS, (1,), (2, 3)),
+    (TargetDomain.PROBABILITIES, (2, 4), (1,)),
+])
+def test_target_domain_says_which_outputs_it_needs(domain, fitting, failing):
+    assert all(domain.fits(m) for m in fitting)
+    assert not any(domain.fits(m) for m in failing)
+
+
+def test_targets_made_from_predictions_lie_in_their_domain():
+    rows = np.array([[0.5, -2.0, 3.0], [-1.0, 0.0, 1000.0]])
+    labels = TargetDomain.LABELS.from_predictions(rows[:, :1])
+    assert set(labels.ravel()) <= {-1.0, 1.0} and labels[0, 0] == 1.0 and labels[1, 0] == -1.0
+    probabilities = TargetDomain.PROBABILITIES.from_predictions(rows)
+    assert np.all(probabilities >= 0) and np.allclose(probabilities.sum(axis=1), 1.0)
+    assert np.all(np.isfinite(probabilities))  # shifted before exp: no overflow at 1000
+    assert TargetDomain.REAL.from_predictions(rows) is rows
+    for name in ("logistic", "cross-entropy"):
+        loss = get_loss(name)
+        y = loss.targets.from_predictions(rows[:, :1] if loss.targets is TargetDomain.LABELS else rows)
+        loss.check_targets(y, y.shape[1])  # what the domain makes, the loss accepts

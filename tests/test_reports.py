@@ -1,4 +1,4 @@
-"""Tests of harness/reports.py and harness/plots.py: which records are reported, the index, atomic writing."""
+"""Tests of harness/reporting (summaries, runs, folders, rendering, plots): what is reported, atomic writing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from harness.errors import InvalidInput
 from harness.model.scenario import Scenario
-from harness.reporting import reports
+from harness.reporting import folders, rendering, runs, summaries
 from harness.verdicts.property import Property, PropertyViolation, Recorder
 from harness.verdicts.verdict import Verdict
 
@@ -55,7 +55,7 @@ def test_summary_counts_generation_and_the_shrunk_counterexample_only():
     # variants, violated and not. Hypothesis's final replay: the shrunk counterexample linear:1,2,1 (D=4).
     records = _records("linear:1,1,1", "linear:2,1,1", "linear:3,1,1", "linear:4,1,1", "linear:2,1,1",
                        "linear:1,2,1", "linear:1,2,1")
-    summary = reports.summarize_test("t::x", records, outcome="failed", exception=_violation("linear:1,2,1"))
+    summary = summaries.summarize_test("t::x", records, outcome="failed", exception=_violation("linear:1,2,1"))
     assert summary["counts"] == {"planted-small": {"examples": 3, "holds": 1, "inconclusive": 1, "violated": 1}}
     statuses = [(e["verdict"]["status"], e["scenario"]["network"]) for e in summary["examples"]]
     assert statuses == [("inconclusive", "linear:2,1,1"), ("violated", "linear:1,2,1")]
@@ -69,29 +69,29 @@ def test_summary_counts_generation_and_the_shrunk_counterexample_only():
 
 
 def test_summary_of_a_crash_names_the_error_and_of_an_exploration_keeps_findings():
-    crashed = reports.summarize_test("t::y", [], module_properties=[{"id": "planted-small", "title": "T"}],
+    crashed = summaries.summarize_test("t::y", [], module_properties=[{"id": "planted-small", "title": "T"}],
                                      outcome="failed", error_text="ValueError: boom")
     assert crashed["properties"] == ["planted-small"] and crashed["error"] == "ValueError: boom"
-    explored = reports.summarize_test("t::z", _records("linear:1,1,1", "linear:2,1,1", prop=EXPLORER))
+    explored = summaries.summarize_test("t::z", _records("linear:1,1,1", "linear:2,1,1", prop=EXPLORER))
     assert explored["findings"] == {"explore-sizes": [{"network": "linear:1,1,1"}, {"network": "linear:2,1,1"}]}
 
 
 def test_coverage_key_uses_family_group_factor_names_and_loss_class():
-    assert reports.coverage_key({"network": "linear:3,1,1", "group": "cyclic/trivial*flip/sign",
+    assert summaries.coverage_key({"network": "linear:3,1,1", "group": "cyclic/trivial*flip/sign",
                                  "loss": "logcosh"}) == "linear|cyclic*flip|analytic"
-    assert reports.coverage_key({"network": "poly:2,1,1,k=2", "group": None, "loss": "mse"}) == "poly|none|quadratic"
+    assert summaries.coverage_key({"network": "poly:2,1,1,k=2", "group": None, "loss": "mse"}) == "poly|none|quadratic"
 
 
-def _collector() -> reports.RunCollector:
-    collector = reports.RunCollector()
+def _collector() -> runs.RunCollector:
+    collector = runs.RunCollector()
     records = _records("linear:1,1,1", "linear:2,1,1", "linear:3,1,1", "linear:1,2,1")
-    collector.add(reports.summarize_test("b::x", records, outcome="failed", exception=_violation("linear:1,2,1")), 1.5)
-    collector.add(reports.summarize_test("a::x", _records("linear:1,1,1", prop=EXPLORER)), 0.5)
+    collector.add(summaries.summarize_test("b::x", records, outcome="failed", exception=_violation("linear:1,2,1")), 1.5)
+    collector.add(summaries.summarize_test("a::x", _records("linear:1,1,1", prop=EXPLORER)), 0.5)
     return collector
 
 
 def test_build_run_tallies_properties_coverage_findings_in_a_deterministic_order():
-    run, timings = reports.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
+    run, timings = runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
     tallies = {p.id: p for p in run.properties}
     assert [p.id for p in run.properties] == ["explore-sizes", "planted-small"]
     small = tallies["planted-small"]
@@ -102,14 +102,14 @@ def test_build_run_tallies_properties_coverage_findings_in_a_deterministic_order
     assert {c["family"] for c in run.coverage} == {"linear"}
     assert run.findings == {"explore-sizes": [{"network": "linear:1,1,1"}]}
     assert timings.property_seconds == {"planted-small": 1.5, "explore-sizes": 0.5}
-    shuffled = reports.RunCollector(list(reversed(_collector().summaries)), _collector().durations)
-    again, _ = reports.build_run(shuffled, run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
+    shuffled = runs.RunCollector(list(reversed(_collector().summaries)), _collector().durations)
+    again, _ = runs.build_run(shuffled, run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
     assert again.to_dict() == run.to_dict()  # xdist arrival order does not matter
 
 
 def test_write_run_writes_replayable_examples_plots_and_indexes(tmp_path):
-    run, timings = reports.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
-    folder = reports.write_run(run, timings, tmp_path / "reports", project_root=tmp_path)
+    run, timings = runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
+    folder = folders.write_run(run, timings, tmp_path / "reports", project_root=tmp_path)
     assert folder == tmp_path / "reports" / "r"
     violated = folder / "planted-small-1"
     assert sorted(p.name for p in violated.iterdir()) == ["drift.png", "report.md", "scenario.json", "spectrum.png"]
@@ -130,37 +130,37 @@ def test_write_run_writes_replayable_examples_plots_and_indexes(tmp_path):
     index_md = (folder / "index.md").read_text()
     assert "planted-small-1/report.md" in index_md
     assert "| linear | none | 4 (1 violated, 1 inconclusive) | 0 | 0 | 0 |" in index_md  # coverage, gaps as 0
-    assert reports.latest_run(tmp_path / "reports") == folder.resolve()
+    assert folders.latest_run(tmp_path / "reports") == folder.resolve()
 
 
 def test_a_second_run_with_the_same_id_never_replaces_the_first(tmp_path):
-    run, timings = reports.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
-    first = reports.write_run(run, timings, tmp_path, plots=False)
+    run, timings = runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
+    first = folders.write_run(run, timings, tmp_path, plots=False)
     before = (first / "index.json").read_text()
-    second = reports.write_run(run, timings, tmp_path, plots=False)
+    second = folders.write_run(run, timings, tmp_path, plots=False)
     assert second.name == "r-2" and (first / "index.json").read_text() == before
-    assert reports.latest_run(tmp_path) == second.resolve()
+    assert folders.latest_run(tmp_path) == second.resolve()
 
 
 def test_a_failure_while_writing_leaves_nothing_half_written(tmp_path, monkeypatch):
-    run, timings = reports.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
-    earlier = reports.write_run(run, timings, tmp_path, plots=False)
+    run, timings = runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
+    earlier = folders.write_run(run, timings, tmp_path, plots=False)
 
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(reports, "index_html", broken)
+    monkeypatch.setattr(folders, "index_html", broken)
     with pytest.raises(OSError):
-        reports.write_run(run, timings, tmp_path, plots=False)
+        folders.write_run(run, timings, tmp_path, plots=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "r"]  # no new folder, no temporary left
-    assert reports.latest_run(tmp_path) == earlier.resolve()
+    assert folders.latest_run(tmp_path) == earlier.resolve()
 
 
 def test_a_report_folder_that_is_not_writable_is_one_clear_error_and_nothing_is_created(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     with pytest.raises(InvalidInput, match="not writable"):
-        reports.check_writable(blocker / "reports")
+        folders.check_writable(blocker / "reports")
     assert sorted(os.listdir(tmp_path)) == ["a-file"]
 
 
@@ -171,9 +171,9 @@ def test_latest_falls_back_to_a_text_file_when_symlinks_fail(tmp_path, monkeypat
         raise OSError(1, "Operation not permitted")
 
     monkeypatch.setattr(os, "symlink", no_symlinks)
-    reports.point_latest(tmp_path, tmp_path / "run-a")
+    folders.point_latest(tmp_path, tmp_path / "run-a")
     assert (tmp_path / "latest").read_text().strip() == "run-a"
-    assert reports.latest_run(tmp_path) == tmp_path / "run-a"
+    assert folders.latest_run(tmp_path) == tmp_path / "run-a"
 
 
 def test_plots_draw_only_what_the_evidence_has(tmp_path):
@@ -188,34 +188,34 @@ def test_plots_draw_only_what_the_evidence_has(tmp_path):
 
 
 def test_evidence_rendering_cuts_long_lists():
-    assert reports._short(list(range(20))).endswith("… (20 values)]")
+    assert rendering._short(list(range(20))).endswith("… (20 values)]")
 
 
 def test_example_folders_beyond_the_cap_are_left_out_and_said_so(tmp_path, monkeypatch):
-    monkeypatch.setattr(reports, "MAX_REPORTS_PER_PROPERTY", 1)
-    run, timings = reports.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
+    monkeypatch.setattr(runs, "MAX_REPORTS_PER_PROPERTY", 1)
+    run, timings = runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
     small = next(p for p in run.properties if p.id == "planted-small")
     assert small.reports == ("planted-small-1",) and small.reports_left_out == 1
-    assert "1 example folders beyond 1 per property" in reports.index_markdown(run, timings)
+    assert "1 example folders beyond 1 per property" in rendering.index_markdown(run, timings)
 
 
 def test_a_crash_is_described_with_hypothesis_reproduce_line():
     error = ValueError("boom\nmore")
     error.add_note("You can reproduce this example by temporarily adding @reproduce_failure('6.155.2', b'AA==') as a"
                    " decorator on your test case")
-    assert reports.crash_description(error) == "ValueError: boom (reproduce with @reproduce_failure('6.155.2', b'AA=='))"
+    assert summaries.crash_description(error) == "ValueError: boom (reproduce with @reproduce_failure('6.155.2', b'AA=='))"
 
 
 def test_a_hypothesis_seed_run_says_so_in_its_reproduction_line():
-    run, _ = reports.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0,
+    run, _ = runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0,
                                seeding="hypothesis-seed")
-    line = reports.Reproduction(Path("/p"), run.profile, run.seed, run.seeding).pytest("a::x")
+    line = rendering.Reproduction(Path("/p"), run.profile, run.seed, run.seeding).pytest("a::x")
     assert line.endswith("--flowlaws-profile=quick --hypothesis-seed=3")
     assert run.to_dict()["seeding"] == "hypothesis-seed"
-    gate, timings = reports.build_run(_collector(), run_id="g", profile="ci", seed=None, started=0.0, finished=2.0,
+    gate, timings = runs.build_run(_collector(), run_id="g", profile="ci", seed=None, started=0.0, finished=2.0,
                                       seeding="derandomized")
-    assert "derandomized" in reports.index_markdown(gate, timings)
-    assert "seed" not in reports.Reproduction(Path("/p"), "ci", None, "derandomized").pytest("a::x")
+    assert "derandomized" in rendering.index_markdown(gate, timings)
+    assert "seed" not in rendering.Reproduction(Path("/p"), "ci", None, "derandomized").pytest("a::x")
 
 
 TIMED = Property("timed", "Timed", "-", "nowhere",
@@ -226,23 +226,59 @@ TIMED = Property("timed", "Timed", "-", "nowhere",
 
 def test_timings_are_only_in_timings_json(tmp_path):
     """``seconds`` and ``*_seconds`` entries, at any depth, leave every file but timings.json."""
-    summary = reports.summarize_test("t::timed", _records("linear:1,1,1", prop=TIMED))
-    collector = reports.RunCollector()
+    summary = summaries.summarize_test("t::timed", _records("linear:1,1,1", prop=TIMED))
+    collector = runs.RunCollector()
     collector.add(summary, 1.0)
-    runs = []
+    written = []
     for name, (started, finished) in (("one", (0.0, 2.0)), ("two", (100.0, 250.0))):
-        run, timings = reports.build_run(collector, run_id="r", profile="quick", seed=3, started=started,
-                                         finished=finished, seeding="flowlaws-seed")
-        runs.append(reports.write_run(run, timings, tmp_path / name / "reports", project_root=tmp_path / name,
+        run, timings = runs.build_run(collector, run_id="r", profile="quick", seed=3, started=started,
+                                      finished=finished, seeding="flowlaws-seed")
+        written.append(folders.write_run(run, timings, tmp_path / name / "reports", project_root=tmp_path / name,
                                       plots=False))
     files = {}
-    for folder in runs:
+    for folder in written:
         files[folder] = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
         for name, data in files[folder].items():
             if name != "timings.json":
                 assert b"seconds" not in data and b"0.123" not in data and b"1.25" not in data, name
-    timings_json = json.loads(files[runs[0]].pop("timings.json"))
+    timings_json = json.loads(files[written[0]].pop("timings.json"))
     assert timings_json["examples"]["timed-1"] == {"count_seconds": 0.123, "seconds": 4.5, "leaf.seconds": 1.25,
                                                  "findings.0.solve_seconds": 0.5}
-    files[runs[1]].pop("timings.json")
-    assert files[runs[0]] == files[runs[1]]  # different clocks, byte-identical content
+    files[written[1]].pop("timings.json")
+    assert files[written[0]] == files[written[1]]  # different clocks, byte-identical content
+
+
+def test_run_outcome_precedence_and_the_index_line():
+    run, _ = runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
+    assert run.outcome_kind is runs.RunOutcome.VIOLATED and run.to_dict()["outcome"] == "violated"
+    clean = runs.RunCollector()
+    clean.add(summaries.summarize_test("c::x", _records("linear:1,1,1")), 0.1)
+    calm, _ = runs.build_run(clean, run_id="c", profile="quick", seed=3, started=0.0, finished=1.0)
+    assert calm.outcome_kind is runs.RunOutcome.NO_VIOLATION and calm.outcome == "no violation"
+    cut, _ = runs.build_run(clean, run_id="c", profile="quick", seed=3, started=0.0, finished=1.0,
+                            unfinished=["c::y", "c::z"])
+    assert cut.outcome_kind is runs.RunOutcome.INTERRUPTED
+    assert cut.outcome == "interrupted (2 tests did not finish); no violation in the rest"
+    assert [member.value for member in runs.RunOutcome] == ["violated", "errors", "interrupted", "no violation"]
+
+
+def test_seeding_is_typed_and_written_as_its_value():
+    run, _ = runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0,
+                            seeding="hypothesis-seed")
+    assert run.seeding is runs.Seeding.HYPOTHESIS_SEED and run.to_dict()["seeding"] == "hypothesis-seed"
+    assert json.loads(json.dumps(run.to_dict()))["seeding"] == "hypothesis-seed"
+    assert all(member.message for member in runs.Seeding)
+    with pytest.raises(ValueError):
+        runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, seeding="lucky")
+
+
+def test_a_report_describes_a_drift_series_through_its_typed_record(tmp_path):
+    from harness.verdicts.evidence import DriftSeries
+
+    run, timings = runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0)
+    folder = folders.write_run(run, timings, tmp_path / "reports", project_root=tmp_path, plots=False)
+    text = (folder / "planted-small-1" / "report.md").read_text()
+    described = DriftSeries.from_evidence({"series": SERIES})
+    assert described is not None
+    assert f"| series | {described.describe()} |" in text
+    assert "| series | 3 times; drift of: h; integrator error: yes (see drift.png) |" in text

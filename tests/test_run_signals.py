@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.reporting import reports
+from harness.reporting import folders
 
 SLOW = '''
 import os, time
@@ -112,7 +112,7 @@ def test_a_signalled_run_leaves_no_process_no_scratch_and_no_half_report(tmp_pat
         f"processes left behind: {_campaign_processes(str(marker))}"
     assert not list(scratch_parent.glob("flowlaws-run-*")), "scratch folder left behind"
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stdout + stderr
-    latest = reports.latest_run(tmp_path / "reports")
+    latest = folders.latest_run(tmp_path / "reports")
     if latest is not None:  # a report: complete, and pointed at only once complete
         index = json.loads((latest / "index.json").read_text())
         assert (latest / "timings.json").exists() and (latest / "index.html").exists()
@@ -122,4 +122,4 @@ def test_a_signalled_run_leaves_no_process_no_scratch_and_no_half_report(tmp_pat
         assert "stopped by SIGINT" in stderr
     if signum == signal.SIGKILL:
         time.sleep(1.0)  # had an orphan survived, it would now be writing its report
-        assert reports.latest_run(tmp_path / "reports") is None
+        assert folders.latest_run(tmp_path / "reports") is None

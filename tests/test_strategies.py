@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument, NoSuchExample
 from scipy.optimize import linear_sum_assignment
 
+from harness.model.data import DATA_CLASSES
 from harness.model.families.attention import AttentionNetwork
 from harness.model.family import FAMILIES
 from harness.model.groups import OUTPUT_ACTIONS, build_group, parse_group
 from harness.model.losses import LOSS_CLASSES, get_loss
-from harness.model.scenario import DATA_CLASSES, Scenario
+from harness.model.scenario import Scenario
 from harness.model.specs import parse_network
 from strategies import (
     coverage_key,

@@ -137,8 +137,7 @@ def catalogue(directory: str | Path | None = None) -> dict:
         "families": list(FAMILIES),
         "groups": [{"spec": kind.usage, "description": kind.help} for kind in CATALOGUE.values()],
         "output_actions": [{"name": name, "meaning": OUTPUT_ACTIONS.get(name, "(undocumented)")} for name in ACTIONS],
-        "losses": [{"name": loss.name, "class": loss.loss_class, "formula": loss.formula}
-                   for loss in LOSSES.values()],
+        "losses": [loss.describe() for loss in LOSSES.values()],
     }
 
 

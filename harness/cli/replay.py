@@ -7,12 +7,15 @@ corrupted file, or a property id that no ``prop_*.py`` module (nor the self-chec
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
+from typing import cast
 
 from harness.errors import InvalidInput
+from harness.jsonable import dumps
 from harness.model.scenario import Scenario, read_record
+from harness.verdicts.evidence import SERIES_KEY, DriftSeries
+from harness.verdicts.property import Property
 
 
 def add_parser(subparsers):
@@ -25,7 +28,7 @@ def add_parser(subparsers):
     return parser
 
 
-def find_property(property_id: str, properties_dir: str | Path | None = None):
+def find_property(property_id: str, properties_dir: str | Path | None = None) -> Property:
     """The property with this id: a discovered ``prop_*.py`` module's, or the self-check's planted one."""
     from harness.cli.list import discover_properties
     from harness.cli.selfcheck import PLANTED
@@ -35,8 +38,8 @@ def find_property(property_id: str, properties_dir: str | Path | None = None):
     discovered = discover_properties(properties_dir)
     for found in discovered:
         if found.id == property_id:
-            return found.property
-    known = ", ".join(sorted([p.id for p in discovered] + [PLANTED.id]))
+            return cast(Property, found.property)
+    known = ", ".join(sorted([str(p.id) for p in discovered] + [PLANTED.id]))
     raise InvalidInput(f"scenario names property {property_id!r}, which no property module defines; known: {known}")
 
 
@@ -65,15 +68,17 @@ def run(args) -> int:
     prop = find_property(property_id, args.properties_dir)
     verdict = prop.verdict(scenario)
     if args.json:
-        print(json.dumps({"property": prop.id, "scenario": str(scenario), **verdict.to_dict()}, indent=1))
+        print(dumps({"property": prop.id, "scenario": str(scenario), **verdict.to_dict()}, indent=1, sort_keys=False))
     else:
         print(f"property: {prop.id}: {prop.title}")
         print(f"scenario: {scenario}")
         print(f"verdict:  {verdict.status.value}: {verdict.reason}")
-        for key, value in verdict.to_dict()["evidence"].items():
-            if key in ("series",):
+        evidence = verdict.to_dict()["evidence"]
+        drawn = SERIES_KEY if DriftSeries.from_evidence(evidence) is not None else None
+        for key, value in evidence.items():
+            if key == drawn:  # the drift curves: a report draws them (drift.png), a terminal cannot
                 continue
-            text = json.dumps(value)
+            text = dumps(value, sort_keys=False)
             print(f"  {key}: {text if len(text) <= 200 else text[:200] + ' …'}")
     sys.stdout.flush()
     return 1 if verdict.is_violation else 0

@@ -21,6 +21,7 @@ and kills the group.
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import secrets
@@ -43,7 +44,29 @@ WORKERS_PER_CORE = 4
 # this much after that it is killed.
 _INTERRUPT_GRACE_SECONDS = 30.0
 _KILL_GRACE_SECONDS = 30.0
-_EXIT_ON_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class CampaignExit(enum.IntEnum):
+    """The exit codes of ``flowlaws run`` (module docstring), one member per reason a campaign ends."""
+
+    NO_VIOLATION = 0
+    VIOLATION = 1  # a violated example, or a crashed property test
+    NOTHING_CHECKED = 2  # bad usage, pytest stopped by a usage error, or no example ran
+    INTERRUPTED = 130  # SIGINT
+    TERMINATED = 143  # SIGTERM
+
+    @property
+    def message(self) -> str:
+        return {
+            CampaignExit.NO_VIOLATION: "no violation (inconclusive examples are shown and counted)",
+            CampaignExit.VIOLATION: "a violation, or a property test that crashed",
+            CampaignExit.NOTHING_CHECKED: "bad usage or an empty campaign: nothing was checked",
+            CampaignExit.INTERRUPTED: "interrupted (SIGINT); the summary of what ran is still printed",
+            CampaignExit.TERMINATED: "terminated (SIGTERM)",
+        }[self]
+
+
+_EXIT_ON_SIGNAL = {signal.SIGINT: CampaignExit.INTERRUPTED, signal.SIGTERM: CampaignExit.TERMINATED}
 
 
 def add_parser(subparsers):
@@ -161,7 +184,7 @@ def run(args) -> int:
                            "run); use --profile quick or thorough to explore")
     from harness import environment
     from harness.cli.list import default_properties_dir, discover_properties
-    from harness.reporting.reports import check_writable
+    from harness.reporting.folders import check_writable
 
     properties_dir = Path(args.properties_dir) if args.properties_dir else default_properties_dir()
     chosen = select(args.properties, discover_properties(properties_dir))
@@ -264,7 +287,7 @@ def _default_interrupt() -> None:
 
 def _conclude(returncode: int, budget_hit: bool, summary: dict | None, stopped_by: int | None = None) -> int:
     totals = summary["totals"] if summary is not None else None
-    if totals is not None:
+    if summary is not None and totals is not None:
         print(f"flowlaws run: {totals['examples']} examples: {totals['holds']} hold, {totals['violated']} violated, "
               f"{totals['inconclusive']} inconclusive; {totals['errors']} crashed tests, {totals['skipped']} skipped")
         folder = Path(summary["report"])
@@ -273,21 +296,21 @@ def _conclude(returncode: int, budget_hit: bool, summary: dict | None, stopped_b
         name = signal.Signals(stopped_by).name
         print(f"flowlaws run: stopped by {name}" + ("" if totals is not None else "; no report was written"),
               file=sys.stderr, flush=True)
-        return _EXIT_ON_SIGNAL[stopped_by]
+        return _EXIT_ON_SIGNAL[signal.Signals(stopped_by)]
     if totals is not None and (totals["violated"] or totals["errors"]):
-        return 1
+        return CampaignExit.VIOLATION
     if returncode == 5:
         raise InvalidInput("pytest collected no property test from the selected modules")
     if returncode not in (0, 1) and not (budget_hit and totals is not None):
         print(f"flowlaws run: pytest stopped with exit code {returncode} (interrupted or usage error)", file=sys.stderr)
-        return 2
+        return CampaignExit.NOTHING_CHECKED
     if totals is None or totals["examples"] == 0:
         if returncode == 1:
             print("flowlaws run: tests failed before any property example ran (see pytest's output above)",
                   file=sys.stderr)
-            return 1
+            return CampaignExit.VIOLATION
         # Never "no violation" for a campaign that checked nothing (e.g. a budget spent on start-up).
         print("flowlaws run: no example ran, so nothing was checked (every test was skipped, or the time budget "
               "ran out before the first example: give it more --minutes)", file=sys.stderr)
-        return 2
+        return CampaignExit.NOTHING_CHECKED
     return returncode

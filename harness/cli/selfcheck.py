@@ -225,10 +225,10 @@ def add_parser(subparsers):
 
 def run(args) -> int:
     from harness import environment
-    from harness.reporting import reports
+    from harness.reporting import folders
     report_dir = Path(args.report_dir) if args.report_dir else environment.report_dir()
     if not args.no_report:
-        reports.check_writable(report_dir)
+        folders.check_writable(report_dir)
     start = time.time()
     scenario, error, records, tried = refute()
     result = {"refuted": scenario is not None, "examples": tried}
@@ -253,16 +253,16 @@ def run(args) -> int:
 
 def _write_report(records, error, scenario, report_dir, start) -> Path:
     from harness import environment
-    from harness.reporting import reports
-    summary = reports.summarize_test(NODE, records, outcome="failed", exception=error)
+    from harness.reporting import folders, runs, summaries
+    summary = summaries.summarize_test(NODE, records, outcome="failed", exception=error)
     for example in summary["examples"]:
         example["rerun"] = "flowlaws selfcheck"
         if example["verdict"]["status"] == "violated":
             example["verdict"]["evidence"].update(_plain(figure_evidence(scenario)))
-    collector = reports.RunCollector()
+    collector = runs.RunCollector()
     collector.add(summary, time.time() - start)
-    run, timings = reports.build_run(collector, run_id="selfcheck", profile="selfcheck", seed=None, started=start)
-    folder = reports.write_run(run, timings, report_dir, project_root=environment.project_dir())
+    run, timings = runs.build_run(collector, run_id="selfcheck", profile="selfcheck", seed=None, started=start)
+    folder = folders.write_run(run, timings, report_dir, project_root=environment.project_dir())
     violated = next(e["folder"] for e in run.examples if e["verdict"]["status"] == "violated")
     return folder / violated
 

@@ -1,8 +1,9 @@
-"""The per-row loss kernels ℓ(f, y) and ∇_f ℓ of every registered loss, compiled once for all of them.
+"""Numba kernels of the registered losses: ℓ(f, y) per row and its gradient ∇_f ℓ, one compile for all losses.
 
-A loss is selected by its kernel id (``harness.model.losses.LOSSES`` holds the records: name, class, formula,
-targets); the branches below are the one place its formula is computed, for the integrators' right-hand side
-(``harness.kernels.problem``) and for the NumPy-facing ``Loss.value``/``Loss.gradient``.
+A loss is chosen by its *kernel id* (the constants below); ``harness.model.losses`` gives each registered
+loss its id beside its name, theorem class and target domain, and the integrators' problem layout carries
+the id, so every flow, whatever its loss, runs the same compiled code. Adding a loss: a branch here and a
+record there.
 """
 
 from __future__ import annotations
@@ -11,6 +12,18 @@ import math
 
 import numpy as np
 from numba import njit
+
+# Kernel ids (``Loss.kernel_id``): fixed numbers, since they are stored in compiled problem layouts.
+MSE = 0  # the integrators compute MSE's G from the moments M, C instead of from every row
+QUARTIC = 1
+LOGCOSH = 2
+CAUCHY = 3
+PSEUDO_HUBER = 4
+LOGISTIC = 5
+EXP = 6
+CROSS_ENTROPY = 7
+HUBER = 8
+KERNEL_IDS = (MSE, QUARTIC, LOGCOSH, CAUCHY, PSEUDO_HUBER, LOGISTIC, EXP, CROSS_ENTROPY, HUBER)
 
 
 @njit(cache=True)
@@ -26,7 +39,7 @@ def loss_row(loss_id, f, y, grad):
     """ℓ(f, y) for one row; writes ∇_f ℓ into ``grad``."""
     m = f.shape[0]
     value = 0.0
-    if loss_id == 7:  # cross-entropy with softmax, shifted for stability
+    if loss_id == CROSS_ENTROPY:  # cross-entropy with softmax, shifted for stability
         top = f[0]
         for c in range(1, m):
             top = max(top, f[c])
@@ -43,32 +56,32 @@ def loss_row(loss_id, f, y, grad):
         return value
     for c in range(m):
         r = f[c] - y[c]
-        if loss_id == 0:
+        if loss_id == MSE:
             value += 0.5 * r * r
             grad[c] = r
-        elif loss_id == 1:
+        elif loss_id == QUARTIC:
             value += 0.25 * r * r * r * r
             grad[c] = r * r * r
-        elif loss_id == 2:
+        elif loss_id == LOGCOSH:
             a = abs(r)
             value += a + math.log1p(math.exp(-2.0 * a)) - math.log(2.0)
             grad[c] = math.tanh(r)
-        elif loss_id == 3:
+        elif loss_id == CAUCHY:
             value += math.log1p(r * r)
             grad[c] = 2.0 * r / (1.0 + r * r)
-        elif loss_id == 4:
+        elif loss_id == PSEUDO_HUBER:
             root = math.sqrt(1.0 + r * r)
             value += root - 1.0
             grad[c] = r / root
-        elif loss_id == 5:
+        elif loss_id == LOGISTIC:
             margin = y[c] * f[c]
             value += _log1p_exp(-margin)
             grad[c] = -y[c] / (1.0 + math.exp(margin)) if margin > -700 else -y[c]
-        elif loss_id == 6:
+        elif loss_id == EXP:
             e = math.exp(-y[c] * f[c])
             value += e
             grad[c] = -y[c] * e
-        elif loss_id == 8:
+        elif loss_id == HUBER:
             if abs(r) <= 1.0:
                 value += 0.5 * r * r
                 grad[c] = r

@@ -23,10 +23,10 @@ import math
 import numpy as np
 from numba import njit
 
-from harness.kernels.losses import loss_row
+from harness.kernels.losses import MSE, loss_row
 
 # Loss kernel id of MSE (harness.model.losses): its G is computed from the moments.
-MSE_KERNEL_ID = 0
+MSE_KERNEL_ID = MSE  # its G is computed from the moments M, C (harness.kernels.losses)
 
 # Indices into the ``sizes`` array of a problem.
 SIZE_OUTPUTS, SIZE_FEATURES, SIZE_LOSS, SIZE_USE_MOMENTS, SIZE_STRUCTURE, SIZE_HIDDEN = 0, 1, 2, 3, 4, 5

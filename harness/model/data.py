@@ -12,6 +12,7 @@ machine.
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass
 
@@ -22,7 +23,39 @@ from harness.model.family import Network
 from harness.model.groups import Group
 from harness.model.losses import Loss, get_loss
 
-TARGET_KINDS = ("random", "teacher")
+
+class DataClass(str, enum.Enum):
+    """Which data sets a law must be conserved on: every data set, or only the G-augmented ones."""
+
+    FREE = "free"
+    AUGMENTED = "augmented"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def message(self) -> str:
+        return {DataClass.FREE: "free data: any data set (no symmetry assumed)",
+                DataClass.AUGMENTED: "G-augmented data: orbit-closed under the group (needs a group)"}[self]
+
+
+class TargetKind(str, enum.Enum):
+    """How a drawn data set's targets are made."""
+
+    RANDOM = "random"
+    TEACHER = "teacher"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def message(self) -> str:
+        return {TargetKind.RANDOM: "random targets, independent of the inputs",
+                TargetKind.TEACHER: "targets f(θ_teacher, x) of a random teacher network"}[self]
+
+
+DATA_CLASSES = tuple(data_class.value for data_class in DataClass)
+TARGET_KINDS = tuple(kind.value for kind in TargetKind)
 MAX_DATA_VALUES = 10_000_000  # numbers in one array built from a data set (x and y, or Ψ rows): 80 MB of float64
 MAX_SEED = 2**64 - 1
 MAX_CLOSURE_PAIRS = 20_000_000  # candidate pairs within tolerance that ``is_closed`` may weigh (memory bound)
@@ -143,7 +176,7 @@ def is_closed(data: DataSet, group: Group, tol: float = 1e-9) -> bool:
         if images.shape == originals.shape and np.array_equal(images, originals) and np.array_equal(needs, counts):
             continue  # the same multiset exactly (signed permutations move floats without rounding)
         if tree is None:
-            from scipy.spatial import cKDTree
+            from scipy.spatial import cKDTree  # pyright: ignore[reportAttributeAccessIssue] - scipy's stubs omit it
 
             tree = cKDTree(originals)
         if not _matched(images, needs, originals, counts, tree, radius):
@@ -200,16 +233,8 @@ def moments(network: Network, data: DataSet) -> tuple[np.ndarray, np.ndarray]:
 
 def random_targets(network: Network, loss: Loss | str, predictions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Targets of the kind ``loss`` needs; from ``predictions`` (a teacher) when given, else random."""
-    loss = get_loss(loss)
     rows = predictions.reshape(-1, network.n_outputs)
-    if loss.targets == "pm1":
-        labels = np.where(rows >= 0, 1.0, -1.0)
-    elif loss.targets == "prob":
-        shifted = np.exp(rows - rows.max(axis=1, keepdims=True))
-        labels = shifted / shifted.sum(axis=1, keepdims=True)
-    else:
-        labels = rows
-    return labels.reshape(predictions.shape)
+    return get_loss(loss).targets.from_predictions(rows).reshape(predictions.shape)
 
 
 def random_dataset(network: Network, n_samples: int, rng: np.random.Generator, *, loss: Loss | str = "mse",
@@ -220,7 +245,7 @@ def random_dataset(network: Network, n_samples: int, rng: np.random.Generator, *
         raise InvalidInput(f"unknown target kind {targets!r}; allowed: {TARGET_KINDS}")
     check_data_size(network, n_samples)
     x = input_scale * rng.standard_normal((n_samples, network.input_dim))
-    if targets == "teacher":
+    if targets == TargetKind.TEACHER:
         theta = network.random_theta(rng) if teacher_theta is None else np.asarray(teacher_theta, dtype=float)
         raw = network.predict(theta, x)
     else:

@@ -1,33 +1,98 @@
-"""Loss registry: ℓ(f, y) per row with its gradient ∇_f ℓ, compiled once for all losses.
+"""Loss registry: each loss ℓ(f, y) is one record, read by the parser, the strategies, the kernels and ``list``.
 
-Each loss is tagged with the class the theorems speak about (DESIGN.md §1):
-``quadratic`` (MSE, Theorem 2), ``polynomial`` (degree p > 2: neither theorem), ``analytic`` (analytic,
-non-polynomial: Theorem 1) and ``non-analytic`` (outside both). The flow's loss is L(θ) = mean over rows
-of ℓ(Φ(θ)Ψ_r, y_r).
+A ``Loss`` holds its name, its theorem class (``LossClass``, DESIGN.md §1), its formula as text, the id of
+its compiled kernel (``harness.kernels.losses``), its polynomial degree, and the domain of its targets
+(``TargetDomain``: real, labels ±1 or probability vectors), which knows what outputs it needs and how
+targets of that domain are made from predictions. The flow's loss is L(θ) = mean over rows of
+ℓ(Φ(θ)Ψ_r, y_r). Adding a loss: a record in ``LOSSES`` and a branch in ``harness.kernels.losses``.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 import numpy as np
 
 from harness.errors import InvalidInput
+from harness.kernels import losses as kernels
 from harness.kernels.losses import loss_rows
 
-LOSS_CLASSES = ("quadratic", "polynomial", "analytic", "non-analytic")
+
+class LossClass(str, enum.Enum):
+    """The class of ℓ the theorems speak about; the order is the strategies' (simplest first)."""
+
+    QUADRATIC = "quadratic"
+    POLYNOMIAL = "polynomial"
+    ANALYTIC = "analytic"
+    NON_ANALYTIC = "non-analytic"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def message(self) -> str:
+        return {
+            LossClass.QUADRATIC: "quadratic (MSE): Theorem 2 counts its laws from the moments",
+            LossClass.POLYNOMIAL: "polynomial of degree p > 2: neither theorem applies",
+            LossClass.ANALYTIC: "analytic, not polynomial: Theorem 1 applies",
+            LossClass.NON_ANALYTIC: "not analytic: outside both theorems",
+        }[self]
+
+
+LOSS_CLASSES = tuple(loss_class.value for loss_class in LossClass)
+
+
+class TargetDomain(str, enum.Enum):
+    """Where a loss's targets y live, and what that asks of the network's outputs per row."""
+
+    REAL = "real"
+    LABELS = "pm1"  # labels ±1, for a scalar output
+    PROBABILITIES = "prob"  # probability vectors over m >= 2 classes
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def message(self) -> str:
+        return {
+            TargetDomain.REAL: "real targets, any number of outputs",
+            TargetDomain.LABELS: "labels ±1, a scalar output (m = 1)",
+            TargetDomain.PROBABILITIES: "probability vectors (non-negative rows summing to 1), m >= 2 outputs",
+        }[self]
+
+    def fits(self, n_outputs: int) -> bool:
+        """Whether a network with ``n_outputs`` outputs per row can have targets in this domain."""
+        if self is TargetDomain.LABELS:
+            return n_outputs == 1
+        if self is TargetDomain.PROBABILITIES:
+            return n_outputs >= 2
+        return True
+
+    def from_predictions(self, rows: np.ndarray) -> np.ndarray:
+        """Targets in this domain made from prediction rows (rows × m): signs, a softmax, or the rows as they are."""
+        if self is TargetDomain.LABELS:
+            return np.where(rows >= 0, 1.0, -1.0)
+        if self is TargetDomain.PROBABILITIES:
+            shifted = np.exp(rows - rows.max(axis=1, keepdims=True))
+            return shifted / shifted.sum(axis=1, keepdims=True)
+        return rows
 
 
 @dataclass(frozen=True)
 class Loss:
-    """A registered loss: its kernel id, theorem class, polynomial degree and what targets it takes."""
+    """A registered loss: its kernel id, theorem class, formula, polynomial degree and the domain of its targets."""
 
     name: str
     kernel_id: int
-    loss_class: str
+    loss_class: LossClass
     formula: str
     degree: int | None = None  # polynomial degree of ℓ in f, for the quadratic and polynomial classes
-    targets: str = "real"  # "real", "pm1" (labels ±1, scalar output) or "prob" (probability vectors)
+    targets: TargetDomain = TargetDomain.REAL
+
+    def __post_init__(self):
+        object.__setattr__(self, "loss_class", LossClass(self.loss_class))
+        object.__setattr__(self, "targets", TargetDomain(self.targets))
 
     def __str__(self) -> str:
         return self.name
@@ -39,21 +104,21 @@ class Loss:
     def check_targets(self, y: np.ndarray, n_outputs: int) -> None:
         """Raise if targets y (rows × m) do not suit this loss."""
         y = np.asarray(y, dtype=float)
-        if self.targets == "pm1":
-            if n_outputs != 1:
+        if self.targets is TargetDomain.LABELS:
+            if not self.targets.fits(n_outputs):
                 raise InvalidInput(f"{self.name} loss needs a scalar output (m = 1), but the network has m = {n_outputs}")
             bad = y[(y != 1.0) & (y != -1.0)]
             if bad.size:
                 raise InvalidInput(f"{self.name} loss needs labels ±1, got label {float(bad.flat[0])!r}")
-        if self.targets == "prob":
-            if n_outputs < 2:
+        if self.targets is TargetDomain.PROBABILITIES:
+            if not self.targets.fits(n_outputs):
                 raise InvalidInput(f"cross-entropy needs at least 2 outputs (classes), the network has {n_outputs}")
-            negative = (y < -1e-12).any(axis=1)
+            negative: np.ndarray = np.any(y < -1e-12, axis=1)
             off_sum = np.abs(y.sum(axis=1) - 1) > 1e-9
             bad_rows = np.flatnonzero(negative | off_sum)
             if bad_rows.size:
                 row = int(bad_rows[0])
-                what = (f"has a negative entry {float(y[row].min()):.3g}" if negative[row]
+                what = (f"has a negative entry {float(y[row].min()):.3g}" if bool(negative[row])
                         else f"sums to {float(y[row].sum()):.6g}")
                 shown = ", ".join(f"{v:.3g}" for v in y[row][:6]) + (", ..." if y.shape[1] > 6 else "")
                 raise InvalidInput(
@@ -76,19 +141,25 @@ class Loss:
                             np.ascontiguousarray(targets, dtype=np.float64))
         return grad
 
+    def describe(self) -> dict:
+        """The record as ``flowlaws list`` shows it."""
+        return {"name": self.name, "class": self.loss_class.value, "formula": self.formula}
 
+
+_QUADRATIC, _POLYNOMIAL, _ANALYTIC, _NON_ANALYTIC = LossClass
 LOSSES: dict[str, Loss] = {
     loss.name: loss
     for loss in (
-        Loss("mse", 0, "quadratic", "½‖f − y‖²", degree=2),
-        Loss("quartic", 1, "polynomial", "¼ Σ (f − y)⁴", degree=4),
-        Loss("logcosh", 2, "analytic", "Σ log cosh(f − y)"),
-        Loss("cauchy", 3, "analytic", "Σ log(1 + (f − y)²)"),
-        Loss("pseudo-huber", 4, "analytic", "Σ (√(1 + (f − y)²) − 1)"),
-        Loss("logistic", 5, "analytic", "log(1 + exp(−y f)), y = ±1", targets="pm1"),
-        Loss("exp", 6, "analytic", "exp(−y f), y = ±1", targets="pm1"),
-        Loss("cross-entropy", 7, "analytic", "−Σ y_c log softmax(f)_c", targets="prob"),
-        Loss("huber", 8, "non-analytic", "Σ huber₁(f − y) (quadratic for |r| ≤ 1, linear beyond)"),
+        Loss("mse", kernels.MSE, _QUADRATIC, "½‖f − y‖²", degree=2),
+        Loss("quartic", kernels.QUARTIC, _POLYNOMIAL, "¼ Σ (f − y)⁴", degree=4),
+        Loss("logcosh", kernels.LOGCOSH, _ANALYTIC, "Σ log cosh(f − y)"),
+        Loss("cauchy", kernels.CAUCHY, _ANALYTIC, "Σ log(1 + (f − y)²)"),
+        Loss("pseudo-huber", kernels.PSEUDO_HUBER, _ANALYTIC, "Σ (√(1 + (f − y)²) − 1)"),
+        Loss("logistic", kernels.LOGISTIC, _ANALYTIC, "log(1 + exp(−y f)), y = ±1", targets=TargetDomain.LABELS),
+        Loss("exp", kernels.EXP, _ANALYTIC, "exp(−y f), y = ±1", targets=TargetDomain.LABELS),
+        Loss("cross-entropy", kernels.CROSS_ENTROPY, _ANALYTIC, "−Σ y_c log softmax(f)_c",
+             targets=TargetDomain.PROBABILITIES),
+        Loss("huber", kernels.HUBER, _NON_ANALYTIC, "Σ huber₁(f − y) (quadratic for |r| ≤ 1, linear beyond)"),
     )
 }
 

@@ -22,13 +22,23 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import InvalidInput
-from harness.model.data import TARGET_KINDS, DataSet, augment, check_data_size, check_seed, random_dataset
+from harness.jsonable import dumps
+from harness.model.data import (
+    DATA_CLASSES,
+    TARGET_KINDS,
+    DataClass,
+    DataSet,
+    TargetKind,
+    augment,
+    check_data_size,
+    check_seed,
+    random_dataset,
+)
 from harness.model.family import Network
 from harness.model.groups import Group, GroupSpec, build_group, parse_group
-from harness.model.losses import Loss, get_loss
+from harness.model.losses import Loss, TargetDomain, get_loss
 from harness.model.specs import parse_network
 
-DATA_CLASSES = ("free", "augmented")
 SCENARIO_FORMAT = "flowlaws-scenario/1"
 MAX_THETA_SCALE = 1e3  # θ₀ ~ N(0, s²): beyond this Φ(θ₀) ~ s^degree leaves float64's comfortable range
 MAX_TARGET_SCALE = 1e6
@@ -96,7 +106,8 @@ class Scenario:
             object.__setattr__(self, "group", str(parse_group(self.group)))  # '' is refused: free data is None
         if not isinstance(self.data, str) or self.data not in DATA_CLASSES:
             raise InvalidInput(f"data class {self.data!r:.60} is not one of {DATA_CLASSES}")
-        if self.data == "augmented" and not self.group:
+        object.__setattr__(self, "data", DataClass(self.data).value)  # the plain string, also for a member
+        if self.data == DataClass.AUGMENTED and not self.group:
             raise InvalidInput("data class 'augmented' needs a group (e.g. --group cyclic/trivial)")
         if isinstance(self.n_samples, bool) or not isinstance(self.n_samples, (int, np.integer)) or self.n_samples < 1:
             raise InvalidInput(f"n_samples={self.n_samples!r:.60} must be a positive integer")
@@ -104,6 +115,7 @@ class Scenario:
         object.__setattr__(self, "seed", check_seed(self.seed))
         if not isinstance(self.targets, str) or self.targets not in TARGET_KINDS:
             raise InvalidInput(f"targets={self.targets!r:.60} is not one of {TARGET_KINDS}")
+        object.__setattr__(self, "targets", TargetKind(self.targets).value)
         object.__setattr__(self, "theta_scale", _check_scale("theta_scale", self.theta_scale, MAX_THETA_SCALE))
         object.__setattr__(self, "target_scale", _check_scale("target_scale", self.target_scale, MAX_TARGET_SCALE))
         if self.arrays is not None:
@@ -132,7 +144,7 @@ class Scenario:
         network = parse_network(self.network)
         group = build_group(self.group, network) if self.group else None
         loss = get_loss(self.loss)
-        if group is not None and self.data == "augmented" and loss.targets == "prob" \
+        if group is not None and self.data == DataClass.AUGMENTED and loss.targets is TargetDomain.PROBABILITIES \
                 and not group.keeps_probability_vectors():
             actions = {factor.output for factor in parse_group(group.spec).factors}
             why = ("its /sign output action multiplies y by −1 (the sign character of g) for some elements g"
@@ -146,12 +158,13 @@ class Scenario:
             data = DataSet(_check_array("x", self.arrays["x"], 2), _check_array("y", self.arrays["y"], 2))
             theta0 = _check_array("theta0", self.arrays["theta0"], 1)
         else:
-            copies = group.order if group is not None and self.data == "augmented" else 1
+            copies = group.order if group is not None and self.data == DataClass.AUGMENTED else 1
             check_data_size(network, self.n_samples, copies)
             rng = np.random.default_rng(self.seed)
             base = random_dataset(network, self.n_samples, rng, loss=loss, targets=self.targets,
                                   target_scale=self.target_scale)
-            data = augment(base, group) if self.data == "augmented" else base
+            # __post_init__ refused augmented data without a group
+            data = augment(base, group) if self.data == DataClass.AUGMENTED and group is not None else base
             theta0 = network.random_theta(rng, self.theta_scale)
         data.check_network(network, loss)
         if theta0.shape != (network.n_params,) or not np.all(np.isfinite(theta0)):
@@ -180,7 +193,7 @@ class Scenario:
         return record
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=1)
+        return dumps(self.to_dict(), indent=1, sort_keys=False)
 
     @classmethod
     def from_dict(cls, record: dict) -> "Scenario":
