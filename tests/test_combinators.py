@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from harness.verdicts.combinators import all_of, for_each, for_some
+from harness.verdicts.combinators import all_of, and_then, for_each, for_some
 from harness.verdicts.verdict import Status, Verdict
 
 H, V, U = Status.HOLDS, Status.VIOLATED, Status.INCONCLUSIVE
@@ -47,8 +47,8 @@ def test_the_deciding_case_is_kept():
     assert [item for item, _ in refuted.cases] == ["c"]
     undecided = for_each("abd", verdicts.__getitem__)  # the first inconclusive decides; all undecided are kept
     assert undecided.deciding == "b" and [item for item, _ in undecided.cases] == ["b", "d"]
-    held = for_each("aa", verdicts.__getitem__)
-    assert held.status is H and len(held.cases) == 2
+    held = all_of(case(H, "premise"), case(H, "conclusion"))  # a conjunction that holds is worded by its last part
+    assert held.status is H and len(held.cases) == 2 and held.reason == "reason conclusion"
     witness = for_some("bda", verdicts.__getitem__)
     assert witness.status is H and witness.deciding == "a" and witness.evidence == {"name": "a"}
     no_witness = for_some("cc", verdicts.__getitem__)
@@ -78,3 +78,21 @@ def test_laziness():
     called.clear()
     all_of(lambda: check("v"), lambda: check("h"))
     assert called == ["v"]  # a later part is not even computed
+
+
+def test_and_then_stops_at_the_first_step_that_does_not_hold():
+    called = []
+
+    def step(name, status):
+        def run():
+            called.append(name)
+            return case(status, name)
+        return run
+
+    undecided = and_then(step("premise", U), step("claim", V))
+    assert undecided.status is U and undecided.reason == "reason premise" and called == ["premise"]
+    called.clear()
+    held = and_then(step("premise", H), step("claim", H))
+    assert held.status is H and held.reason == "reason claim" and called == ["premise", "claim"]
+    assert and_then(step("premise", H), step("claim", V)).reason == "reason claim"
+    assert and_then().status is H
