@@ -125,7 +125,7 @@ def _mse_extra_laws_drift(scenario: Scenario, built, evidence: dict, plant: Plan
                                                         lambda k: expect(runs.judgement(law, k), "drifts")))
     evidence.update(runs.evidence)
     evidence["drift"] = runs.records()
-    law = verdict.deciding
+    law = str(verdict.deciding)
     if verdict.status is Status.VIOLATED:
         return Verdict.violated(f"MSE's extra law {law} is conserved along the {loss.name} flows of "
                                 f"{len(runs.outcomes(law))} augmented data set(s)", **evidence)

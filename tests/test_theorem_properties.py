@@ -1,5 +1,7 @@
 """Properties 3, 4, 5 and 8 hold on the worked example and refute planted wrong claims."""
 
+from typing import Any
+
 import pytest
 
 from harness.model.scenario import Scenario
@@ -7,7 +9,7 @@ from harness.verdicts.property import Plant
 from harness.verdicts.verdict import Status
 from properties import prop_free_count, prop_quartic_exploration, prop_theorem1, prop_theorem2
 
-WORKED = dict(network="linear:3,1,1", group="cyclic/trivial", data="augmented", n_samples=4, seed=1)
+WORKED: dict[str, Any] = dict(network="linear:3,1,1", group="cyclic/trivial", data="augmented", n_samples=4, seed=1)
 EXTRA_LAW = "(V_00 - V_20)/(V_10 - V_20)"
 FREE_LAW = "U_00**2 - V_00**2 - V_10**2 - V_20**2"
 
@@ -87,7 +89,7 @@ def test_theorem1_drift_data_stand_for_the_class_even_when_theta0_is_small():
 
 # Inconclusive cases of the hunt that now decide: rot:6 on degree-2 features has an extra MSE law (the direction of
 # v) that the quarter-turn surrogate could not provide; the class's own rational moment span does.
-ROT6_POLY = dict(network="poly:2,1,1,k=2", group="rot:6/trivial", data="augmented", n_samples=7, seed=314341)
+ROT6_POLY: dict[str, Any] = dict(network="poly:2,1,1,k=2", group="rot:6/trivial", data="augmented", n_samples=7, seed=314341)
 
 
 def test_theorem1_decides_the_rot6_case_through_the_rational_moment_span():
@@ -117,7 +119,7 @@ def test_theorem2_replaces_a_flow_that_passes_near_a_ratio_laws_pole():
 # Inconclusive cases of the hunt that the formula-free drift test decides: linear:5,1,1 under C5 has two extra MSE
 # laws with coefficients in Q(√5) (no explicit form in the ansatz); the analytic and plain gradients at θ₀ leave
 # Lie(F_MSE-aug)(θ₀), the augmented MSE ones lie in it.
-C5_LINEAR = dict(network="linear:5,1,1", group="cyclic/trivial", data="augmented", n_samples=3, seed=5790)
+C5_LINEAR: dict[str, Any] = dict(network="linear:5,1,1", group="cyclic/trivial", data="augmented", n_samples=3, seed=5790)
 
 
 def test_theorem1_decides_c5_extra_laws_without_a_formula():

@@ -38,7 +38,7 @@ def run(args) -> int:
     scenario, error, records, tried = refute()
     result = {"refuted": scenario is not None, "examples": tried}
     folder = None
-    if scenario is not None:
+    if scenario is not None and error is not None:  # a counterexample comes with the violation that shrank to it
         verdict = error.verdict
         result.update(arch=scenario.network, group=scenario.group, loss=scenario.loss, data=scenario.data,
                       D=verdict.evidence["D"], free_laws=verdict.evidence["free_laws"],

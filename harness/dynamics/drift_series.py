@@ -19,7 +19,8 @@ def _law_functions(network, texts: tuple[str, ...]):
 
     symbols = parameter_symbols(network)
     names = {str(s): s for s in symbols}
-    return [(text, sympy.lambdify(symbols, sympy.sympify(text, locals=names), "numpy")) for text in texts]
+    # sympify takes locals= (its stubs do not say so)
+    return [(text, sympy.lambdify(symbols, sympy.sympify(text, locals=names), "numpy")) for text in texts]  # pyright: ignore[reportCallIssue]
 
 
 def drift_series(scenario: Scenario, law_texts: tuple[str, ...], *, saves: int = 40) -> DriftSeries | None:

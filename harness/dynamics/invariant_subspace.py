@@ -39,7 +39,7 @@ def _integrate(flow: GradientFlow, start: np.ndarray, duration: float, method: s
     if method == "gauss":
         return integrate(flow, start, duration, method="gauss", steps=steps, n_save=n_save, blow_up=blow_up,
                          max_steps=MAX_STEPS)
-    return integrate(flow, start, duration, method="dp5", rtol=DP5_RTOL, atol=DP5_RTOL * 1e-2 * np.linalg.norm(start),
+    return integrate(flow, start, duration, method="dp5", rtol=DP5_RTOL, atol=DP5_RTOL * 1e-2 * float(np.linalg.norm(start)),
                      n_save=n_save, blow_up=blow_up, max_steps=2 * MAX_STEPS)
 
 

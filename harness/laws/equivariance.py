@@ -193,14 +193,15 @@ def equivariant_subspace(network: Network, group: Group, hidden: str = "trivial"
     if hidden != "trivial" and carriers is None:
         return None
     splits = split_points(carriers) if carriers else None
-    actions = [parameter_action(network, rho_in, rho_out, hidden, splits)
-               for rho_in, rho_out in zip(group.inputs, group.outputs)]
-    if any(action is None for action in actions):
+    found = [parameter_action(network, rho_in, rho_out, hidden, splits)
+             for rho_in, rho_out in zip(group.inputs, group.outputs)]
+    actions = [action for action in found if action is not None]
+    if len(actions) < len(found):
         return None
     defect = action_is_equivariant(network, group, actions)
     if defect > EQUIVARIANCE_TOLERANCE:
         return None
-    projector = sum(actions) / len(actions)
+    projector = sum(actions, np.zeros_like(actions[0])) / len(actions)
     dimension = int(round(np.trace(projector)))  # P_E is an orthogonal projector: its trace is dim E
     return EquivariantSubspace(hidden, projector, dimension, defect)
 

@@ -13,6 +13,7 @@ imports ``properties`` by name: it finds the folder through the import system an
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import importlib
 import importlib.resources
@@ -65,7 +66,7 @@ class DiscoveredProperty:
     module: str  # the module's stem, e.g. ``prop_augmentation_adds_no_laws``
     path: Path
 
-    @property
+    @builtins.property  # the field ``property`` shadows the builtin in the class body
     def id(self) -> str:
         return self.property.id
 
@@ -81,6 +82,8 @@ def _import_module_file(path: Path, directory: Path):
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no module loader for {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:

@@ -21,7 +21,7 @@ import functools
 from harness.errors import InvalidInput
 from harness.model.scenario import Scenario
 from harness.verdicts.evidence import Gap, Spectrum
-from harness.verdicts.property import Property
+from harness.verdicts.property import Property, PropertyViolation
 from harness.verdicts.verdict import Verdict
 
 MAX_COUNTEREXAMPLE_PARAMS = 5  # the acceptance bound on the shrunk counterexample
@@ -51,7 +51,7 @@ def augmentation_adds_no_laws(scenario: Scenario) -> Verdict:
         "free_lie_rank_by_level": list(count.free_lie_rank_by_level),
         "certificate": count.certificate, "method": count.method, "stop_reason": count.stop_reason,
     }
-    if not count.certified or count.free_laws is None:
+    if not count.certified or count.free_laws is None or count.laws is None:
         return Verdict.inconclusive(f"the count is not certified ({count.stop_reason})", **evidence)
     if count.laws > count.free_laws:
         return Verdict.violated(f"augmented data gives {count.laws} laws, free data {count.free_laws} (D = {count.D})",
@@ -102,7 +102,7 @@ def small_scenarios():
     return draw()
 
 
-def refute(max_examples: int = MAX_EXAMPLES) -> tuple[Scenario | None, BaseException | None, list[dict], int]:
+def refute(max_examples: int = MAX_EXAMPLES) -> tuple[Scenario | None, PropertyViolation | None, list[dict], int]:
     """Search for a counterexample with Hypothesis (derandomized, no database).
 
     Returns the shrunk scenario (or None), the exception Hypothesis raised (its notes carry the failing
@@ -110,13 +110,13 @@ def refute(max_examples: int = MAX_EXAMPLES) -> tuple[Scenario | None, BaseExcep
     """
     from hypothesis import HealthCheck, Phase, given, settings
 
-    from harness.verdicts.property import RECORDER, PropertyViolation, enforce
+    from harness.verdicts.property import RECORDER, enforce
 
     tried = []
 
     @settings(derandomize=True, database=None, max_examples=max_examples, deadline=None, print_blob=True,
               phases=[Phase.generate, Phase.shrink], report_multiple_bugs=False,
-              suppress_health_check=list(HealthCheck))
+              suppress_health_check=list(HealthCheck))  # pyright: ignore[reportArgumentType] (enum metaclass stubs)
     @given(small_scenarios())
     def planted_conjecture(scenario):
         tried.append(scenario)
@@ -147,5 +147,7 @@ def figure_evidence(scenario: Scenario) -> dict:
     floating = _count(scenario.network, scenario.group, "float", False)
     if floating.singular_values:
         rank = floating.lie_rank_by_level[-1] if floating.lie_rank_by_level else None
-        evidence.update(Spectrum(floating.singular_values, Gap(rank, floating.gap, GAP_THRESHOLD)).as_evidence())
+        # rank None (no level recorded) stays index null in the JSON, as the figure code has always read it
+        gap = Gap(rank, floating.gap, GAP_THRESHOLD)  # pyright: ignore[reportArgumentType]
+        evidence.update(Spectrum(floating.singular_values, gap).as_evidence())
     return evidence
