@@ -1,5 +1,7 @@
 """harness.verdicts.flows: drift judgements as verdicts, lazy DriftRuns, the formula-free reading of leaf tangency."""
 
+from typing import Any, cast
+
 import numpy as np
 import pytest
 
@@ -38,7 +40,8 @@ def test_drift_runs_integrate_each_flow_once_and_only_for_laws_that_have_not_dri
         return [judgement(law.text, outcomes[flow][law.text]) for law in laws], {"flow": flow}
 
     monkeypatch.setattr(flows, "judge_drift", fake_judge)
-    runs = DriftRuns([Law("a"), Law("b")], lambda k: (k, np.zeros(1)))
+    # stand-ins: a law is only read for its text, a "flow" is the index the fake judge looks up
+    runs = DriftRuns(cast(Any, [Law("a"), Law("b")]), cast(Any, lambda k: (k, np.zeros(1))))
     assert runs.judgement("b", 0).outcome == "conserved"
     assert runs.judgement("a", 0).outcome == "drifts"  # flow 0 ran once for both laws
     assert runs.judgement("b", 1).outcome == "drifts"
