@@ -74,7 +74,7 @@ def check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verdict:
     built = scenario.build()
     evidence: dict = {}  # both halves report into one record: the count's numbers stay beside the drifts
     return and_then(lambda: _counts_agree(scenario, built, evidence),
-                  lambda: _mse_extra_laws_drift(scenario, built, evidence, plant))
+                    lambda: _mse_extra_laws_drift(scenario, built, evidence, plant))
 
 
 def _counts_agree(scenario: Scenario, built, evidence: dict) -> Verdict:
@@ -99,7 +99,7 @@ def _counts_agree(scenario: Scenario, built, evidence: dict) -> Verdict:
 def _mse_extra_laws_drift(scenario: Scenario, built, evidence: dict, plant: Plant) -> Verdict:
     """∀ extra law h of MSE here, ∃ augmented data set (of up to DATA_SETS) along whose flow h drifts."""
     network, group, loss = built.network, built.group, built.loss
-    laws = evidence["free_laws"]
+    laws = evidence["free_laws"]  # the count both classes agreed on
     if plant.laws is not None and plant.field_loss is None:
         candidates = list(plant.laws)
     else:

@@ -69,7 +69,7 @@ def check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verdict:
                     lie_rank_by_level=list(count.lie_rank_by_level), stop_reason=count.stop_reason,
                     explicit_laws=list(count.explicit_laws))
     return and_then(lambda: _never_fewer_laws(count, evidence),
-                  lambda: _extra_laws_are_real(scenario, built, count, evidence, plant))
+                    lambda: _extra_laws_are_real(scenario, built, count, evidence, plant))
 
 
 def _never_fewer_laws(count: LawCount, evidence: dict) -> Verdict:
