@@ -30,7 +30,7 @@ from harness.laws.explicit import independent
 from harness.laws.fields import parameter_symbols
 from harness.model.family import FAMILIES, Network
 from harness.model.scenario import Scenario
-from harness.verdicts.property import Property, enforce
+from harness.verdicts.property import NO_PLANT, Plant, Property, enforce
 from harness.verdicts.verdict import Verdict
 from strategies import networks
 
@@ -53,8 +53,9 @@ def published_independent_laws(network: Network) -> int:
     return len(independent(expressions, symbols, seed=0))
 
 
-def check(scenario: Scenario, *, claimed: int | None = None) -> Verdict:
-    """Compare the engine's free MSE count with the published count (or with ``claimed``, to plant a wrong one)."""
+def check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verdict:
+    """Compare the engine's free MSE count with the published count (or with the plant's ``count``)."""
+    claimed = plant.count
     network = scenario.build().network
     count = count_laws(network, "free", "mse", seed=scenario.seed, find_explicit=False)
     published = published_independent_laws(network) if claimed is None else claimed
@@ -74,6 +75,7 @@ PROPERTY = Property(
     statement="For free data (MSE), D − dim Lie(F) equals the number of independent published laws of the family.",
     reference="Marcotte, Gribonval, Peyré (NeurIPS 2023) Cor. 4.4; theory.md O1, O4, O9, O16",
     check=check,
+    plants=frozenset({"count"}),
 )
 
 

@@ -30,7 +30,7 @@ from harness.dynamics.flow import GradientFlow, integrate, law_drift, loss_value
 from harness.model.family import FAMILIES
 from harness.model.losses import LOSS_CLASSES
 from harness.model.scenario import Scenario
-from harness.verdicts.property import Property, enforce
+from harness.verdicts.property import NO_PLANT, Plant, Property, enforce
 from harness.verdicts.verdict import Verdict
 from strategies import scenarios
 from strategies.groups import group_kind_names, token_kind_names
@@ -110,13 +110,19 @@ def conservation_verdict(scenario: Scenario, laws=None) -> Verdict:
                             "the quantity moves with the flow, not with the integrator's error", **evidence)
 
 
+def check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verdict:
+    """Property 2 on one scenario; the plant ``law_values`` (θ ↦ (values, scales)) replaces the known laws."""
+    return conservation_verdict(scenario, plant.law_values)
+
+
 PROPERTY = Property(
     id="known-laws-conserved",
     title="Known laws are conserved along integrated flows",
     statement="Along θ' = −∇L(θ) every published law h of the network stays constant: Gauss–Legendre drift ≤ 1e-9 "
               "(relative) and Dormand–Prince drift shrinks as its tolerance tightens.",
     reference="DESIGN.md §1 (known laws), §2 oracle 3 and 'Quadratic invariants'; Marcotte, Gribonval, Peyré (2023)",
-    check=conservation_verdict,
+    check=check,
+    plants=frozenset({"law_values"}),
 )
 
 

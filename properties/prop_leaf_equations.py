@@ -51,7 +51,8 @@ from harness.laws.counting import count_laws
 from harness.model.family import FAMILIES
 from harness.model.losses import LOSS_CLASSES
 from harness.model.scenario import Scenario
-from harness.verdicts.property import Property, enforce
+from harness.verdicts.evidence import Spectrum
+from harness.verdicts.property import NO_PLANT, Plant, Property, enforce
 from harness.verdicts.verdict import Verdict
 
 DEGREES = (2, 3)
@@ -59,8 +60,12 @@ MAX_MONOMIALS = 220  # degree 3 is tried only while the monomial basis stays thi
 
 
 def _leaf_evidence(leaf: LeafEquations) -> dict:
+    """The leaf's record, with the spectrum whose gap set the number of equations drawn as spectrum.png."""
     evidence = leaf.evidence
-    return {"leaf": evidence, "singular_values": evidence["singular_values"], "gap": evidence["gap"]}
+    spectrum = Spectrum.from_evidence(evidence)
+    if spectrum is None:  # no singular values at all: the record's (empty) layout as it stands
+        return {"leaf": evidence, "singular_values": evidence["singular_values"], "gap": evidence["gap"]}
+    return {"leaf": evidence, **spectrum.as_evidence()}
 
 
 def leaf_agreement_verdict(scenario: Scenario, claimed_laws: int, *, walk: LeafWalk = LeafWalk(),
@@ -103,8 +108,9 @@ def leaf_agreement_verdict(scenario: Scenario, claimed_laws: int, *, walk: LeafW
         "not algebraic of low degree", **evidence)
 
 
-def leaf_equations_check(scenario: Scenario) -> Verdict:
-    """Property 6 on one scenario: the certified count of ``count_laws`` against the leaf's equations."""
+def leaf_equations_check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verdict:
+    """Property 6 on one scenario: the certified count of ``count_laws`` (or the plant's ``count``) against the
+    leaf's equations."""
     built = scenario.built
     # No explicit-law search (oracle 2): sympy can take minutes and gigabytes on some draws, and the count is
     # certified without it (published laws + Lie rank, or involutive closure) or left inconclusive.
@@ -114,7 +120,7 @@ def leaf_equations_check(scenario: Scenario) -> Verdict:
                       "count_stop_reason": count.stop_reason, "count_seconds": count.seconds}
     if not count.conclusive or not count.certified:
         return Verdict.inconclusive(f"the count is not certified ({count.stop_reason})", **count_evidence)
-    verdict = leaf_agreement_verdict(scenario, count.laws)
+    verdict = leaf_agreement_verdict(scenario, count.laws if plant.count is None else plant.count)
     return Verdict(verdict.status, verdict.reason, {**count_evidence, **verdict.evidence})
 
 
@@ -125,6 +131,7 @@ PROPERTY = Property(
                "sets) satisfy exactly as many independent low-degree polynomial equations as count_laws counts."),
     reference="DESIGN.md §2 oracle 3; Marcotte, Gribonval & Peyré (2023), Abide by the law and follow the flow",
     check=leaf_equations_check,
+    plants=frozenset({"count"}),
 )
 
 

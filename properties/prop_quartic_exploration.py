@@ -20,16 +20,16 @@ from hypothesis import strategies as st
 from harness.laws.counting import count_laws
 from harness.model.family import FAMILIES
 from harness.model.scenario import Scenario
-from harness.verdicts.property import Property, enforce
+from harness.verdicts.property import NO_PLANT, Plant, Property, enforce
 from harness.verdicts.verdict import Verdict
 from strategies import scenarios
 
 
-def check(scenario: Scenario, *, swap_counts: bool = False) -> Verdict:
-    """Count free and augmented laws under quartic loss; ``swap_counts`` plants a wrong claim."""
+def check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verdict:
+    """Count free and augmented laws under quartic loss; the plant ``swap_counts`` claims them exchanged."""
     built = scenario.build()
     count = count_laws(built.network, "augmented", "quartic", built.group, seed=scenario.seed, find_explicit=False)
-    augmented, free = (count.free_laws, count.laws) if swap_counts else (count.laws, count.free_laws)
+    augmented, free = (count.free_laws, count.laws) if plant.swap_counts else (count.laws, count.free_laws)
     finding = {"scenario": str(scenario), "arch": count.arch, "group": count.group, "D": count.D,
                "free_laws": free, "augmented_laws": augmented,
                "extra_laws": None if augmented is None or free is None else augmented - free,
@@ -52,6 +52,7 @@ PROPERTY = Property(
     reference="Open question beyond arXiv 2606.10913 (DESIGN.md §1, 'open ground')",
     check=check,
     exploration=True,
+    plants=frozenset({"swap_counts"}),
 )
 
 

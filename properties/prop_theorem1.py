@@ -48,131 +48,147 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.dynamics.class_data import representative_dataset
-from harness.dynamics.conservation import compile_law, judge_drift
+from harness.dynamics.conservation import compile_law
 from harness.dynamics.flow import GradientFlow
 from harness.laws.counting import count_laws
 from harness.laws.extra import explicit_extra_laws, leaf_tangency
 from harness.model.family import FAMILIES
 from harness.model.losses import get_loss
 from harness.model.scenario import Scenario
-from harness.verdicts.property import Property, enforce
-from harness.verdicts.verdict import Verdict
+from harness.verdicts.combinators import and_then, for_each, for_some
+from harness.verdicts.evidence import Spectrum
+from harness.verdicts.flows import DriftRuns, LeafMotion, expect, leaf_motion, tangency_at_points
+from harness.verdicts.property import NO_PLANT, Plant, Property, enforce
+from harness.verdicts.verdict import Status, Verdict
 from strategies import scenarios
 
 DATA_SETS = 3  # augmented data sets tried before an MSE extra law is called conserved by the analytic loss
 TANGENCY_POINTS = 2  # random θ at which every analytic gradient must be tangent to the MSE leaf to refute
 
 
-def check(scenario: Scenario, *, planted_laws: list[str] | None = None,
-          planted_drift_loss: str | None = None) -> Verdict:
-    """Theorem 1 on ``scenario`` (augmented data); ``planted_laws`` replaces MSE's extra laws, and
-    ``planted_drift_loss`` the loss whose augmented gradients the formula-free test holds against the MSE
-    leaf (to plant a claim)."""
+def check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verdict:
+    """Theorem 1 on ``scenario``: the analytic loss's augmented count is the free count, and every extra law MSE
+    has here drifts on some of up to DATA_SETS augmented data sets. Plants: ``laws`` (MSE's extra laws
+    replaced), ``field_loss`` (the loss whose gradients the formula-free test holds against the MSE leaf)."""
     built = scenario.build()
+    evidence: dict = {}  # both halves report into one record: the count's numbers stay beside the drifts
+    return and_then(lambda: _counts_agree(scenario, built, evidence),
+                    lambda: _mse_extra_laws_drift(scenario, built, evidence, plant))
+
+
+def _counts_agree(scenario: Scenario, built, evidence: dict) -> Verdict:
+    """Augmented = free for the scenario's analytic loss (``count_laws``: the class, not the scenario's data)."""
     network, group, loss = built.network, built.group, built.loss
     count = count_laws(network, "augmented", loss, group, seed=scenario.seed, find_explicit=False)
-    evidence = dict(D=count.D, augmented_laws=count.laws, free_laws=count.free_laws, method=count.method,
+    evidence.update(D=count.D, augmented_laws=count.laws, free_laws=count.free_laws, method=count.method,
                     stop_reason=count.stop_reason, certified=count.certified,
                     singular_values=list(count.singular_values), loss_class=loss.loss_class)
     if count.gap is not None and count.singular_values:
         # the gap that decided the pointwise span's dimension sits after σ_rank (spectrum.png marks it there)
-        evidence["gap"] = count.gap.to_dict()
+        evidence.update(Spectrum(count.singular_values, count.gap).as_evidence())
     if not count.conclusive:
         return Verdict.inconclusive(f"augmented count inconclusive ({count.stop_reason})", **evidence)
     if count.laws != count.free_laws:
         return Verdict.violated(f"{loss.name} on {group.spec}-augmented data has {count.laws} laws, free data "
                                 f"{count.free_laws}", **evidence)
-    if planted_laws is None or planted_drift_loss is not None:
+    return Verdict.holds(f"{count.laws} laws augmented = free", **evidence)
+
+
+def _mse_extra_laws_drift(scenario: Scenario, built, evidence: dict, plant: Plant) -> Verdict:
+    """∀ extra law h of MSE here, ∃ augmented data set (of up to DATA_SETS) along whose flow h drifts."""
+    network, group, loss = built.network, built.group, built.loss
+    laws = evidence["free_laws"]  # the count both classes agreed on
+    if plant.laws is not None and plant.field_loss is None:
+        candidates = list(plant.laws)
+    else:
         mse = count_laws(network, "augmented", "mse", group, seed=scenario.seed,
                          find_explicit=None if group.exact else False)
         evidence.update(mse_laws=mse.laws, mse_extra_laws=mse.extra_laws)
         if not mse.conclusive:
-            return Verdict.inconclusive(f"Theorem 1's count holds ({count.laws} = {count.free_laws}) but the MSE "
-                                        f"count of the same scenario is inconclusive ({mse.stop_reason})", **evidence)
+            return Verdict.inconclusive(f"Theorem 1's count holds ({laws} = {laws}) but the MSE count of the same "
+                                        f"scenario is inconclusive ({mse.stop_reason})", **evidence)
         if not mse.extra_laws:
-            return Verdict.holds(f"{count.laws} laws augmented = free; MSE adds none here", **evidence)
-        if planted_drift_loss is not None:
-            return _formula_free_drift(scenario, built, mse, get_loss(planted_drift_loss), evidence)
+            return Verdict.holds(f"{laws} laws augmented = free; MSE adds none here", **evidence)
+        if plant.field_loss is not None:
+            return _formula_free_drift(scenario, built, mse, get_loss(plant.field_loss), evidence)
         candidates, found = explicit_extra_laws(network, group, mse, seed=scenario.seed)
         evidence["extra_laws_found_by"] = found
         if not candidates:
             return _formula_free_drift(scenario, built, mse, loss, evidence)
-    else:
-        candidates = planted_laws
     # "Not a law of the class" means: SOME augmented data set moves it. One data set can sit in a degenerate spot
     # (a single orbit, the flow barely moving), so up to DATA_SETS random ones are tried; a law conserved on all
     # of them, with the flow clearly moving, refutes the claim.
-    laws = [compile_law(network, law) for law in candidates]
-    outcomes: dict[str, list[str]] = {law.text: [] for law in laws}
-    runs = []
-    for offset in range(DATA_SETS):
-        start = built.theta0 if offset == 0 else replace(scenario, seed=scenario.seed + offset, arrays=None).build().theta0
-        data = representative_dataset(network, loss, "augmented", group, np.random.default_rng([scenario.seed, offset, 1]),
-                                      start, samples=scenario.n_samples)
-        judgements, flow_evidence = judge_drift(GradientFlow(network, loss, data), start,
-                                                [law for law in laws if "drifts" not in outcomes[law.text]],
-                                                with_series=offset == 0)
-        if offset == 0:
-            evidence.update(flow_evidence)
-        runs += [{"data_set": offset, **j.to_dict()} for j in judgements]
-        for j in judgements:
-            outcomes[j.law].append(j.outcome)
-        if all("drifts" in seen for seen in outcomes.values()):
-            break
-    evidence["drift"] = runs
-    conserved = [law for law, seen in outcomes.items() if seen and all(o == "conserved" for o in seen)]
-    if conserved:
-        return Verdict.violated(f"MSE's extra law {conserved[0]} is conserved along the {loss.name} flows of "
-                                f"{len(outcomes[conserved[0]])} augmented data set(s)", **evidence)
-    unclear = [law for law, seen in outcomes.items() if "drifts" not in seen]
-    if unclear:
-        return Verdict.inconclusive(f"drift of {unclear[0]} undecided on {len(outcomes[unclear[0]])} data set(s)",
-                                    **evidence)
-    return Verdict.holds(f"{count.laws} laws augmented = free; MSE's {len(laws)} extra law(s) drift under "
+    runs = DriftRuns([compile_law(network, law) for law in candidates], lambda k: _representative_flow(scenario, built, k))
+    verdict = for_each(candidates, lambda law: for_some(range(DATA_SETS),
+                                                        lambda k: expect(runs.judgement(law, k), "drifts")))
+    evidence.update(runs.evidence)
+    evidence["drift"] = runs.records()
+    law = str(verdict.deciding)
+    if verdict.status is Status.VIOLATED:
+        return Verdict.violated(f"MSE's extra law {law} is conserved along the {loss.name} flows of "
+                                f"{len(runs.outcomes(law))} augmented data set(s)", **evidence)
+    if verdict.status is Status.INCONCLUSIVE:
+        return Verdict.inconclusive(f"drift of {law} undecided on {len(runs.outcomes(law))} data set(s)", **evidence)
+    return Verdict.holds(f"{laws} laws augmented = free; MSE's {len(candidates)} extra law(s) drift under "
                          f"{loss.name}", **evidence)
+
+
+def _start(scenario: Scenario, built, k: int) -> np.ndarray:
+    """θ₀ of the scenario (k = 0), else of the scenario with seed + k."""
+    return built.theta0 if k == 0 else replace(scenario, seed=scenario.seed + k, arrays=None).build().theta0
+
+
+def _representative_flow(scenario: Scenario, built, k: int) -> tuple[GradientFlow, np.ndarray]:
+    """The scenario's loss on the k-th representative augmented data set (``representative_dataset``), and θ₀."""
+    start = _start(scenario, built, k)
+    data = representative_dataset(built.network, built.loss, "augmented", built.group,
+                                  np.random.default_rng([scenario.seed, k, 1]), start, samples=scenario.n_samples)
+    return GradientFlow(built.network, built.loss, data), start
+
+
+FORMULA_FREE_REASONS = {
+    LeafMotion.ALL_MOVED: "augmented = free; the {name} gradients of {fields} augmented data sets leave "
+                          "Lie(F_MSE-aug)(θ) in {extra} independent direction(s), so all of MSE's {extra} extra "
+                          "law(s) drift ({reason})",
+    # The other directions move only through brackets, which a pointwise test cannot see: the count alone would
+    # decide them, and the drift half is meant to be evidence independent of the count.
+    LeafMotion.BRACKETS_ONLY: "the {name} gradients move {moved} of MSE's {extra} extra law directions at θ, all a "
+                              "single gradient can reach there; the other {others} move by brackets only, which "
+                              "this pointwise test cannot see ({reason})",
+    LeafMotion.FEWER: "the {name} gradients move {moved} extra law direction(s) at θ, fewer than the {reachable} a "
+                      "gradient can reach ({reason})",
+    LeafMotion.TANGENT: "MSE's {extra} extra law(s) are conserved by the {name} gradients of every augmented data "
+                        "set tried at {points} random θ: each lies in Lie(F_MSE-aug)(θ) ({reason})",
+    LeafMotion.UNDECIDED: "MSE has {extra} extra law(s), none explicit, and the formula-free test is undecided: "
+                          "{reason}",
+}
 
 
 def _formula_free_drift(scenario: Scenario, built, mse, field_loss, evidence: dict) -> Verdict:
     """The drift half without a formula: the augmented ``field_loss`` gradients at θ leave L = Lie(F_MSE-aug)(θ)."""
     network, group = built.network, built.group
-    tried = []
-    for point in range(TANGENCY_POINTS):
-        start = built.theta0 if point == 0 else replace(scenario, seed=scenario.seed + point, arrays=None).build().theta0
+
+    def tangency_at(point: int):
+        start = _start(scenario, built, point)
         fields = []
         for offset in range(DATA_SETS + mse.extra_laws):
             rng = np.random.default_rng([scenario.seed, offset, 1] + ([point] if point else []))
             data = representative_dataset(network, field_loss, "augmented", group, rng, start,
                                           samples=scenario.n_samples)
             fields.append(-GradientFlow(network, field_loss, data).gradient(start))
-        tried.append(leaf_tangency(network, group, mse, fields, start, field_loss=field_loss.name, seed=scenario.seed))
-        if tried[-1].outcome == "outside":
-            break
+        return leaf_tangency(network, group, mse, fields, start, field_loss=field_loss.name, seed=scenario.seed)
+
+    tried = tangency_at_points(TANGENCY_POINTS, tangency_at)
     last = tried[-1]
     evidence["count_singular_values"] = evidence.get("singular_values", [])
     evidence.update(last.to_evidence())
     evidence["leaf_tangency_points"] = [t.to_evidence()["leaf_tangency"] for t in tried]
     evidence["extra_laws_found_by"] = {"source": "formula-free: field outside Lie(F_MSE-aug)(θ)"}
-    extra, name = mse.extra_laws, field_loss.name
-    if last.outcome == "outside" and last.moved == extra:
-        return Verdict.holds(f"augmented = free; the {name} gradients of {len(tried[-1].residuals)} augmented data "
-                             f"sets leave Lie(F_MSE-aug)(θ) in {extra} independent direction(s), so all of MSE's "
-                             f"{extra} extra law(s) drift ({last.reason})", **evidence)
-    if last.outcome == "outside" and last.moved == last.reachable:
-        # The other directions move only through brackets, which a pointwise test cannot see: the count alone
-        # would decide them, and the drift half is meant to be evidence independent of the count.
-        return Verdict.inconclusive(f"the {name} gradients move {last.moved} of MSE's {extra} extra law directions "
-                                    f"at θ, all a single gradient can reach there; the other {extra - last.moved} "
-                                    f"move by brackets only, which this pointwise test cannot see ({last.reason})",
-                                    **evidence)
-    if last.outcome == "outside":
-        return Verdict.inconclusive(f"the {name} gradients move {last.moved} extra law direction(s) at θ, fewer than "
-                                    f"the {last.reachable} a gradient can reach ({last.reason})", **evidence)
-    if len(tried) == TANGENCY_POINTS and all(t.outcome == "tangent" for t in tried):
-        return Verdict.violated(f"MSE's {extra} extra law(s) are conserved by the {name} gradients of every "
-                                f"augmented data set tried at {len(tried)} random θ: each lies in "
-                                f"Lie(F_MSE-aug)(θ) ({last.reason})", **evidence)
-    return Verdict.inconclusive(f"MSE has {extra} extra law(s), none explicit, and the formula-free test is "
-                                f"undecided: {last.reason}", **evidence)
+    motion = leaf_motion(tried, mse.extra_laws, TANGENCY_POINTS)
+    reason = FORMULA_FREE_REASONS[motion].format(
+        name=field_loss.name, fields=len(last.residuals), extra=mse.extra_laws, moved=last.moved,
+        others=mse.extra_laws - last.moved, reachable=last.reachable, points=len(tried), reason=last.reason)
+    return Verdict(motion.status, reason, dict(evidence))
 
 
 PROPERTY = Property(
@@ -182,6 +198,7 @@ PROPERTY = Property(
               "every extra MSE law of the same scenario drifts along the augmented flow.",
     reference="Galley, Shahverdi, Flinth, arXiv 2606.10913, Theorem 1; DESIGN.md §1",
     check=check,
+    plants=frozenset({"laws", "field_loss"}),
 )
 
 

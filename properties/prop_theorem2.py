@@ -39,14 +39,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.dynamics.conservation import compile_law, judge_drift
+from harness.dynamics.conservation import DriftJudgement, ExplicitLaw, compile_law, judge_drift
 from harness.dynamics.flow import GradientFlow
-from harness.laws.counting import count_laws
+from harness.laws.counting import LawCount, count_laws
 from harness.laws.extra import explicit_extra_laws, leaf_tangency
 from harness.model.family import FAMILIES
 from harness.model.scenario import Scenario
-from harness.verdicts.property import Property, enforce
-from harness.verdicts.verdict import Verdict
+from harness.verdicts.combinators import all_of, and_then, for_each
+from harness.verdicts.flows import LeafMotion, expect, leaf_motion, tangency_at_points
+from harness.verdicts.property import NO_PLANT, Plant, Property, enforce
+from harness.verdicts.verdict import Status, Verdict
 from strategies import scenarios
 
 AUGMENTED_DATA_SETS = 2  # augmented flows on which each extra law must be judged conserved
@@ -55,74 +57,113 @@ PLAIN_DATA_SETS = 2
 TANGENCY_POINTS = 2  # random θ at which every plain gradient must be tangent to the MSE leaf to refute
 
 
-def check(scenario: Scenario, *, planted_laws: list[str] | None = None) -> Verdict:
-    """Theorem 2 on ``scenario`` (augmented, MSE); ``planted_laws`` replaces the extra laws (to plant a claim)."""
+def check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verdict:
+    """Theorem 2 on ``scenario`` (augmented, MSE): augmentation never removes a law, and every extra law is
+    conserved along every augmented flow and broken by some plain data set. Plant: ``laws`` (the extra laws
+    replaced)."""
     built = scenario.build()
-    network, group = built.network, built.group
-    count = count_laws(network, "augmented", "mse", group, seed=scenario.seed,
-                       find_explicit=None if group.exact else False)
+    count = count_laws(built.network, "augmented", "mse", built.group, seed=scenario.seed,
+                       find_explicit=None if built.group.exact else False)
     evidence = dict(D=count.D, augmented_laws=count.laws, free_laws=count.free_laws, extra_laws=count.extra_laws,
                     certified=count.certified, certificate=count.certificate, method=count.method,
                     lie_rank_by_level=list(count.lie_rank_by_level), stop_reason=count.stop_reason,
                     explicit_laws=list(count.explicit_laws))
+    return and_then(lambda: _never_fewer_laws(count, evidence),
+                    lambda: _extra_laws_are_real(scenario, built, count, evidence, plant))
+
+
+def _never_fewer_laws(count: LawCount, evidence: dict) -> Verdict:
+    """F_aug ⊆ F_free, so the augmented class has at least the free class's laws."""
     if not count.conclusive:
         return Verdict.inconclusive(f"augmented MSE count inconclusive ({count.stop_reason})", **evidence)
     if count.laws < count.free_laws:
         return Verdict.violated(f"augmentation removed laws: {count.laws} < {count.free_laws} (free)", **evidence)
-    if not count.extra_laws and planted_laws is None:
+    return Verdict.holds(f"{count.laws} laws augmented ≥ {count.free_laws} free", **evidence)
+
+
+def _extra_laws_are_real(scenario: Scenario, built, count: LawCount, evidence: dict, plant: Plant) -> Verdict:
+    """∀ extra law h: h is conserved along every augmented flow, and some plain flow moves it."""
+    if not count.extra_laws and plant.laws is None:
         return Verdict.holds(f"{count.laws} laws augmented = free", **evidence)
-    if planted_laws is None:
-        candidates, found = explicit_extra_laws(network, group, count, seed=scenario.seed)
+    if plant.laws is None:
+        candidates, found = explicit_extra_laws(built.network, built.group, count, seed=scenario.seed)
         evidence["extra_laws_found_by"] = found
     else:
-        candidates, found = planted_laws, {"source": "planted"}
+        candidates = list(plant.laws)
     evidence["checked_extra_laws"] = candidates
     if not candidates:
         return _formula_free_drift(scenario, built, count, evidence)
-    laws = [compile_law(network, law) for law in candidates]
-    runs = []
-    # Each law must be judged conserved on AUGMENTED_DATA_SETS augmented flows; a flow that cannot judge it (a
-    # ratio law's denominator passing near its pole, a failed run) is replaced by a fresh data set, up to
-    # AUGMENTED_TRIES in all. Any drift refutes the claim at once.
+    laws = [compile_law(built.network, law) for law in candidates]
+    augmented, decided = _augmented_judgements(scenario, built, laws, evidence)
+    plain = _plain_judgements(scenario, built, laws)
+    evidence["drift"] = ([{"data": "augmented", **j.to_dict()} for j in augmented]
+                         + [{"data": "plain", **j.to_dict()} for j in plain])
+    # An augmented flow that could not judge a law is no evidence either way once enough others did.
+    augmented = [j for j in augmented if j.outcome != "inconclusive" or decided[j.law] < AUGMENTED_DATA_SETS]
+    verdict = all_of(for_each(augmented, lambda j: expect(j, "conserved")),
+                     for_each(plain, lambda j: expect(j, "drifts")))
+    if verdict.status is Status.HOLDS:
+        return Verdict.holds(f"{count.laws} laws augmented vs {count.free_laws} free; {len(laws)} extra law(s) "
+                             f"conserved on {AUGMENTED_DATA_SETS} augmented flows and broken by plain data",
+                             **evidence)
+    half, judgement = verdict.deciding, verdict.cases[0][1].deciding
+    if verdict.status is Status.VIOLATED:
+        what = "drifts along an augmented" if half == 0 else "is conserved along a plain"
+        return Verdict.violated(f"extra law {judgement.law} {what} MSE flow ({judgement.reason})", **evidence)
+    return Verdict.inconclusive(f"drift of {judgement.law} undecided: {judgement.reason}", **evidence)
+
+
+def _augmented_judgements(scenario: Scenario, built, laws: list[ExplicitLaw],
+                          evidence: dict) -> tuple[list[DriftJudgement], dict[str, int]]:
+    """Each law judged along AUGMENTED_DATA_SETS augmented MSE flows that could judge it, and how many did.
+
+    A flow that cannot judge a law (a ratio law's denominator passing near its pole, a failed run) is replaced
+    by a fresh data set, up to AUGMENTED_TRIES in all."""
+    judged: list[DriftJudgement] = []
     decided = {law.text: 0 for law in laws}
     for offset in range(AUGMENTED_TRIES):
-        if all(count >= AUGMENTED_DATA_SETS for count in decided.values()):
+        if all(n >= AUGMENTED_DATA_SETS for n in decided.values()):
             break
         augmented = replace(scenario, seed=scenario.seed + offset, arrays=None).build()
-        judgements, flow_evidence = judge_drift(GradientFlow(network, "mse", augmented.data), augmented.theta0, laws,
-                                                with_series=offset == 0)
+        judgements, flow_evidence = judge_drift(GradientFlow(built.network, "mse", augmented.data), augmented.theta0,
+                                                laws, with_series=offset == 0)
         if offset == 0:
             evidence.update(flow_evidence)
         for j in judgements:
             decided[j.law] += j.outcome != "inconclusive"
-        runs.append(("augmented", judgements))
-    # "Plain data breaks it" means SOME plain data set moves it: try a second one before calling it conserved.
-    plain_judgements = []
+        judged += judgements
+    return judged, decided
+
+
+def _plain_judgements(scenario: Scenario, built, laws: list[ExplicitLaw]) -> list[DriftJudgement]:
+    """"Plain data breaks it" means SOME plain data set moves it: a second one is tried before calling it conserved."""
+    judged: list[DriftJudgement] = []
     for offset in range(PLAIN_DATA_SETS):
         plain = replace(scenario, data="free", seed=scenario.seed + offset, arrays=None).build()
-        pending = [law for law in laws if not any(j.law == law.text and j.outcome == "drifts" for j in plain_judgements)]
+        pending = [law for law in laws if not any(j.law == law.text and j.outcome == "drifts" for j in judged)]
         if not pending:
             break
-        judgements, _ = judge_drift(GradientFlow(network, "mse", plain.data), plain.theta0, pending)
-        plain_judgements = [j for j in plain_judgements if j.outcome == "drifts"] + judgements
-    runs.append(("plain", plain_judgements))
-    evidence["drift"] = [{"data": kind, **j.to_dict()} for kind, judgements in runs for j in judgements]
-    # An augmented flow that could not judge a law is no evidence either way once enough others did.
-    runs = [(kind, [j for j in judgements if kind == "plain" or j.outcome != "inconclusive"
-                    or decided[j.law] < AUGMENTED_DATA_SETS]) for kind, judgements in runs]
-    for kind, judgements in runs:
-        wrong = [j for j in judgements if j.outcome == ("drifts" if kind == "augmented" else "conserved")]
-        if wrong:
-            what = "drifts along an augmented" if kind == "augmented" else "is conserved along a plain"
-            return Verdict.violated(f"extra law {wrong[0].law} {what} MSE flow ({wrong[0].reason})", **evidence)
-    unclear = [j for _, judgements in runs for j in judgements if j.outcome == "inconclusive"]
-    if unclear:
-        return Verdict.inconclusive(f"drift of {unclear[0].law} undecided: {unclear[0].reason}", **evidence)
-    return Verdict.holds(f"{count.laws} laws augmented vs {count.free_laws} free; {len(laws)} extra law(s) conserved "
-                         f"on {AUGMENTED_DATA_SETS} augmented flows and broken by plain data", **evidence)
+        judgements, _ = judge_drift(GradientFlow(built.network, "mse", plain.data), plain.theta0, pending)
+        judged = [j for j in judged if j.outcome == "drifts"] + judgements
+    return judged
 
 
-def _formula_free_drift(scenario: Scenario, built, count, evidence: dict) -> Verdict:
+PLAIN_REASONS = {
+    LeafMotion.TANGENT: "plain MSE gradients of {fields} data sets at {points} random θ all lie in Lie(F_MSE-aug)(θ): "
+                        "the {extra} extra law(s) are not broken by plain data ({reason})",
+    LeafMotion.ALL_MOVED: "{laws} laws augmented vs {free} free; no explicit form, but augmented MSE gradients lie in "
+                          "Lie(F_MSE-aug)(θ₀) and plain ones move all {extra} extra law direction(s) ({reason})",
+    # As in Theorem 1: directions moved by brackets only are invisible to a pointwise test.
+    LeafMotion.BRACKETS_ONLY: "plain MSE gradients move {moved} of {extra} extra law directions, all a single "
+                              "gradient can reach at θ; the others move by brackets only, which this pointwise test "
+                              "cannot see ({reason})",
+    LeafMotion.FEWER: "{extra} extra law(s), none explicit; plain half of the formula-free test undecided: {reason}",
+    LeafMotion.UNDECIDED: "{extra} extra law(s), none explicit; plain half of the formula-free test undecided: "
+                          "{reason}",
+}
+
+
+def _formula_free_drift(scenario: Scenario, built, count: LawCount, evidence: dict) -> Verdict:
     """Both flow halves without a formula, at θ₀ against L = Lie(F_MSE-aug)(θ₀): augmented MSE gradients lie in
     L (the extra laws are conserved), plain ones leave it (they drift)."""
     network, group = built.network, built.group
@@ -130,40 +171,33 @@ def _formula_free_drift(scenario: Scenario, built, count, evidence: dict) -> Ver
     augmented = [-GradientFlow(network, "mse", replace(scenario, seed=scenario.seed + offset, arrays=None).build().data)
                  .gradient(built.theta0) for offset in range(AUGMENTED_DATA_SETS)]
     on_leaf = leaf_tangency(network, group, count, augmented, built.theta0, seed=scenario.seed)
-    tried = []
-    for point in range(TANGENCY_POINTS):
+
+    def plain_tangency_at(point: int):
         start = built.theta0 if point == 0 else replace(scenario, seed=scenario.seed + point, arrays=None).build().theta0
         plain = [-GradientFlow(network, "mse", replace(scenario, data="free", seed=scenario.seed + offset + point * 100,
                                                        arrays=None).build().data).gradient(start)
                  for offset in range(PLAIN_DATA_SETS + extra)]
-        tried.append(leaf_tangency(network, group, count, plain, start, seed=scenario.seed))
-        if tried[-1].outcome == "outside":
-            break
+        return leaf_tangency(network, group, count, plain, start, seed=scenario.seed)
+
+    tried = tangency_at_points(TANGENCY_POINTS, plain_tangency_at)
     off_leaf = tried[-1]
     evidence.update(off_leaf.to_evidence())
     evidence["leaf_tangency"] = {"augmented": on_leaf.to_evidence()["leaf_tangency"],
                                  "plain": [t.to_evidence()["leaf_tangency"] for t in tried]}
     evidence["extra_laws_found_by"] = {"source": "formula-free: fields against Lie(F_MSE-aug)(θ)"}
     if on_leaf.outcome == "outside":
-        return Verdict.violated(f"an augmented MSE gradient leaves Lie(F_MSE-aug)(θ₀), so it moves a law its own "
-                                f"class was counted to have ({on_leaf.reason})", **evidence)
-    if len(tried) == TANGENCY_POINTS and all(t.outcome == "tangent" for t in tried):
-        return Verdict.violated(f"plain MSE gradients of {len(off_leaf.residuals)} data sets at {len(tried)} random θ "
-                                f"all lie in Lie(F_MSE-aug)(θ): the {extra} extra law(s) are not broken by plain "
-                                f"data ({off_leaf.reason})", **evidence)
-    if on_leaf.outcome != "tangent":
-        return Verdict.inconclusive(f"augmented half of the formula-free test undecided: {on_leaf.reason}", **evidence)
-    if off_leaf.outcome == "outside" and off_leaf.moved == extra:
-        return Verdict.holds(f"{count.laws} laws augmented vs {count.free_laws} free; no explicit form, but "
-                             f"augmented MSE gradients lie in Lie(F_MSE-aug)(θ₀) and plain ones move all {extra} "
-                             f"extra law direction(s) ({off_leaf.reason})", **evidence)
-    if off_leaf.outcome == "outside" and off_leaf.moved == off_leaf.reachable:
-        # As in Theorem 1: directions moved by brackets only are invisible to a pointwise test.
-        return Verdict.inconclusive(f"plain MSE gradients move {off_leaf.moved} of {extra} extra law directions, all "
-                                    f"a single gradient can reach at θ; the others move by brackets only, which "
-                                    f"this pointwise test cannot see ({off_leaf.reason})", **evidence)
-    return Verdict.inconclusive(f"{extra} extra law(s), none explicit; plain half of the formula-free test "
-                                f"undecided: {off_leaf.reason}", **evidence)
+        conserved = Verdict.violated(f"an augmented MSE gradient leaves Lie(F_MSE-aug)(θ₀), so it moves a law its own "
+                                     f"class was counted to have ({on_leaf.reason})", **evidence)
+    elif on_leaf.outcome == "tangent":
+        conserved = Verdict.holds(on_leaf.reason, **evidence)
+    else:
+        conserved = Verdict.inconclusive(f"augmented half of the formula-free test undecided: {on_leaf.reason}",
+                                         **evidence)
+    motion = leaf_motion(tried, extra, TANGENCY_POINTS)
+    broken = Verdict(motion.status, PLAIN_REASONS[motion].format(
+        fields=len(off_leaf.residuals), points=len(tried), extra=extra, laws=count.laws, free=count.free_laws,
+        moved=off_leaf.moved, reason=off_leaf.reason), dict(evidence))
+    return all_of(conserved, broken)
 
 
 PROPERTY = Property(
@@ -173,6 +207,7 @@ PROPERTY = Property(
               "augmented flows and drift along plain ones.",
     reference="Galley, Shahverdi, Flinth, arXiv 2606.10913, Theorem 2 and the worked example; DESIGN.md §1",
     check=check,
+    plants=frozenset({"laws"}),
 )
 
 

@@ -4,18 +4,13 @@ failures (plain data, a loss that is not invariant) that the same check must det
 import numpy as np
 import pytest
 
+from harness.laws.equivariance import HIDDEN_ACTIONS, equivariant_subspace, split_points
 from harness.model.groups import build_group
 from harness.model.scenario import Scenario
 from harness.model.specs import parse_network
+from harness.verdicts.property import Plant
 from harness.verdicts.verdict import Status
-from properties.prop_equivariant_subspace import (
-    HIDDEN_ACTIONS,
-    equivariant_subspace,
-    equivariant_subspace_check,
-    has_something_to_test,
-    parameter_action,
-    split_points,
-)
+from properties.prop_equivariant_subspace import PROPERTY, equivariant_subspace_check, has_something_to_test
 
 ACTING = [
     ("linear:3,1,1", "cyclic/trivial"),
@@ -55,7 +50,7 @@ def test_actions_are_orthogonal_representations(spec, group_spec):
 
     actions = {}
     for rho_in, rho_out in zip(group.inputs, group.outputs):
-        action = parameter_action(network, rho_in, rho_out)
+        action = network.parameter_action(rho_in, rho_out)
         np.testing.assert_allclose(action.T @ action, np.eye(network.n_params), atol=1e-12)
         actions[key(rho_in)] = action
     # a homomorphism: R(g)R(h) = R(gh)
@@ -63,7 +58,7 @@ def test_actions_are_orthogonal_representations(spec, group_spec):
         for h_in, h_out in zip(group.inputs, group.outputs):
             product = np.asarray(g_in, dtype=float) @ np.asarray(h_in, dtype=float)
             expected = actions[key(product)]
-            got = parameter_action(network, g_in, g_out) @ parameter_action(network, h_in, h_out)
+            got = network.parameter_action(g_in, g_out) @ network.parameter_action(h_in, h_out)
             np.testing.assert_allclose(got, expected, atol=1e-12)
 
 
@@ -102,7 +97,7 @@ def test_augmented_flow_stays_on_the_equivariant_subspace(spec, group_spec, loss
 def test_planted_plain_data_leave_the_subspace(spec, group_spec, loss):
     # The same check on data that are NOT augmented: the theorem's premise is gone and E is left.
     verdict = equivariant_subspace_check(Scenario(spec, loss, group_spec, "free", n_samples=3, seed=1),
-                                         augmented=False)
+                                         plant=Plant(plain_data=True))
     assert verdict.status is Status.VIOLATED, verdict.reason
     assert "leaves E" in verdict.reason
 
@@ -111,7 +106,7 @@ def test_planted_loss_that_is_not_invariant_leaves_the_subspace():
     # logcosh is not invariant under a rotation by 2π/3 of the outputs; skipping the premise check plants it.
     scenario = Scenario("linear:2,2,2", "logcosh", "rot:3/same", "augmented", n_samples=3, seed=2)
     assert equivariant_subspace_check(scenario).status is Status.INCONCLUSIVE  # the premise is checked first
-    verdict = equivariant_subspace_check(scenario, check_loss=False)
+    verdict = PROPERTY.verdict(scenario, Plant(skip_premise=True))
     assert verdict.status is Status.VIOLATED, verdict.reason
 
 
@@ -190,5 +185,5 @@ def test_flows_that_cannot_decide_are_decided_by_tangency(scenario):
 def test_planted_plain_data_are_refuted_by_tangency_where_the_flow_cannot_decide():
     # The first hunt case on plain data: the flow still cannot show anything, and tangency must refute.
     scenario = Scenario("poly:2,1,1,k=2", "mse", "cyclic/trivial", "free", n_samples=1, seed=0)
-    verdict = equivariant_subspace_check(scenario, augmented=False)
+    verdict = equivariant_subspace_check(scenario, plant=Plant(plain_data=True))
     assert verdict.status is Status.VIOLATED, verdict.reason

@@ -24,10 +24,11 @@ import pytest
 
 from harness import environment
 from harness.cli import COMMANDS
-from harness.cli.list import OUTPUT_ACTIONS, default_properties_dir, installed_properties_dir
+from harness.cli.list import OUTPUT_ACTIONS
 from harness.model.groups import OUTPUT_ACTIONS as GROUP_OUTPUT_ACTIONS
 from harness.model.groups import build_group
 from harness.model.specs import parse_network
+from harness.verdicts.discovery import default_properties_dir, installed_properties_dir
 
 PROJECT = Path(__file__).resolve().parent.parent  # the repository (tests are not installed)
 PACKAGES = ("harness", "strategies", "properties")

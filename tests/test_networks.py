@@ -269,19 +269,6 @@ def test_parameter_action_is_equivariant(spec, group_spec, hidden):
         np.testing.assert_allclose(action.T @ action, np.eye(network.n_params), atol=1e-12)
 
 
-@pytest.mark.parametrize("spec, group_spec, hidden", ACTION_CASES)
-def test_parameter_action_gives_the_same_numbers_as_the_property_module(spec, group_spec, hidden):
-    """Same numbers as ``properties.prop_equivariant_subspace.parameter_action`` (which the lead replaces)."""
-    from properties.prop_equivariant_subspace import parameter_action
-
-    network = parse_network(spec)
-    group = build_group(group_spec, network)
-    for rho_in, rho_out in zip(group.inputs, group.outputs):
-        expected = parameter_action(network, rho_in, rho_out, hidden)
-        assert expected is not None
-        np.testing.assert_array_equal(network.parameter_action(rho_in, rho_out, hidden), expected)
-
-
 def test_parameter_action_refuses_what_has_no_natural_action():
     poly = parse_network("poly:2,2,2,k=2")
     rotation = build_group("rot:4/same", poly)

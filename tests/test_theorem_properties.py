@@ -1,12 +1,15 @@
 """Properties 3, 4, 5 and 8 hold on the worked example and refute planted wrong claims."""
 
+from typing import Any
+
 import pytest
 
 from harness.model.scenario import Scenario
+from harness.verdicts.property import Plant
 from harness.verdicts.verdict import Status
 from properties import prop_free_count, prop_quartic_exploration, prop_theorem1, prop_theorem2
 
-WORKED = dict(network="linear:3,1,1", group="cyclic/trivial", data="augmented", n_samples=4, seed=1)
+WORKED: dict[str, Any] = dict(network="linear:3,1,1", group="cyclic/trivial", data="augmented", n_samples=4, seed=1)
 EXTRA_LAW = "(V_00 - V_20)/(V_10 - V_20)"
 FREE_LAW = "U_00**2 - V_00**2 - V_10**2 - V_20**2"
 
@@ -14,7 +17,7 @@ FREE_LAW = "U_00**2 - V_00**2 - V_10**2 - V_20**2"
 def test_free_count_holds_and_refutes_a_wrong_count():
     scenario = Scenario("linear:3,2,2", "mse", seed=2)
     assert prop_free_count.check(scenario).status is Status.HOLDS
-    planted = prop_free_count.check(scenario, claimed=4)
+    planted = prop_free_count.check(scenario, plant=Plant(count=4))
     assert planted.status is Status.VIOLATED
     assert planted.evidence["count"] == 3
 
@@ -40,7 +43,7 @@ def test_theorem1_refutes_mse_posing_as_non_polynomial():
 
 
 def test_theorem1_refutes_a_conserved_quantity_posing_as_an_mse_extra_law():
-    verdict = prop_theorem1.check(Scenario(loss="logcosh", **WORKED), planted_laws=[FREE_LAW])
+    verdict = prop_theorem1.check(Scenario(loss="logcosh", **WORKED), plant=Plant(laws=(FREE_LAW,)))
     assert verdict.status is Status.VIOLATED
     assert "is conserved along the logcosh flow" in verdict.reason
 
@@ -57,7 +60,7 @@ def test_theorem2_holds_on_the_worked_example():
 @pytest.mark.parametrize("planted", ["V_00/V_10", FREE_LAW])
 def test_theorem2_refutes_planted_extra_laws(planted):
     """A non-law drifts along augmented flows; a free law does not drift along plain ones."""
-    verdict = prop_theorem2.check(Scenario(loss="mse", **WORKED), planted_laws=[planted])
+    verdict = prop_theorem2.check(Scenario(loss="mse", **WORKED), plant=Plant(laws=(planted,)))
     assert verdict.status is Status.VIOLATED
     assert planted.split("/")[0].strip("(") in verdict.reason
 
@@ -71,7 +74,7 @@ def test_quartic_exploration_records_findings_and_refutes_swapped_counts():
     adds = Scenario("linear:3,1,2", "quartic", "signperm/trivial", "augmented", seed=0)
     assert prop_quartic_exploration.check(adds).evidence["findings"][0]["extra_laws"] == 1
     # ... so the planted claim with the counts swapped breaks monotonicity and is refuted.
-    assert prop_quartic_exploration.check(adds, swap_counts=True).status is Status.VIOLATED
+    assert prop_quartic_exploration.check(adds, plant=Plant(swap_counts=True)).status is Status.VIOLATED
 
 
 def test_theorem1_drift_data_stand_for_the_class_even_when_theta0_is_small():
@@ -86,7 +89,7 @@ def test_theorem1_drift_data_stand_for_the_class_even_when_theta0_is_small():
 
 # Inconclusive cases of the hunt that now decide: rot:6 on degree-2 features has an extra MSE law (the direction of
 # v) that the quarter-turn surrogate could not provide; the class's own rational moment span does.
-ROT6_POLY = dict(network="poly:2,1,1,k=2", group="rot:6/trivial", data="augmented", n_samples=7, seed=314341)
+ROT6_POLY: dict[str, Any] = dict(network="poly:2,1,1,k=2", group="rot:6/trivial", data="augmented", n_samples=7, seed=314341)
 
 
 def test_theorem1_decides_the_rot6_case_through_the_rational_moment_span():
@@ -97,7 +100,8 @@ def test_theorem1_decides_the_rot6_case_through_the_rational_moment_span():
 
 def test_theorem2_decides_the_rot6_case_and_refutes_a_planted_free_law():
     assert prop_theorem2.check(Scenario(loss="mse", **ROT6_POLY)).status is Status.HOLDS
-    planted = prop_theorem2.check(Scenario(loss="mse", **ROT6_POLY), planted_laws=["2*U_00**2 - V_00**2 - V_10**2"])
+    free_law = "2*U_00**2 - V_00**2 - V_10**2"
+    planted = prop_theorem2.check(Scenario(loss="mse", **ROT6_POLY), plant=Plant(laws=(free_law,)))
     assert planted.status is Status.VIOLATED  # a free law is not broken by plain data
 
 
@@ -115,7 +119,7 @@ def test_theorem2_replaces_a_flow_that_passes_near_a_ratio_laws_pole():
 # Inconclusive cases of the hunt that the formula-free drift test decides: linear:5,1,1 under C5 has two extra MSE
 # laws with coefficients in Q(√5) (no explicit form in the ansatz); the analytic and plain gradients at θ₀ leave
 # Lie(F_MSE-aug)(θ₀), the augmented MSE ones lie in it.
-C5_LINEAR = dict(network="linear:5,1,1", group="cyclic/trivial", data="augmented", n_samples=3, seed=5790)
+C5_LINEAR: dict[str, Any] = dict(network="linear:5,1,1", group="cyclic/trivial", data="augmented", n_samples=3, seed=5790)
 
 
 def test_theorem1_decides_c5_extra_laws_without_a_formula():
@@ -129,7 +133,7 @@ def test_theorem1_decides_c5_extra_laws_without_a_formula():
 
 def test_theorem1_formula_free_refutes_the_mse_flow_posing_as_analytic():
     """Planted claim: 'the augmented MSE flow moves MSE's extra laws'. Its gradients lie in Lie(F_MSE-aug)(θ)."""
-    verdict = prop_theorem1.check(Scenario(loss="logcosh", **C5_LINEAR), planted_drift_loss="mse")
+    verdict = prop_theorem1.check(Scenario(loss="logcosh", **C5_LINEAR), plant=Plant(field_loss="mse"))
     assert verdict.status is Status.VIOLATED, verdict.reason
     assert all(point["outcome"] == "tangent" for point in verdict.evidence["leaf_tangency_points"])
 

@@ -30,8 +30,8 @@ def add_parser(subparsers):
 
 def find_property(property_id: str, properties_dir: str | Path | None = None) -> Property:
     """The property with this id: a discovered ``prop_*.py`` module's, or the self-check's planted one."""
-    from harness.cli.list import discover_properties
-    from harness.cli.selfcheck import PLANTED
+    from harness.verdicts.discovery import discover_properties
+    from harness.verdicts.planted import PLANTED
 
     if property_id == PLANTED.id:
         return PLANTED

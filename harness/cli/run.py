@@ -183,8 +183,8 @@ def run(args) -> int:
         raise InvalidInput("--seed has no effect with --profile ci, the derandomized gate (the same examples every "
                            "run); use --profile quick or thorough to explore")
     from harness import environment
-    from harness.cli.list import default_properties_dir, discover_properties
     from harness.reporting.folders import check_writable
+    from harness.verdicts.discovery import default_properties_dir, discover_properties
 
     properties_dir = Path(args.properties_dir) if args.properties_dir else default_properties_dir()
     chosen = select(args.properties, discover_properties(properties_dir))

@@ -30,6 +30,8 @@ class Verdict:
     reason: str
     evidence: dict = field(default_factory=dict)
     property_id: str = ""
+    # The (item, verdict) cases that decided a combined verdict (``harness.verdicts.combinators``); never in JSON.
+    cases: tuple = field(default=(), compare=False, repr=False)
 
     @classmethod
     def holds(cls, reason: str, **evidence) -> "Verdict":
@@ -42,6 +44,11 @@ class Verdict:
     @classmethod
     def inconclusive(cls, reason: str, **evidence) -> "Verdict":
         return cls(Status.INCONCLUSIVE, reason, evidence)
+
+    @property
+    def deciding(self):
+        """The item of the first case that decided a combined verdict (None for a verdict of one case)."""
+        return self.cases[0][0] if self.cases else None
 
     @property
     def is_violation(self) -> bool:
