@@ -271,7 +271,8 @@ def test_parameter_action_is_equivariant(spec, group_spec, hidden):
 
 @pytest.mark.parametrize("spec, group_spec, hidden", ACTION_CASES)
 def test_parameter_action_gives_the_same_numbers_as_the_property_module(spec, group_spec, hidden):
-    """Same numbers as ``properties.prop_equivariant_subspace.parameter_action`` (which the lead replaces)."""
+    """Same numbers as ``properties.prop_equivariant_subspace.parameter_action``, the per-family branches this
+    method replaces. A merge-time check: once that module calls ``Network.parameter_action``, delete this test."""
     from properties.prop_equivariant_subspace import parameter_action
 
     network = parse_network(spec)
