@@ -1,9 +1,9 @@
 """The network-family protocol: what a tensorizable family f(θ, x) = Φ(θ)Ψ(x) must provide (DESIGN.md §1).
 
-A family is one module in ``harness/model/families/`` holding one frozen dataclass derived from ``Network``
-and one ``register_family(cls)`` line. Everything else in flowlaws (the spec parser, the strategies, the
+A family is one module in ``harness/model/families/`` holding one frozen dataclass derived from ``Network``,
+plus one ``register_family(cls)`` entry (``harness/model/families/__init__.py``). Everything else in flowlaws (the spec parser, the strategies, the
 counting engine, the flows, the torch-reference property, ``flowlaws list`` and the reports) reads a family
-only through this protocol and the registry ``FAMILIES``, so adding a family touches one file.
+only through this protocol and the registry ``FAMILIES``, so adding a family touches one module and one registry line.
 
 To implement a new family, derive from ``Network`` and provide (as SciPy's ``OdeSolver`` lists for a solver):
 
@@ -23,7 +23,7 @@ To implement a new family, derive from ``Network`` and provide (as SciPy's ``Ode
    variable tuple) per monomial; ``polynomial``/``phi`` are built from it.
 6. ``dense_gradient``: a ``DenseGradient`` naming a compiled dense gradient kernel for this family, or None
    (the default: the generic monomial kernel is used).
-7. The features Ψ: ``_features(x)`` in floats, ``exact_features(x, multiply)`` on integer residues or exact
+7. The features Ψ: ``_features(x)`` in floats, ``exact_features(x, multiply, modulus)`` on integer residues or exact
    rationals (the counting engine's moments; must agree with ``_features``), and ``feature_degree``, the
    degree of Ψ as a polynomial in x. ρ_Ψ comes from ``feature_representation`` (solved, then checked).
 8. ``torch_forward(weights, x)``: f computed the ordinary way in torch from the named blocks, the oracle the
