@@ -1,8 +1,10 @@
 """Hypothesis strategy for finite symmetry groups (ρ_in, ρ_out) that act on a given network, as spec strings.
 
 ``groups(network)`` draws a group spec from the catalogue of ``harness.model.groups`` that is valid for that
-network by construction: each kind is offered only when the network's feature dimension n (n_in, or d for
-attention) admits it, and the output action ``same`` only when m = n. Products are built from patterns
+network by construction: each kind is offered only when its catalogue record admits the network's feature
+dimension n (n_in, or d for attention) or its token positions, and the output action ``same`` only when m = n;
+a kind's arguments are drawn as its record says (``GroupKind.draw_arguments``), so a registered kind is drawn
+with no edit here. Products are built from patterns
 that are consistent actions for the output actions they allow (see the comment above ``_product_patterns``),
 so no draw is thrown away.
 
@@ -13,6 +15,7 @@ Kinds are ordered from simple to rich and output actions from ``trivial``; shrin
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from hypothesis import event, note
 from hypothesis import strategies as st
@@ -62,8 +65,8 @@ def group_kind(spec) -> str:
     """Catalogue kind of a group spec (``swap``, ``rot``, …); ``product`` for several factors, ``none`` for None."""
     if spec is None:
         return "none"
-    factors = parse_group(spec).factors
-    return "product" if len(factors) > 1 else factors[0].name
+    first, *others = parse_group(spec).factors
+    return "product" if others else first.name
 
 
 def output_actions(spec) -> tuple[str, ...]:
@@ -304,8 +307,8 @@ def kind_requirements(kinds) -> str:
     return "; ".join(parts)
 
 
-def groups(network, kinds=ALL_KINDS, outputs=OUTPUT_ACTIONS, *, max_order: int = DEFAULT_MAX_ORDER
-           ) -> st.SearchStrategy[str]:
+def groups(network, kinds: str | Iterable[str] = ALL_KINDS, outputs=OUTPUT_ACTIONS, *,
+           max_order: int = DEFAULT_MAX_ORDER) -> st.SearchStrategy[str]:
     """Group specs (ρ_in, ρ_out) acting on ``network`` with |G| <= ``max_order``, e.g. ``cyclic/trivial``.
 
     ``kinds`` from ``group_kind_names()`` (``"all"``: every one), the catalogue's kinds — built in: flip, cyclic,

@@ -20,6 +20,7 @@ goes toward ``linear:1,1,1 | flip/trivial | free | mse | N=1 | seed=0``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from hypothesis import event, note
 from hypothesis import strategies as st
@@ -99,7 +100,7 @@ def _scenarios(draw, table, budget: NetworkBudget, max_order: int, outputs: tupl
 
 def scenarios(
     families=FAMILIES,
-    group_kinds=ALL_KINDS,
+    group_kinds: str | Iterable[str] | None = ALL_KINDS,
     outputs=OUTPUT_ACTIONS,
     loss_kinds=LOSS_CLASSES,
     data=DATA_CLASSES,

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from harness.errors import InvalidInput
-from harness.model.groups import Group, build_group, expected_order, factor_order, parse_group
+from harness.model.groups import (
+    CATALOGUE,
+    Group,
+    build_group,
+    expected_order,
+    factor_order,
+    get_group_kind,
+    parse_group,
+)
 from harness.model.specs import parse_network
 
 LINEAR4 = parse_network("linear:4,2,4")
@@ -155,3 +163,68 @@ def test_order_and_memory_are_bounded_before_any_matrix_is_built():
     with pytest.raises(InvalidInput, match="more than max_bytes = 1 MiB"):
         build_group("cyclic", "linear:60,1,1", max_bytes=2**20)
     assert build_group("cyclic", "linear:60,1,1").order == 60
+
+
+# --- the catalogue: one record per kind, and what each record claims is what the builder does -------------------
+def _network_for(kind, n: int):
+    if kind.acts_on == "tokens":
+        return parse_network(f"attention:n={n},d=1,dk=1,dv=1")
+    return parse_network(f"linear:{n},1,{n}")
+
+
+def _spec_for(kind, n: int) -> str:
+    if kind.name == "spm":
+        return "spm:" + ",".join(str(-(i + 1)) for i in range(n))  # −I
+    return kind.example_head  # swap:0,1, rot:4, or the bare name
+
+
+def test_catalogue_lists_every_kind_once_in_the_documented_order():
+    assert [kind.usage for kind in CATALOGUE.values()] == [
+        "flip", "cyclic", "dihedral", "swap:I,J", "sym", "signperm", "rot:N", "spm:S1,...,Sn", "tokens-cyclic",
+        "tokens-sym"]
+    ranks = [kind.draw_rank for kind in CATALOGUE.values()]
+    assert len(set(ranks)) == len(ranks) and max(ranks) < 100  # see the note above CATALOGUE
+    assert all(str(parse_group(kind.example_head)).startswith(kind.example_head) for kind in CATALOGUE.values())
+
+
+@pytest.mark.parametrize("name", list(CATALOGUE))
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_each_record_order_exactness_and_plain_permutation_agree_with_the_built_group(name, n):
+    kind = get_group_kind(name)
+    if kind.even_dim and n % 2:
+        pytest.skip("rot acts on coordinate planes")
+    spec = _spec_for(kind, n)
+    network = _network_for(kind, n)
+    group = build_group(f"{spec}/same", network)
+    (factor,) = parse_group(spec).factors
+    assert factor.kind is kind
+    assert kind.order(factor, n) == group.order
+    assert group.exact is kind.exact
+    assert kind.is_plain_permutation(factor.args) is group.keeps_probability_vectors()
+
+
+def test_record_rules_give_the_error_texts():
+    with pytest.raises(InvalidInput, match="group 'rot:1,2': rot takes 1 integer argument\\(s\\), e.g. rot:4"):
+        parse_group("rot:1,2")
+    with pytest.raises(InvalidInput, match="group 'spm': spm needs a one-line signed permutation, e.g. spm:2,-1"):
+        parse_group("spm")
+    with pytest.raises(InvalidInput, match="rot:N needs N >= 1"):
+        parse_group("rot:0")
+    with pytest.raises(InvalidInput, match="unknown catalogue group 'nope'; catalogue: flip, cyclic"):
+        get_group_kind("nope")
+
+
+def test_only_rotations_have_an_exact_surrogate():
+    rot = get_group_kind("rot")
+    (factor,) = parse_group("rot:6").factors
+    assert rot.surrogate is not None and rot.surrogate(factor, 4) == "spm:2,-1,4,-3"
+    assert rot.surrogate(parse_group("rot:2").factors[0], 2) is None
+    assert [kind.name for kind in CATALOGUE.values() if kind.surrogate is not None] == ["rot"]
+    assert [kind.name for kind in CATALOGUE.values() if not kind.exact] == ["rot"]
+
+
+def test_token_kinds_need_token_positions():
+    assert parse_network("linear:3,1,1").token_positions is None
+    assert parse_network("attention:n=3,d=2,dk=1,dv=2").token_positions == 3
+    with pytest.raises(InvalidInput, match="permutes token positions and needs an attention network"):
+        factor_order(parse_group("tokens-sym").factors[0], parse_network("linear:3,1,1"))

@@ -65,8 +65,9 @@ class GroupKind:
 
     For the strategies: a drawn network has at least ``min_dim`` coordinates (features, or token positions), at
     most ``max_drawn_dim``, an even number if ``even_dim``; ``order_grows_with_dim`` bounds the dimension by the
-    order budget; ``order_from_arguments``: |G| depends on the arguments (rot:N, spm), known only once drawn; ``least_order`` is the smallest order a drawn factor has; ``draw_arguments(choose, n,
-    max_order)`` returns (arguments, |G|); kinds are offered and shrunk in ``draw_rank`` order.
+    order budget; ``order_from_arguments``: |G| depends on the arguments (rot:N, spm), known once they are
+    drawn; ``least_order`` is the smallest order a drawn factor has; ``draw_arguments(choose, n, max_order)``
+    returns (arguments, |G|); kinds are offered and shrunk in ``draw_rank`` order.
     """
 
     name: str
@@ -266,7 +267,8 @@ for _kind in (
         fits=lambda factor, n: None if n % 2 == 0 else
         f"rot:N acts on coordinate planes and needs an even dimension, got {n}",
         n_arguments=1, argument_usage="N", example="rot:4",
-        argument_rule=lambda args: None if args[0] >= 1 else f"rot:N needs N >= 1 (the rotation by 2π/N), got {args[0]}",
+        argument_rule=lambda args: None if args[0] >= 1 else
+        f"rot:N needs N >= 1 (the rotation by 2π/N), got {args[0]}",
         exact=False,
         surrogate=lambda factor, n: _quarter_turns(n) if factor.args[0] >= 3 else None,
         min_dim=2, even_dim=True, order_from_arguments=True,

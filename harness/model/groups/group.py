@@ -52,7 +52,9 @@ def _generator_matrices(kind: str, matrices, spec: str) -> list[np.ndarray]:
                 f"group {spec}: {kind} generator {i} has entries of type {array.dtype}; need real numbers"
             )
         if array.ndim != 2 or array.shape[0] != array.shape[1] or array.shape[0] == 0:
-            raise InvalidInput(f"group {spec}: {kind} generator {i} has shape {array.shape}; need a non-empty square matrix")
+            raise InvalidInput(
+                f"group {spec}: {kind} generator {i} has shape {array.shape}; need a non-empty square matrix"
+            )
         if result and array.shape != result[0].shape:
             raise InvalidInput(
                 f"group {spec}: {kind} generator {i} has shape {array.shape}; need {result[0].shape} like generator 0"
@@ -185,14 +187,16 @@ class Group:
         """The Reynolds average (1/|G|) Σ_g ρ_left(g) A ρ_right(g)ᵀ, projecting onto the equivariant maps."""
         mats = {"input": self.inputs, "output": self.outputs}
         if left not in mats or (right is not None and right not in mats):
-            raise InvalidInput(f"reynolds(left={left!r}, right={right!r}): each side is 'input' or 'output' (right may be None)")
+            raise InvalidInput(
+                f"reynolds(left={left!r}, right={right!r}): each side is 'input' or 'output' (right may be None)"
+            )
         total = 0
         for i in range(self.order):
             term = mats[left][i] @ matrix
             if right is not None:
                 term = term @ mats[right][i].T
             total = total + term
-        return total / self.order
+        return np.asarray(total / self.order)
 
     def check_network(self, network: Network) -> None:
         """Raise unless the group acts on ``network``'s input and output spaces."""

@@ -57,7 +57,7 @@ class GroupSpec:
     def __str__(self) -> str:
         return "*".join(map(str, self.factors))
 
-    def build(self, network: Network, *, order_cap: int = DEFAULT_ORDER_CAP, max_bytes: int = DEFAULT_MAX_BYTES
+    def build(self, network: Network | str, *, order_cap: int = DEFAULT_ORDER_CAP, max_bytes: int = DEFAULT_MAX_BYTES
               ) -> "Group":
         """The concrete group acting on ``network``'s inputs and outputs.
 
@@ -103,7 +103,7 @@ def _check_network(network, spec) -> Network:
     return network
 
 
-def parse_group(spec: str) -> GroupSpec:
+def parse_group(spec: str | GroupSpec) -> GroupSpec:
     """The group named by ``spec`` (see the module docstring); an omitted output action is ``trivial``.
 
     There is no empty group spec: free data is no group at all (``None``), never ``''``.
@@ -139,7 +139,9 @@ def _parse_factor(text: str, spec: str) -> GroupFactor:
         raise InvalidInput(f"group {text!r} in spec {spec!r} has ':' but no arguments")
     pieces = args_text.split(",") if colon else []
     if any(not piece for piece in pieces):
-        raise InvalidInput(f"group {text!r} in spec {spec!r} has an empty argument (two commas in a row, or one at an end)")
+        raise InvalidInput(
+            f"group {text!r} in spec {spec!r} has an empty argument (two commas in a row, or one at an end)"
+        )
     args = tuple(parse_spec_integer(piece, f"argument {i + 1} of {name}", spec, "group", signed=True)
                  for i, piece in enumerate(pieces))
     kind = CATALOGUE[name]
@@ -213,7 +215,7 @@ def _factor_generators(factor: GroupFactor, network: Network) -> list[tuple[np.n
     return pairs
 
 
-def build_group(spec: str, network: Network, *, order_cap: int = DEFAULT_ORDER_CAP,
+def build_group(spec: str | GroupSpec, network: Network | str, *, order_cap: int = DEFAULT_ORDER_CAP,
                 max_bytes: int = DEFAULT_MAX_BYTES) -> Group:
     """Parse ``spec`` and build it on ``network`` (a ``Network`` or a network spec)."""
     parsed = parse_group(spec)
