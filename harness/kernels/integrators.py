@@ -104,7 +104,7 @@ def _initial_step(theta, velocity, problem, sign, buffers, rtol, atol, t_final, 
 
 # --- explicit steps -----------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _explicit_stages(theta, h, problem, sign, buffers, tableau_a, tableau_b, slopes, stage_state, trial):
     """One explicit step of size h: slopes[1..s−1] at the stages, ``trial`` = θ + h Σ b_j k_j and slopes[s] = F(trial).
 
@@ -136,7 +136,7 @@ def _explicit_stages(theta, h, problem, sign, buffers, tableau_a, tableau_b, slo
     return evaluations, flow_field(trial, problem, sign, buffers, slopes[stages])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _error_norm(theta, trial, h, tableau_e, slopes, rtol, atol, error_estimate):
     """SciPy's RMS norm of the embedded error h Σ e_j k_j over atol + rtol·max(|θ|, |θ_new|)."""
     n = theta.shape[0]
@@ -200,7 +200,7 @@ def _implicit_stages(theta, h, problem, sign, buffers, tableau_a, tableau_c, vel
     return 0, _IMPLICIT_MAX_ITERATIONS
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _compensated_update(theta, h, tableau_b, slopes, compensation):
     """θ ← θ + h Σ b_i F(θ + Z_i), summed with compensation (Kahan) so round-off does not drift the invariants."""
     stages = tableau_b.shape[0]

@@ -26,7 +26,7 @@ class ButcherTableau:
     checkable (row sums of A equal C); implicit steps use it for the initial guess Z_i = c_i h F(θ).
     """
 
-    __slots__ = ("name", "a", "b", "c", "order", "e", "error_order")
+    __slots__ = ("name", "a", "b", "c", "order", "e", "error_order", "explicit")
 
     def __init__(self, name: str, a: ArrayLike, b: ArrayLike, c: ArrayLike, order: int, e: ArrayLike | None = None,
                  error_order: int = 0):
@@ -37,6 +37,8 @@ class ButcherTableau:
         self.b = np.array(b, dtype=np.float64, order="C")
         self.c = np.array(c, dtype=np.float64, order="C")
         stages = self.b.shape[0]
+        # Whether A is strictly lower triangular (each stage needs only the ones before it); read on every run.
+        self.explicit = not bool(np.any(np.triu(self.a) != 0.0))
         self.e = np.zeros(stages + 1) if e is None else np.array(e, dtype=np.float64, order="C")
         if self.a.shape != (stages, stages) or self.c.shape != (stages,) or self.e.shape != (stages + 1,):
             raise ValueError(f"tableau {name!r}: A must be {stages}×{stages}, C and B of {stages} entries and E of "
@@ -55,11 +57,6 @@ class ButcherTableau:
     @property
     def stages(self) -> int:
         return int(self.b.shape[0])
-
-    @property
-    def explicit(self) -> bool:
-        """Whether A is strictly lower triangular (each stage needs only the ones before it)."""
-        return not bool(np.any(np.triu(self.a) != 0.0))
 
     @property
     def adaptive(self) -> bool:
