@@ -25,7 +25,7 @@ from harness.model.groups import (
     register_group_kind,
     unregister_group_kind,
 )
-from harness.model.networks import parse_network
+from harness.model.specs import parse_network
 from strategies.groups import group_kind, group_kind_names, groups, kind_acts_on, permutation_kind_names, shape_for
 from strategies.scenarios import scenarios
 
