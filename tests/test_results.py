@@ -4,11 +4,11 @@ import json
 import math
 from typing import Any
 
+from harness.algebra.spectral import Gap
 from harness.laws import counting
 from harness.laws.lie import LieGeneration
 from harness.laws.published import VerifiedLaws
 from harness.laws.results import Certificate, CountMethod, LawCount, StopReason, certify
-from harness.verdicts.evidence import Gap
 
 
 def _Generation(rank: int, stop_reason: str) -> LieGeneration:

@@ -4,8 +4,7 @@ import math
 
 import numpy as np
 
-from harness.algebra.spectral import GAP_THRESHOLD, ROUNDING_FLOOR, SpectralGap
-from harness.verdicts.evidence import Gap
+from harness.algebra.spectral import GAP_THRESHOLD, ROUNDING_FLOOR, Gap, SpectralGap
 
 
 def test_noise_below_epsilon_is_ignored():

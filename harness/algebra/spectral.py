@@ -9,20 +9,50 @@ too. The rank is the k of the largest ratio (the first one on a tie).
 Whether the gap sets the rank is ``SpectralGap.clear``: the ratio reaches ``threshold``, and, where the
 caller asks for a ``unique`` gap, no other ratio does (two gaps mean the floor is not where the noise is).
 The counting engine uses ``GAP_THRESHOLD`` = 1e6 at the epsilon floor (a largest ratio suffices there);
-``SpectralGap.as_gap()`` is the ``harness.verdicts.evidence.Gap`` record a count and its verdicts carry.
+``SpectralGap.as_gap()`` is the ``Gap`` record a count and its verdicts carry as evidence.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 
-from harness.verdicts.evidence import Gap
+from harness.jsonable import number, plain
 
 GAP_THRESHOLD = 1e6  # a float rank is accepted only when σ_r / σ_{r+1} is at least this
 ROUNDING_FLOOR = 2.2e-16  # float64 machine epsilon: relative singular values below it are rounding noise
+
+
+@dataclass(frozen=True)
+class Gap:
+    """The spectral gap that set a numerical rank: σ_index / σ_(index+1) = ``ratio`` against ``threshold``.
+
+    ``index`` is the rank (the number of singular values above the gap); ``ratio`` is ``None`` when there was
+    no gap to measure (rank 0 or full rank); ``floor`` and ``runner_up`` are the noise floor and the second
+    largest ratio, where the rule that decided reports them.
+    """
+
+    index: int
+    ratio: float | None
+    threshold: float
+    floor: float | None = None
+    runner_up: float | None = None
+
+    def to_dict(self) -> dict:
+        record: dict[str, Any] = {"index": self.index, "ratio": self.ratio, "threshold": self.threshold}
+        if self.floor is not None or self.runner_up is not None:
+            record.update(floor=self.floor, runner_up=self.runner_up)
+        return plain(record)
+
+    @classmethod
+    def from_dict(cls, record: Any) -> Gap | None:
+        if not isinstance(record, Mapping) or "index" not in record:
+            return None
+        return cls(int(record["index"]), number(record.get("ratio")), float(number(record.get("threshold", 0.0))),
+                   number(record.get("floor")), number(record.get("runner_up")))
 
 
 @dataclass(frozen=True)

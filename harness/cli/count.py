@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from harness.cli.options import integer_option, seed_option
 from harness.errors import InvalidInput
 from harness.laws.counting import MAX_DEPTH_LIMIT, METHODS, count_laws
 from harness.laws.fields import DATA_CLASSES
 from harness.model.losses import LOSSES
+from harness.options import integer_option, seed_option
 
 
 def add_parser(subparsers) -> None:

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 
-from harness.cli.options import integer_option, positive_number_option, seed_option
 from harness.dynamics.flow import (
     DEFAULT_MAX_STEPS,
     MAX_STEPS_LIMIT,
@@ -31,6 +30,7 @@ from harness.model.data import check_data_size
 from harness.model.groups import build_group
 from harness.model.scenario import Scenario
 from harness.model.specs import parse_network
+from harness.options import integer_option, positive_number_option, seed_option
 
 N_SAVE = 50  # saved times along the flow: drift is the maximum over them
 EXIT_INTEGRATION_FAILED = 1

@@ -32,8 +32,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.cli.options import seed_option
 from harness.errors import InvalidInput
+from harness.options import seed_option
 
 CAMPAIGN_PROFILES = ("quick", "ci", "thorough")  # harness.testing.profiles also has "replay", for single examples
 # pytest's start-up, collection and the Numba warm-up from a warm cache take a few seconds; a budget

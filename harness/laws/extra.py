@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.algebra.spectral import GAP_THRESHOLD, SpectralGap
+from harness.algebra.spectral import GAP_THRESHOLD, Gap, SpectralGap
 from harness.laws.explicit import verify_law
 from harness.laws.fields import build_field_family, parameter_symbols
 from harness.model.family import Network
-from harness.verdicts.evidence import Gap
 
 
 def extra_laws(network: Network, laws: list[str], loss: str = "mse") -> list[str]:

@@ -32,11 +32,10 @@ import numpy as np
 from harness.algebra import modular
 from harness.algebra.jets import EXACT, FLOAT, JetArithmetic, PolynomialJets
 from harness.algebra.modular import PRIME
-from harness.algebra.spectral import SpectralGap
+from harness.algebra.spectral import Gap, SpectralGap
 from harness.errors import InvalidInput
 from harness.model.family import Network
 from harness.model.groups import Group
-from harness.verdicts.evidence import Gap
 
 MOMENT_KINDS = ("mse", "quartic")
 DATA_CLASSES = ("free", "augmented")

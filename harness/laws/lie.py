@@ -24,10 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.algebra import modular
-from harness.algebra.spectral import GAP_THRESHOLD, SpectralGap
+from harness.algebra.spectral import GAP_THRESHOLD, Gap, SpectralGap
 from harness.laws.fields import FieldFamily
 from harness.laws.results import StopReason
-from harness.verdicts.evidence import Gap
 
 
 class Generator:

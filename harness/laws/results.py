@@ -11,8 +11,8 @@ import enum
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
+from harness.algebra.spectral import Gap
 from harness.jsonable import plain
-from harness.verdicts.evidence import Gap
 
 if TYPE_CHECKING:
     from harness.laws.lie import LieGeneration

@@ -16,7 +16,8 @@ import math
 from pathlib import Path
 from typing import Mapping
 
-from harness.verdicts.evidence import DriftSeries, Gap, Spectrum
+from harness.algebra.spectral import Gap
+from harness.verdicts.evidence import DriftSeries, Spectrum
 
 DRIFT_FILE = "drift.png"
 SPECTRUM_FILE = "spectrum.png"

@@ -54,8 +54,8 @@ _STATE_KEY = pytest.StashKey[dict]()
 
 def _seed_option(text: str) -> int:
     """--flowlaws-seed S: the same rule as every seed flowlaws takes (0 <= S < 2**64)."""
-    from harness.cli.options import seed_option
     from harness.errors import InvalidInput
+    from harness.options import seed_option
 
     try:
         return seed_option("--flowlaws-seed", text)

@@ -6,7 +6,8 @@ evidence are read back by the reporting side and drawn, so their layout is writt
 - ``DriftSeries``, under the key ``"series"``: the drift of each law along a flow against the integrator's
   own error estimate (``drift.png``);
 - ``Spectrum``, under the keys ``"singular_values"`` and ``"gap"``: the singular values of the matrix whose
-  rank decided and the ``Gap`` that set the rank (``spectrum.png``).
+  rank decided and the ``Gap`` that set the rank (``spectrum.png``; the record is the spectral-gap rule's
+  own, ``harness.algebra.spectral.Gap``).
 
 Producers put a record into a verdict with ``**record.as_evidence()``; readers get it back with
 ``DriftSeries.from_evidence(evidence)`` / ``Spectrum.from_evidence(evidence)`` (``None`` when absent or
@@ -18,40 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from harness.algebra.spectral import Gap
 from harness.jsonable import number, plain
 
 SERIES_KEY = "series"
 SINGULAR_VALUES_KEY = "singular_values"
 GAP_KEY = "gap"
-
-
-@dataclass(frozen=True)
-class Gap:
-    """The spectral gap that set a numerical rank: σ_index / σ_(index+1) = ``ratio`` against ``threshold``.
-
-    ``index`` is the rank (the number of singular values above the gap); ``ratio`` is ``None`` when there was
-    no gap to measure (rank 0 or full rank); ``floor`` and ``runner_up`` are the noise floor and the second
-    largest ratio, where the rule that decided reports them.
-    """
-
-    index: int
-    ratio: float | None
-    threshold: float
-    floor: float | None = None
-    runner_up: float | None = None
-
-    def to_dict(self) -> dict:
-        record: dict[str, Any] = {"index": self.index, "ratio": self.ratio, "threshold": self.threshold}
-        if self.floor is not None or self.runner_up is not None:
-            record.update(floor=self.floor, runner_up=self.runner_up)
-        return plain(record)
-
-    @classmethod
-    def from_dict(cls, record: Any) -> Gap | None:
-        if not isinstance(record, Mapping) or "index" not in record:
-            return None
-        return cls(int(record["index"]), number(record.get("ratio")), float(number(record.get("threshold", 0.0))),
-                   number(record.get("floor")), number(record.get("runner_up")))
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import functools
 
+from harness.algebra.spectral import Gap
 from harness.errors import InvalidInput
 from harness.model.scenario import Scenario
-from harness.verdicts.evidence import Gap, Spectrum
+from harness.verdicts.evidence import Spectrum
 from harness.verdicts.property import Property, PropertyViolation
 from harness.verdicts.verdict import Verdict
 

@@ -1,8 +1,9 @@
-"""Numeric option values of the commands, parsed strictly in the handler: a bad one is one ``InvalidInput`` line.
+"""Option values given as text (the commands' options, pytest's ``--flowlaws-seed``), parsed strictly: a bad one
+is one ``InvalidInput`` line.
 
 argparse's own ``type=`` errors print the usage block as well, and Python's ``int``/``float`` accept more than
 a user means (full-width digits, ``1_0``, ``nan``, ``inf``). These parsers take the option's raw text and name
-the option, the value and what is allowed. Not a command (``harness.cli.COMMANDS`` does not list it).
+the option, the value and what is allowed.
 """
 
 from __future__ import annotations
