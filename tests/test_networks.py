@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
+from harness.algebra.monomials import index_tuples
 from harness.errors import InvalidInput
 from harness.model.families.attention import AttentionNetwork
 from harness.model.families.deep_linear import DeepLinearNetwork
 from harness.model.families.linear import LinearNetwork
-from harness.model.families.polynomial import PolynomialNetwork, monomial_exponents
+from harness.model.families.polynomial import PolynomialNetwork
 from harness.model.family import SizeLimits
 from harness.model.specs import parse_network
 
@@ -102,7 +103,7 @@ def test_a_non_law_is_not_orthogonal():
 
 def test_poly_features_are_degree_k_monomials():
     network = PolynomialNetwork(2, 1, 1, 3)
-    assert monomial_exponents(2, 3) == [(0, 0, 0), (0, 0, 1), (0, 1, 1), (1, 1, 1)]
+    assert index_tuples(2, 3) == [(0, 0, 0), (0, 0, 1), (0, 1, 1), (1, 1, 1)]
     assert network.n_features == 4
     np.testing.assert_allclose(network.features(np.array([[2.0, 3.0]])), [[8.0, 12.0, 18.0, 27.0]])
 

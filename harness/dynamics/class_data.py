@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from harness.dynamics.vanishing import SpectralGap
+from harness.algebra.spectral import SpectralGap
 from harness.errors import InvalidInput
 from harness.model import numpy_reference
 from harness.model.data import DataSet, augment, random_dataset
@@ -181,8 +181,8 @@ def walk_span(leaf: LeafPoints, network: Network, loss: Loss | str, data_class: 
         return values / values[0]
 
     walk_values, class_values = spectrum(walked), spectrum(union)
-    walk_gap = SpectralGap.of(walk_values, threshold=gap_threshold, floor=floor)
-    class_gap = SpectralGap.of(class_values, threshold=gap_threshold, floor=floor)
+    walk_gap = SpectralGap.of(walk_values, threshold=gap_threshold, floor=floor, unique=True)
+    class_gap = SpectralGap.of(class_values, threshold=gap_threshold, floor=floor, unique=True)
     return WalkSpan(walk_gap.rank, class_gap.rank, walk_gap, class_gap, int(walked.shape[0]), count,
                     tuple(float(v) for v in walk_values[: network.n_params]),
                     tuple(float(v) for v in class_values[: network.n_params]))

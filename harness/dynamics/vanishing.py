@@ -10,13 +10,13 @@ the conormal space of the leaf there, so the number of laws seen is their rank, 
 
 from __future__ import annotations
 
-import itertools
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from harness.algebra.monomials import index_tuples_up_to
+from harness.algebra.spectral import SpectralGap
 from harness.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -24,11 +24,6 @@ if TYPE_CHECKING:
     from harness.dynamics.leaf import LeafPoints
 
 DEGREES = (1, 2, 3)
-
-
-def monomial_exponents(n_vars: int, degree: int) -> list[tuple[int, ...]]:
-    """Variable multisets of all monomials of degree ≤ ``degree`` in n_vars variables, the constant first."""
-    return [combo for d in range(degree + 1) for combo in itertools.combinations_with_replacement(range(n_vars), d)]
 
 
 def monomial_matrix(points: np.ndarray, exponents: list[tuple[int, ...]]) -> np.ndarray:
@@ -45,48 +40,6 @@ def monomial_gradients(point: np.ndarray, exponents: list[tuple[int, ...]]) -> n
             others = combo[:s] + combo[s + 1:]
             gradients[j, variable] += np.prod(point[list(others)]) if others else 1.0
     return gradients
-
-
-@dataclass(frozen=True)
-class SpectralGap:
-    """The largest ratio σ_k / σ_{k+1} of a decreasing spectrum clipped below at ``floor`` (relative to σ_1).
-
-    ``rank`` is k (the number of values above the gap); a virtual σ = floor is appended so that "no small
-    value at all" (rank = all) is a candidate too: ``floor`` is the noise level of the data, below which a
-    value counts as zero. The gap is ``clear`` when its ratio reaches ``threshold`` and no other ratio does
-    (two gaps mean the noise level is not where the floor says, e.g. an inaccurate integration: ambiguous).
-    """
-
-    rank: int
-    ratio: float
-    threshold: float
-    floor: float
-    runner_up: float = 1.0  # the second largest ratio
-
-    @property
-    def clear(self) -> bool:
-        return self.ratio >= self.threshold and self.runner_up < self.threshold
-
-    @property
-    def reason(self) -> str:
-        """Why the gap is not clear ('' if it is)."""
-        if self.ratio < self.threshold:
-            return f"no spectral gap: largest σ_k/σ_(k+1) = {self.ratio:.3g} < {self.threshold:g} at k = {self.rank}"
-        if self.runner_up >= self.threshold:
-            return (f"two spectral gaps: {self.ratio:.3g} at k = {self.rank} and {self.runner_up:.3g}, both above "
-                    f"{self.threshold:g}; the noise is not at the floor {self.floor:g}")
-        return ""
-
-    @classmethod
-    def of(cls, values, *, threshold: float, floor: float) -> "SpectralGap":
-        values = np.sort(np.abs(np.asarray(values, dtype=float)))[::-1]
-        if values.size == 0 or values[0] == 0.0:
-            return cls(0, math.inf, threshold, floor)
-        clipped = np.append(np.maximum(values / values[0], floor), floor)
-        ratios = clipped[:-1] / clipped[1:]
-        order = np.argsort(ratios)[::-1]
-        runner_up = float(ratios[order[1]]) if ratios.size > 1 else 1.0
-        return cls(int(order[0]) + 1, float(ratios[order[0]]), threshold, floor, runner_up)
 
 
 @dataclass(frozen=True)
@@ -160,7 +113,7 @@ def vanishing_polynomials(leaf: LeafPoints, *, degree: int = 2, gap_threshold: f
         raise InvalidInput(f"degree={degree!r} is not one of {DEGREES}")
     points = leaf.points
     n_vars = points.shape[1]
-    exponents = monomial_exponents(n_vars, degree)
+    exponents = index_tuples_up_to(n_vars, degree)
     common: dict[str, Any] = dict(degree=degree, n_points=leaf.n_points, n_monomials=len(exponents),
                                   spread=leaf.spread, leg_statuses=dict(leaf.leg_statuses), n_rhs=leaf.n_rhs)
     if leaf.spread < min_spread:
@@ -183,7 +136,7 @@ def vanishing_polynomials(leaf: LeafPoints, *, degree: int = 2, gap_threshold: f
     evaluation = monomial_matrix(scaled, exponents)
     _, singular, right = np.linalg.svd(evaluation, full_matrices=False)  # n_points >= n_monomials: right is square
     relative = singular / singular[0]
-    gap = SpectralGap.of(relative, threshold=gap_threshold, floor=noise_floor)
+    gap = SpectralGap.of(relative, threshold=gap_threshold, floor=noise_floor, unique=True)
     n_vanishing = len(exponents) - gap.rank
     common.update(singular_values=tuple(float(s) for s in relative), gap=gap, n_vanishing=n_vanishing)
     if not gap.clear:
@@ -193,7 +146,7 @@ def vanishing_polynomials(leaf: LeafPoints, *, degree: int = 2, gap_threshold: f
     null_space = right[gap.rank:].T  # coefficient vectors (unit norm) of the vanishing polynomials
     gradients = monomial_gradients(scaled[0], exponents).T @ null_space  # (D, n_vanishing), z-gradients at θ₀
     gradient_singular = np.linalg.svd(gradients, compute_uv=False)
-    gradient_gap = SpectralGap.of(gradient_singular, threshold=gap_threshold, floor=gradient_floor)
+    gradient_gap = SpectralGap.of(gradient_singular, threshold=gap_threshold, floor=gradient_floor, unique=True)
     relative_gradient = gradient_singular / max(gradient_singular[0], 1e-300)
     common.update(gradient_singular_values=tuple(float(s) for s in relative_gradient),
                   gradient_gap=gradient_gap)

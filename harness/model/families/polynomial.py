@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from harness.algebra.monomials import index_tuples
 from harness.errors import InvalidInput
 from harness.model.family import (
     Network,
@@ -29,11 +30,6 @@ if TYPE_CHECKING:
 
     from harness.model.size_rules import ShapeRequirements, SizeBudget, SizeDraws
     from harness.model.specs import SpecArguments
-
-
-def monomial_exponents(n_vars: int, degree: int) -> list[tuple[int, ...]]:
-    """Sorted variable multisets (i_1 ≤ … ≤ i_k) indexing the degree-k monomials x_{i_1}⋯x_{i_k}."""
-    return list(itertools.combinations_with_replacement(range(n_vars), degree))
 
 
 @dataclass(frozen=True)
@@ -79,7 +75,7 @@ class PolynomialNetwork(Network):
 
     @cached_property
     def exponents(self) -> list[tuple[int, ...]]:
-        return monomial_exponents(self.n_in, self.k)
+        return index_tuples(self.n_in, self.k)
 
     @property
     def n_features(self) -> int:
