@@ -6,7 +6,7 @@ import json
 
 from harness.errors import InvalidInput
 from harness.laws.counting import MAX_DEPTH_LIMIT, METHODS, count_laws
-from harness.laws.fields import DATA_CLASSES
+from harness.model.data import DATA_CLASSES, check_data_class
 from harness.model.losses import LOSSES
 from harness.options import integer_option, seed_option
 
@@ -42,8 +42,7 @@ def run(args) -> int:
         raise InvalidInput("--group '' is empty; allowed: a group spec such as cyclic/trivial (see `flowlaws list`), "
                            "or no --group at all for free data")
     data = args.data or ("augmented" if args.group else "free")
-    if data not in DATA_CLASSES:
-        raise InvalidInput(f"--data {data!r} is not one of {DATA_CLASSES}")
+    check_data_class(data, "--data")
     result = count_laws(args.arch, data, args.loss, args.group, seed=seed, max_depth=max_depth,
                         find_explicit=True if args.laws else None, method=args.method)
     if args.json:

@@ -41,12 +41,10 @@ from harness.dynamics.class_data import loss_gradient, representative_dataset, w
 from harness.dynamics.vanishing import DEGREES, LeafEquations, vanishing_polynomials
 from harness.errors import InvalidInput
 from harness.kernels.methods import METHODS
-from harness.model.data import DataSet
+from harness.model.data import DataSet, check_data_class
 from harness.model.family import Network
 from harness.model.groups import Group
 from harness.model.losses import Loss, get_loss
-
-DATA_CLASSES = ("free", "augmented")
 
 
 class LegStatus(str, enum.Enum):
@@ -245,8 +243,7 @@ def collect_leaf_points(network: Network, loss: Loss | str, data_class: str, gro
     theta0 = np.asarray(theta0, dtype=float)
     if theta0.shape != (network.n_params,) or not np.all(np.isfinite(theta0)):
         raise InvalidInput(f"theta0 must be {network.n_params} finite numbers for {network}")
-    if data_class not in DATA_CLASSES:
-        raise InvalidInput(f"data class {data_class!r} is not one of {DATA_CLASSES}")
+    check_data_class(data_class)
     if data_class == "augmented" and group is None:
         raise InvalidInput("data class 'augmented' needs a group")
     if not isinstance(n_points, int) or n_points < 2:

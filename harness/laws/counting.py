@@ -29,12 +29,12 @@ import numpy as np
 
 from harness.algebra.spectral import GAP_THRESHOLD
 from harness.errors import InvalidInput
-from harness.laws.fields import DATA_CLASSES, FieldFamily, build_field_family
+from harness.laws.fields import FieldFamily, build_field_family
 from harness.laws.lie import generate_lie_algebra
 from harness.laws.pointwise import count_pointwise
 from harness.laws.published import VerifiedLaws, published_law_texts, verify_published_laws
 from harness.laws.results import CountMethod, LawCount, StopReason, certify
-from harness.model.data import check_seed
+from harness.model.data import check_data_class, check_seed
 from harness.model.family import Network
 from harness.model.groups import Group, build_group
 from harness.model.losses import Loss, get_loss
@@ -53,8 +53,7 @@ MAX_SAMPLES_LIMIT = 1_000_000  # random fields drawn in all by the Lie generatio
 def _resolve(network, data_class, loss, group, method) -> tuple[Network, str, Loss, Group | None, bool]:
     network = parse_network(network) if not isinstance(network, Network) else network
     loss = get_loss(loss)
-    if data_class not in DATA_CLASSES:
-        raise InvalidInput(f"data class {data_class!r} is not one of {DATA_CLASSES}")
+    check_data_class(data_class)
     if method not in METHODS:
         raise InvalidInput(f"method {method!r} is not one of {METHODS}")
     if group is not None and not isinstance(group, Group):

@@ -34,11 +34,11 @@ from harness.algebra.jets import EXACT, FLOAT, JetArithmetic, PolynomialJets
 from harness.algebra.modular import PRIME
 from harness.algebra.spectral import Gap, SpectralGap
 from harness.errors import InvalidInput
+from harness.model.data import check_data_class
 from harness.model.family import Network
 from harness.model.groups import Group
 
 MOMENT_KINDS = ("mse", "quartic")
-DATA_CLASSES = ("free", "augmented")
 _FALSE_STOP_PROBABILITY = 1e-9
 
 
@@ -305,8 +305,7 @@ def _tuple_degree(network: Network, kind: str) -> int:
 def _check_class(network: Network, kind: str, data_class: str, group: Group | None) -> None:
     if kind not in MOMENT_KINDS:
         raise InvalidInput(f"moment kind {kind!r} not one of {MOMENT_KINDS} (polynomial losses: mse, quartic)")
-    if data_class not in DATA_CLASSES:
-        raise InvalidInput(f"data class {data_class!r} is not one of {DATA_CLASSES}")
+    check_data_class(data_class)
     if data_class == "augmented":
         if group is None:
             raise InvalidInput("data class 'augmented' needs a group (e.g. --group cyclic/trivial)")

@@ -61,6 +61,13 @@ MAX_SEED = 2**64 - 1
 MAX_CLOSURE_PAIRS = 20_000_000  # candidate pairs within tolerance that ``is_closed`` may weigh (memory bound)
 
 
+def check_data_class(data_class, name: str = "data class") -> str:
+    """``data_class`` if it is one of ``DATA_CLASSES`` (free, augmented); else one ``InvalidInput`` naming it."""
+    if data_class not in DATA_CLASSES:
+        raise InvalidInput(f"{name} {data_class!r} is not one of {DATA_CLASSES}")
+    return str(data_class)
+
+
 def check_seed(seed, name: str = "seed") -> int:
     """A seed as a Python int: an integer from 0 to 2**64 − 1 (NumPy's generators refuse negative seeds)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:

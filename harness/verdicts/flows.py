@@ -88,6 +88,9 @@ class LeafMotion(str, enum.Enum):
     TANGENT = "tangent"  # at every one of the n points the fields lie in L: the extra laws are conserved by them
     UNDECIDED = "undecided"  # no clear gap, or ρ between round-off and a clear residual
 
+    def __str__(self) -> str:
+        return self.value
+
     @property
     def status(self) -> Status:
         return {LeafMotion.ALL_MOVED: Status.HOLDS, LeafMotion.TANGENT: Status.VIOLATED}.get(self, Status.INCONCLUSIVE)

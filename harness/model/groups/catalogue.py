@@ -36,6 +36,9 @@ class ActsOn(str, enum.Enum):
     FEATURES = "features"
     TOKENS = "tokens"
 
+    def __str__(self) -> str:
+        return self.value
+
 
 class ArgumentChooser(Protocol):
     """How a kind's arguments are drawn, one labelled choice at a time (``strategies.groups`` implements it with
