@@ -42,12 +42,24 @@ def sweep(max_n: int) -> list[dict]:
         for data, group in (("free", None), ("augmented", "cyclic/trivial")):
             arch = f"linear:{n},{n},{n}"
             result = count_laws(arch, data, "mse", group, find_explicit=False)
-            rows.append(dict(n=n, D=result.D, data=data if group is None else f"{data} {group}",
-                             laws=result.laws, free=result.free_laws, ranks=result.lie_rank_by_level,
-                             certificate=result.certificate, seconds=result.seconds))
+            rows.append(
+                dict(
+                    n=n,
+                    D=result.D,
+                    data=data if group is None else f"{data} {group}",
+                    laws=result.laws,
+                    free=result.free_laws,
+                    ranks=result.lie_rank_by_level,
+                    certificate=result.certificate,
+                    seconds=result.seconds,
+                )
+            )
             r = rows[-1]
-            print(f"{arch:<16}{r['data']:<28}{r['D']:>5}{str(r['laws']):>6}{str(r['free']):>6}  "
-                  f"{'→'.join(map(str, r['ranks'])):<22}{str(r['certificate']):<12}{r['seconds']:>8.2f}", flush=True)
+            print(
+                f"{arch:<16}{r['data']:<28}{r['D']:>5}{str(r['laws']):>6}{str(r['free']):>6}  "
+                f"{'→'.join(map(str, r['ranks'])):<22}{str(r['certificate']):<12}{r['seconds']:>8.2f}",
+                flush=True,
+            )
     return rows
 
 
@@ -77,8 +89,9 @@ def sympy_count(arch: str, group: str | None, seed: int = 0) -> tuple[int, float
 
     start = time.perf_counter()
     network = parse_network(arch)
-    family = build_field_family(network, "mse", "augmented" if group else "free",
-                                build_group(group, network) if group else None, seed=seed)
+    family = build_field_family(
+        network, "mse", "augmented" if group else "free", build_group(group, network) if group else None, seed=seed
+    )
     known = verify_published_laws(family, seed=seed).count
     symbols, generators = family.sympy_generators()
     D = len(symbols)
@@ -128,14 +141,28 @@ def comparison(arch: str = "linear:3,2,2") -> list[dict]:
     for group in (None, "cyclic/trivial"):
         data = "augmented" if group else "free"
         count_laws(arch, data, "mse", group, find_explicit=False)  # warm caches (imports, Numba)
-        ours = min((count_laws(arch, data, "mse", group, find_explicit=False) for _ in range(3)),
-                   key=lambda r: r.seconds)
+        ours = min(
+            (count_laws(arch, data, "mse", group, find_explicit=False) for _ in range(3)), key=lambda r: r.seconds
+        )
         laws, seconds = sympy_count(arch, group)
-        rows.append(dict(arch=arch, group=group or "-", D=ours.D, laws=ours.laws, sympy_laws=laws,
-                         ours=ours.seconds, sympy=seconds, speedup=seconds / ours.seconds))
+        rows.append(
+            dict(
+                arch=arch,
+                group=group or "-",
+                D=ours.D,
+                laws=ours.laws,
+                sympy_laws=laws,
+                ours=ours.seconds,
+                sympy=seconds,
+                speedup=seconds / ours.seconds,
+            )
+        )
         r = rows[-1]
-        print(f"{arch} {r['group']:<16} D={r['D']} laws={r['laws']} (sympy {r['sympy_laws']}): "
-              f"count_laws {r['ours']:.3f} s, sympy {r['sympy']:.2f} s, speed-up {r['speedup']:.0f}x", flush=True)
+        print(
+            f"{arch} {r['group']:<16} D={r['D']} laws={r['laws']} (sympy {r['sympy_laws']}): "
+            f"count_laws {r['ours']:.3f} s, sympy {r['sympy']:.2f} s, speed-up {r['speedup']:.0f}x",
+            flush=True,
+        )
     return rows
 
 

@@ -77,8 +77,10 @@ def interleaved_timings(runs: dict, repeats: int) -> tuple[dict, dict]:
             start = CLOCK()
             run()
             times[name].append(CLOCK() - start)
-    return ({name: statistics.median(values) for name, values in times.items()},
-            {name: min(values) for name, values in times.items()})
+    return (
+        {name: statistics.median(values) for name, values in times.items()},
+        {name: min(values) for name, values in times.items()},
+    )
 
 
 def bench(spec: str, horizon: float, repeats: int, sparse_only: bool = False) -> dict:
@@ -96,8 +98,23 @@ def bench(spec: str, horizon: float, repeats: int, sparse_only: bool = False) ->
         return integrate(flow, theta0, horizon, "dp5", rtol=RTOL, atol=ATOL)
 
     def kernel_run():  # the compiled integrator alone
-        return integrators.integrate_kernel(theta0, problem, 1.0, save_times, 0, tableau.a, tableau.b, tableau.c,
-                                            tableau.e, tableau.error_order, RTOL, ATOL, 1.0, 10**6, 1e6)
+        return integrators.integrate_kernel(
+            theta0,
+            problem,
+            1.0,
+            save_times,
+            0,
+            tableau.a,
+            tableau.b,
+            tableau.c,
+            tableau.e,
+            tableau.error_order,
+            RTOL,
+            ATOL,
+            1.0,
+            10**6,
+            1e6,
+        )
 
     def scipy_run():
         return solve_ivp(field, (0.0, horizon), theta0, method="RK45", rtol=RTOL, atol=ATOL)
@@ -110,8 +127,9 @@ def bench(spec: str, horizon: float, repeats: int, sparse_only: bool = False) ->
         return kernel_problem.rhs_loop_kernel(theta0, problem, 1.0, ours.n_rhs)
 
     rhs_loop()
-    seconds, fastest = interleaved_timings({"numba": numba_run, "kernel": kernel_run, "scipy": scipy_run, "rhs": rhs_loop},
-                                  repeats)
+    seconds, fastest = interleaved_timings(
+        {"numba": numba_run, "kernel": kernel_run, "scipy": scipy_run, "rhs": rhs_loop}, repeats
+    )
     agreement = float(np.abs(ours.final_state - reference.y[:, -1]).max() / np.abs(reference.y[:, -1]).max())
     return {
         "network": spec,
@@ -163,27 +181,45 @@ def main(argv=None) -> int:
     integrators.warm_up()
     rows = [bench(spec, args.t, args.repeats) for spec in SPECS]
     rows.append(bench(SPECS[-1], args.t, args.repeats, sparse_only=True))
-    result = {"machine": machine(), "load_average": os.getloadavg(), "clock": CLOCK.__name__, "python": platform.python_version(),
-              "rtol": RTOL, "atol": ATOL, "n_samples": N_SAMPLES, "horizon": args.t, "repeats": args.repeats,
-              "rows": rows, "targets": {"speedup_at_least": TARGET_SPEEDUP, "overhead_at_most": TARGET_OVERHEAD}}
+    result = {
+        "machine": machine(),
+        "load_average": os.getloadavg(),
+        "clock": CLOCK.__name__,
+        "python": platform.python_version(),
+        "rtol": RTOL,
+        "atol": ATOL,
+        "n_samples": N_SAMPLES,
+        "horizon": args.t,
+        "repeats": args.repeats,
+        "rows": rows,
+        "targets": {"speedup_at_least": TARGET_SPEEDUP, "overhead_at_most": TARGET_OVERHEAD},
+    }
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
     load = ", ".join(f"{value:.1f}" for value in result["load_average"])
-    print(f"machine: {result['machine']} (load average {load}); rtol {RTOL}, atol {ATOL}, N = {N_SAMPLES}, "
-          f"horizon {args.t}, median of {args.repeats} interleaved runs, clock time.{CLOCK.__name__}")
-    print(f"{'network':<17}{'Φ path':<18}{'D':>4}{'steps ours/scipy':>18}{'ours ms':>9}{'kernel ms':>10}"
-          f"{'scipy ms':>10}{'speedup':>9}{'rhs-loop ms':>12}{'overhead':>9}{'kernel ovh':>11}{'Δθ(T)':>9}")
+    print(
+        f"machine: {result['machine']} (load average {load}); rtol {RTOL}, atol {ATOL}, N = {N_SAMPLES}, "
+        f"horizon {args.t}, median of {args.repeats} interleaved runs, clock time.{CLOCK.__name__}"
+    )
+    print(
+        f"{'network':<17}{'Φ path':<18}{'D':>4}{'steps ours/scipy':>18}{'ours ms':>9}{'kernel ms':>10}"
+        f"{'scipy ms':>10}{'speedup':>9}{'rhs-loop ms':>12}{'overhead':>9}{'kernel ovh':>11}{'Δθ(T)':>9}"
+    )
     for row in rows:
-        print(f"{row['network']:<17}{row['kernel_path']:<18}{row['n_params']:>4}{row['numba_steps']:>9}/"
-              f"{row['scipy_steps']:<8}{row['numba_ms']:>9.3f}{row['kernel_ms']:>10.3f}{row['scipy_ms']:>10.2f}"
-              f"{row['speedup']:>8.1f}x{row['rhs_loop_ms']:>12.3f}{row['overhead']:>9.2f}"
-              f"{row['kernel_overhead']:>11.2f}{row['final_state_difference']:>9.1e}")
+        print(
+            f"{row['network']:<17}{row['kernel_path']:<18}{row['n_params']:>4}{row['numba_steps']:>9}/"
+            f"{row['scipy_steps']:<8}{row['numba_ms']:>9.3f}{row['kernel_ms']:>10.3f}{row['scipy_ms']:>10.2f}"
+            f"{row['speedup']:>8.1f}x{row['rhs_loop_ms']:>12.3f}{row['overhead']:>9.2f}"
+            f"{row['kernel_overhead']:>11.2f}{row['final_state_difference']:>9.1e}"
+        )
     print("fastest of the runs (least disturbed by other processes):")
     for row in rows:
-        print(f"{row['network']:<17}{row['kernel_path']:<18} ours {row['min_numba_ms']:.3f} ms, scipy "
-              f"{row['min_scipy_ms']:.2f} ms, speedup {row['min_speedup']:.1f}x, overhead {row['min_overhead']:.2f} "
-              f"(kernel alone {row['min_kernel_overhead']:.2f})")
+        print(
+            f"{row['network']:<17}{row['kernel_path']:<18} ours {row['min_numba_ms']:.3f} ms, scipy "
+            f"{row['min_scipy_ms']:.2f} ms, speedup {row['min_speedup']:.1f}x, overhead {row['min_overhead']:.2f} "
+            f"(kernel alone {row['min_kernel_overhead']:.2f})"
+        )
     return 0
 
 

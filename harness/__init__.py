@@ -50,9 +50,25 @@ _PUBLIC = {
 }
 
 __all__ = [  # the same names as _PUBLIC (a test checks it), written out for readers and type checkers
-    "DataSet", "GradientFlow", "Group", "InvalidInput", "LawCount", "Loss", "Network", "Scenario", "Status",
-    "Verdict", "__version__", "augment", "build_group", "configure", "count_laws", "get_loss", "integrate",
-    "parse_group", "parse_network",
+    "DataSet",
+    "GradientFlow",
+    "Group",
+    "InvalidInput",
+    "LawCount",
+    "Loss",
+    "Network",
+    "Scenario",
+    "Status",
+    "Verdict",
+    "__version__",
+    "augment",
+    "build_group",
+    "configure",
+    "count_laws",
+    "get_loss",
+    "integrate",
+    "parse_group",
+    "parse_network",
 ]
 
 

@@ -24,6 +24,7 @@ the claim; sampling a sub-class can only weaken a "holds". The main run and the 
 Reference: A. Flinth & F. Ohlsson, "Optimization dynamics of equivariant and augmented neural networks"
 (2023); DESIGN.md §1 ("Also worth testing").
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -60,7 +61,8 @@ def equivariant_subspace_check(scenario: Scenario, *, plant: Plant = NO_PLANT) -
         if defect > 1e-12:
             return Verdict.inconclusive(
                 f"premise fails: {loss} is not invariant under the output action (relative defect {defect:.2g})",
-                loss_invariance_defect=defect)
+                loss_invariance_defect=defect,
+            )
     verdicts, projectors = {}, []
     for hidden in HIDDEN_ACTIONS:
         subspace = equivariant_subspace(network, group, hidden)
@@ -83,8 +85,10 @@ def equivariant_subspace_check(scenario: Scenario, *, plant: Plant = NO_PLANT) -
 PROPERTY = Property(
     id="equivariant-subspace",
     title="The equivariant subspace is invariant under augmented gradient flow",
-    statement=("For a parameter action R(g) making f equivariant and a loss invariant under ρ_out, gradient flow on "
-               "G-augmented data started in E = {θ : R(g)θ = θ ∀g} stays in E."),
+    statement=(
+        "For a parameter action R(g) making f equivariant and a loss invariant under ρ_out, gradient flow on "
+        "G-augmented data started in E = {θ : R(g)θ = θ ∀g} stays in E."
+    ),
     reference="Flinth & Ohlsson (2023), Optimization dynamics of equivariant and augmented neural networks",
     check=equivariant_subspace_check,
     plants=frozenset({"plain_data", "skip_premise"}),
@@ -123,8 +127,14 @@ def _scenarios_of(family: str):
     # Steered to actions with fixed vectors (permutations; trivial or permuted outputs): with flips, rotations or
     # sign outputs E is mostly {0} or P_E θ₀ is stationary, and the property would have nothing to test; what is
     # left outside the scope is filtered out (has_something_to_test).
-    return scenarios(families=(family,), group_kinds=STEERED_KINDS, outputs=("trivial", "same"), data=("augmented",),
-                     max_params=12, max_samples=4).filter(has_something_to_test)
+    return scenarios(
+        families=(family,),
+        group_kinds=STEERED_KINDS,
+        outputs=("trivial", "same"),
+        data=("augmented",),
+        max_params=12,
+        max_samples=4,
+    ).filter(has_something_to_test)
 
 
 @pytest.mark.parametrize("family", ["linear", "deep-linear", "poly", "attention"])

@@ -59,9 +59,16 @@ def check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verdict:
     network = scenario.build().network
     count = count_laws(network, "free", "mse", seed=scenario.seed, find_explicit=False)
     published = published_independent_laws(network) if claimed is None else claimed
-    evidence = dict(D=count.D, count=count.laws, published=published, certified=count.certified,
-                    certificate=count.certificate, lie_rank_by_level=list(count.lie_rank_by_level),
-                    stop_reason=count.stop_reason, claimed=claimed is not None)
+    evidence = dict(
+        D=count.D,
+        count=count.laws,
+        published=published,
+        certified=count.certified,
+        certificate=count.certificate,
+        lie_rank_by_level=list(count.lie_rank_by_level),
+        stop_reason=count.stop_reason,
+        claimed=claimed is not None,
+    )
     if not count.conclusive:
         return Verdict.inconclusive(f"free count inconclusive ({count.stop_reason})", **evidence)
     if count.laws == published:
@@ -90,12 +97,16 @@ def in_scope_scenarios(draw, family: str) -> Scenario:
         widths = draw(st.lists(st.integers(2, 3), min_size=3, max_size=4), label="widths")
         spec = "deep-linear:" + ",".join(map(str, widths))
     elif family == "poly":
-        spec = (f"poly:{draw(size, label='IN')},{draw(size, label='HIDDEN')},{draw(st.integers(1, 2), label='OUT')},"
-                f"k={draw(st.integers(2, 3), label='k')}")
+        spec = (
+            f"poly:{draw(size, label='IN')},{draw(size, label='HIDDEN')},{draw(st.integers(1, 2), label='OUT')},"
+            f"k={draw(st.integers(2, 3), label='k')}"
+        )
     elif family == "attention":
         mask = draw(st.sampled_from(["", ",mask=causal", ",mask=causal,decay=0.5"]), label="mask")
-        spec = (f"attention:n={draw(st.integers(2, 3), label='n')},d={draw(st.integers(1, 2), label='d')},"
-                f"dk={draw(st.integers(1, 2), label='dk')},dv={draw(st.integers(1, 2), label='dv')}{mask}")
+        spec = (
+            f"attention:n={draw(st.integers(2, 3), label='n')},d={draw(st.integers(1, 2), label='d')},"
+            f"dk={draw(st.integers(1, 2), label='dk')},dv={draw(st.integers(1, 2), label='dv')}{mask}"
+        )
     else:  # a family without a hand-picked in-scope draw: its own size rules, kept where it claims completeness
         network = draw(networks(families=(family,)).filter(in_scope), label="network")
         spec = str(network)

@@ -66,15 +66,21 @@ def conservation_verdict(scenario: Scenario, laws=None) -> Verdict:
     runs = {"gauss": gauss}
     for name, rtol in (("dp5_loose", RULE.loose_rtol), ("dp5_tight", RULE.tight_rtol)):
         # few save times: steps clipped to land on many of them would make both runs equally (too) accurate
-        runs[name] = integrate(flow, theta0, horizon, "dp5", rtol=rtol, atol=rtol * RULE.atol_per_rtol,
-                               n_save=DP5_SAVES)
+        runs[name] = integrate(
+            flow, theta0, horizon, "dp5", rtol=rtol, atol=rtol * RULE.atol_per_rtol, n_save=DP5_SAVES
+        )
     evidence = {
         "horizon": horizon,
         "statuses": {name: run.status for name, run in runs.items()},
         "gradient_evaluations": {name: run.n_rhs for name, run in runs.items()},
-        "tolerances": {"gauss_steps": GAUSS_STEPS, "dp5_loose_rtol": RULE.loose_rtol,
-                       "dp5_tight_rtol": RULE.tight_rtol, "gauss_bound": GAUSS_TOLERANCE, "round_off": RULE.round_off,
-                       "required_shrink": RULE.required_shrink},
+        "tolerances": {
+            "gauss_steps": GAUSS_STEPS,
+            "dp5_loose_rtol": RULE.loose_rtol,
+            "dp5_tight_rtol": RULE.tight_rtol,
+            "gauss_bound": GAUSS_TOLERANCE,
+            "round_off": RULE.round_off,
+            "required_shrink": RULE.required_shrink,
+        },
     }
     failed = {name: run.status for name, run in runs.items() if not run.ok}
     if failed:
@@ -83,31 +89,52 @@ def conservation_verdict(scenario: Scenario, laws=None) -> Verdict:
     loss_change = _relative_loss_change(flow, gauss)
     evidence.update(loss_start=float(losses[0]), loss_end=float(losses[-1]), relative_loss_change=loss_change)
     if not loss_change > MIN_LOSS_CHANGE:
-        return Verdict.inconclusive(f"the flow barely moves (relative loss change {loss_change:.1e}); "
-                                    "conservation cannot be told from standing still", **evidence)
+        return Verdict.inconclusive(
+            f"the flow barely moves (relative loss change {loss_change:.1e}); "
+            "conservation cannot be told from standing still",
+            **evidence,
+        )
     drifts = {name: law_drift(built.network, run, laws) for name, run in runs.items()}
     gauss_drift = drifts["gauss"].largest
     loose, tight = drifts["dp5_loose"].largest, drifts["dp5_tight"].largest
-    evidence.update(gauss_drift=gauss_drift, dp5_drift_loose=loose, dp5_drift_tight=tight,
-                    law_names=list(drifts["gauss"].names), gauss_drift_per_law=drifts["gauss"].drifts)
+    evidence.update(
+        gauss_drift=gauss_drift,
+        dp5_drift_loose=loose,
+        dp5_drift_tight=tight,
+        law_names=list(drifts["gauss"].names),
+        gauss_drift_per_law=drifts["gauss"].drifts,
+    )
     if laws is None and len(drifts["gauss"].names) == 0:
         return Verdict.inconclusive("the network has no known law to check", **evidence)
     if gauss_drift > GAUSS_TOLERANCE:
         worst = int(np.argmax(drifts["gauss"].drifts))
-        return Verdict.violated(f"law {drifts['gauss'].names[worst]} drifts by {gauss_drift:.2e} (relative) under "
-                                f"Gauss–Legendre, above {GAUSS_TOLERANCE:g}", **evidence)
+        return Verdict.violated(
+            f"law {drifts['gauss'].names[worst]} drifts by {gauss_drift:.2e} (relative) under "
+            f"Gauss–Legendre, above {GAUSS_TOLERANCE:g}",
+            **evidence,
+        )
     call = RULE.judge(loose, tight)
     if call.basis is DriftBasis.ROUND_OFF:
-        return Verdict.holds(f"Gauss drift {gauss_drift:.1e}; Dormand–Prince drift at round-off ({tight:.1e})",
-                             **evidence)
+        return Verdict.holds(
+            f"Gauss drift {gauss_drift:.1e}; Dormand–Prince drift at round-off ({tight:.1e})", **evidence
+        )
     if call.basis is DriftBasis.SHRINKS:
-        return Verdict.holds(f"Gauss drift {gauss_drift:.1e}; Dormand–Prince drift shrinks {loose:.1e} → {tight:.1e} "
-                             f"as rtol goes {RULE.loose_rtol:g} → {RULE.tight_rtol:g}", **evidence)
+        return Verdict.holds(
+            f"Gauss drift {gauss_drift:.1e}; Dormand–Prince drift shrinks {loose:.1e} → {tight:.1e} "
+            f"as rtol goes {RULE.loose_rtol:g} → {RULE.tight_rtol:g}",
+            **evidence,
+        )
     if call.basis is DriftBasis.BETWEEN:
-        return Verdict.inconclusive(f"Dormand–Prince drift {tight:.1e} neither shrinks with the tolerance nor stands "
-                                    f"clear of its error (below {RULE.clear_drift:g})", **evidence)
-    return Verdict.violated(f"Dormand–Prince drift does not shrink with the tolerance ({loose:.1e} → {tight:.1e}): "
-                            "the quantity moves with the flow, not with the integrator's error", **evidence)
+        return Verdict.inconclusive(
+            f"Dormand–Prince drift {tight:.1e} neither shrinks with the tolerance nor stands "
+            f"clear of its error (below {RULE.clear_drift:g})",
+            **evidence,
+        )
+    return Verdict.violated(
+        f"Dormand–Prince drift does not shrink with the tolerance ({loose:.1e} → {tight:.1e}): "
+        "the quantity moves with the flow, not with the integrator's error",
+        **evidence,
+    )
 
 
 def check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verdict:
@@ -119,7 +146,7 @@ PROPERTY = Property(
     id="known-laws-conserved",
     title="Known laws are conserved along integrated flows",
     statement="Along θ' = −∇L(θ) every published law h of the network stays constant: Gauss–Legendre drift ≤ 1e-9 "
-              "(relative) and Dormand–Prince drift shrinks as its tolerance tightens.",
+    "(relative) and Dormand–Prince drift shrinks as its tolerance tightens.",
     reference="DESIGN.md §1 (known laws), §2 oracle 3 and 'Quadratic invariants'; Marcotte, Gribonval, Peyré (2023)",
     check=check,
     plants=frozenset({"law_values"}),
@@ -138,8 +165,13 @@ def test_known_laws_are_conserved(family, loss_class, data):
 # --- a coverage sweep: one example in every family × group kind × loss class cell, every run -----------------
 # Random draws leave rare cells (e.g. attention × signperm × polynomial) empty in a 25-example run; this sweep
 # makes the coverage table of every campaign complete by construction.
-COVERAGE_CELLS = [(family, kind, loss_class) for family in FAMILIES for kind in group_kind_names()
-                  for loss_class in LOSS_CLASSES if family == "attention" or kind not in token_kind_names()]
+COVERAGE_CELLS = [
+    (family, kind, loss_class)
+    for family in FAMILIES
+    for kind in group_kind_names()
+    for loss_class in LOSS_CLASSES
+    if family == "attention" or kind not in token_kind_names()
+]
 
 
 @pytest.mark.property
@@ -147,6 +179,7 @@ COVERAGE_CELLS = [(family, kind, loss_class) for family in FAMILIES for kind in 
 @settings(max_examples=1)
 @given(data=st.data())
 def test_known_laws_coverage_sweep(family, kind, loss_class, data):
-    scenario = data.draw(scenarios(families=(family,), group_kinds=(kind,), loss_kinds=(loss_class,), max_params=12),
-                         label="scenario")
+    scenario = data.draw(
+        scenarios(families=(family,), group_kinds=(kind,), loss_kinds=(loss_class,), max_params=12), label="scenario"
+    )
     enforce(PROPERTY, scenario)

@@ -68,8 +68,9 @@ def _leaf_evidence(leaf: LeafEquations) -> dict:
     return {"leaf": evidence, **spectrum.as_evidence()}
 
 
-def leaf_agreement_verdict(scenario: Scenario, claimed_laws: int, *, walk: LeafWalk = LeafWalk(),
-                           degrees: tuple[int, ...] = DEGREES) -> Verdict:
+def leaf_agreement_verdict(
+    scenario: Scenario, claimed_laws: int, *, walk: LeafWalk = LeafWalk(), degrees: tuple[int, ...] = DEGREES
+) -> Verdict:
     """Compare ``claimed_laws`` with the laws the integrators see on the leaf through the scenario's θ₀."""
     built = scenario.built
     network = built.network
@@ -78,34 +79,47 @@ def leaf_agreement_verdict(scenario: Scenario, claimed_laws: int, *, walk: LeafW
     for degree in degrees:
         if degree > degrees[0] and math.comb(network.n_params + degree, degree) > MAX_MONOMIALS:
             break
-        leaf = leaf_equations(network, built.loss, scenario.data, built.group, built.theta0, seed=scenario.seed,
-                              degree=degree, walk=walk)
+        leaf = leaf_equations(
+            network, built.loss, scenario.data, built.group, built.theta0, seed=scenario.seed, degree=degree, walk=walk
+        )
         seen_by_degree[degree] = leaf.laws_seen
         if not leaf.conclusive:
-            return Verdict.inconclusive(f"leaf at degree {degree}: {leaf.reason}", claimed_laws=claimed_laws,
-                                        laws_seen_by_degree=seen_by_degree, **_leaf_evidence(leaf))
+            return Verdict.inconclusive(
+                f"leaf at degree {degree}: {leaf.reason}",
+                claimed_laws=claimed_laws,
+                laws_seen_by_degree=seen_by_degree,
+                **_leaf_evidence(leaf),
+            )
         if leaf.laws_seen >= claimed_laws:
             break  # more equations at a higher degree can only add to a leaf that already shows too many
     seen = leaf.laws_seen
-    evidence = dict(claimed_laws=claimed_laws, laws_seen=seen, laws_seen_by_degree=seen_by_degree,
-                    **_leaf_evidence(leaf))
+    evidence = dict(
+        claimed_laws=claimed_laws, laws_seen=seen, laws_seen_by_degree=seen_by_degree, **_leaf_evidence(leaf)
+    )
     if seen == claimed_laws:
-        return Verdict.holds(f"the leaf satisfies {seen} independent equations of degree ≤ {leaf.degree}, as counted",
-                             **evidence)
+        return Verdict.holds(
+            f"the leaf satisfies {seen} independent equations of degree ≤ {leaf.degree}, as counted", **evidence
+        )
     if seen > claimed_laws:
         span = leaf.walk_span
         if span is None or span.represents is not True:
             why = "the walk's data sets were not compared with the class" if span is None else span.reason
             return Verdict.inconclusive(
                 f"the leaf shows {seen} laws, the count {claimed_laws}, but {why}: extra laws of a sub-class are "
-                "no evidence against the class's count", **evidence)
+                "no evidence against the class's count",
+                **evidence,
+            )
         return Verdict.violated(
             f"the integrators see {seen} laws (independent equations of degree ≤ {leaf.degree} on "
-            f"{leaf.n_points} points, gap {leaf.gap.ratio:.3g}) but the count is {claimed_laws}", **evidence)
+            f"{leaf.n_points} points, gap {leaf.gap.ratio:.3g}) but the count is {claimed_laws}",
+            **evidence,
+        )
     return Verdict.violated(
         f"the integrators see only {seen} laws up to degree {leaf.degree} (gap {leaf.gap.ratio:.3g}) but the count "
         f"is {claimed_laws}: the points move in more directions than the Lie algebra allows, or a law is "
-        "not algebraic of low degree", **evidence)
+        "not algebraic of low degree",
+        **evidence,
+    )
 
 
 def leaf_equations_check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verdict:
@@ -114,10 +128,13 @@ def leaf_equations_check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verd
     built = scenario.built
     # No explicit-law search (oracle 2): sympy can take minutes and gigabytes on some draws, and the count is
     # certified without it (published laws + Lie rank, or involutive closure) or left inconclusive.
-    count = count_laws(built.network, scenario.data, built.loss, built.group, seed=scenario.seed,
-                       find_explicit=False)
-    count_evidence = {"count": count.laws, "count_certificate": count.certificate,
-                      "count_stop_reason": count.stop_reason, "count_seconds": count.seconds}
+    count = count_laws(built.network, scenario.data, built.loss, built.group, seed=scenario.seed, find_explicit=False)
+    count_evidence = {
+        "count": count.laws,
+        "count_certificate": count.certificate,
+        "count_stop_reason": count.stop_reason,
+        "count_seconds": count.seconds,
+    }
     if not count.conclusive or not count.certified:
         return Verdict.inconclusive(f"the count is not certified ({count.stop_reason})", **count_evidence)
     verdict = leaf_agreement_verdict(scenario, count.laws if plant.count is None else plant.count)
@@ -127,8 +144,10 @@ def leaf_equations_check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verd
 PROPERTY = Property(
     id="leaf-equations",
     title="The integrators agree with the algebra without any formula",
-    statement=("Points reached from θ₀ by flows of many data sets of the class (forward and backward, switching data "
-               "sets) satisfy exactly as many independent low-degree polynomial equations as count_laws counts."),
+    statement=(
+        "Points reached from θ₀ by flows of many data sets of the class (forward and backward, switching data "
+        "sets) satisfy exactly as many independent low-degree polynomial equations as count_laws counts."
+    ),
     reference="DESIGN.md §2 oracle 3; Marcotte, Gribonval & Peyré (2023), Abide by the law and follow the flow",
     check=leaf_equations_check,
     plants=frozenset({"count"}),
@@ -160,8 +179,11 @@ def test_integrators_see_as_many_laws_as_counted(family, loss_class, data):
 # Every counterexample found and understood is replayed by the gate, with the verdict it must now have (holds, or
 # inconclusive with the reason named): a check that regressed to the old mistake fails here first.
 UNDERSTOOD_COUNTEREXAMPLES = [
-    pytest.param(Scenario("poly:2,1,1,k=2", "huber", "rot:3/trivial", "augmented", n_samples=1, seed=0), "holds",
-                 id="huber-orbit-residuals-equal"),
+    pytest.param(
+        Scenario("poly:2,1,1,k=2", "huber", "rot:3/trivial", "augmented", n_samples=1, seed=0),
+        "holds",
+        id="huber-orbit-residuals-equal",
+    ),
 ]
 
 

@@ -30,16 +30,22 @@ def check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verdict:
     built = scenario.build()
     count = count_laws(built.network, "augmented", "quartic", built.group, seed=scenario.seed, find_explicit=False)
     augmented, free = (count.free_laws, count.laws) if plant.swap_counts else (count.laws, count.free_laws)
-    finding = {"scenario": str(scenario), "arch": count.arch, "group": count.group, "D": count.D,
-               "free_laws": free, "augmented_laws": augmented,
-               "extra_laws": None if augmented is None or free is None else augmented - free,
-               "certified": count.certified, "stop_reason": count.stop_reason}
+    finding = {
+        "scenario": str(scenario),
+        "arch": count.arch,
+        "group": count.group,
+        "D": count.D,
+        "free_laws": free,
+        "augmented_laws": augmented,
+        "extra_laws": None if augmented is None or free is None else augmented - free,
+        "certified": count.certified,
+        "stop_reason": count.stop_reason,
+    }
     evidence = dict(findings=[finding], lie_rank_by_level=list(count.lie_rank_by_level), method=count.method)
     if augmented is None or free is None:
         return Verdict.inconclusive(f"quartic count inconclusive ({count.stop_reason})", **evidence)
     if augmented < free:
-        return Verdict.violated(f"augmented count {augmented} below free count {free}: monotonicity broken",
-                                **evidence)
+        return Verdict.violated(f"augmented count {augmented} below free count {free}: monotonicity broken", **evidence)
     verb = "adds" if augmented > free else "adds no"
     return Verdict.holds(f"quartic: augmentation {verb} law(s) ({free} → {augmented})", **evidence)
 
@@ -48,7 +54,7 @@ PROPERTY = Property(
     id="quartic-exploration",
     title="Exploration: augmentation under quartic loss",
     statement="Records free and augmented counts under the quartic loss; checks the augmented count is never "
-              "below the free count.",
+    "below the free count.",
     reference="Open question beyond arXiv 2606.10913 (DESIGN.md §1, 'open ground')",
     check=check,
     exploration=True,
@@ -60,6 +66,15 @@ PROPERTY = Property(
 @pytest.mark.parametrize("family", FAMILIES)
 @given(data=st.data())
 def test_quartic_exploration(family, data):
-    scenario = data.draw(scenarios(families=(family,), loss_kinds=("polynomial",), data=("augmented",), max_params=6,
-                                   max_features=6, max_order=12), label="scenario")
+    scenario = data.draw(
+        scenarios(
+            families=(family,),
+            loss_kinds=("polynomial",),
+            data=("augmented",),
+            max_params=6,
+            max_features=6,
+            max_order=12,
+        ),
+        label="scenario",
+    )
     enforce(PROPERTY, scenario)

@@ -72,25 +72,35 @@ def check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verdict:
     replaced), ``field_loss`` (the loss whose gradients the formula-free test holds against the MSE leaf)."""
     built = scenario.build()
     evidence: dict = {}  # both halves report into one record: the count's numbers stay beside the drifts
-    return and_then(lambda: _counts_agree(scenario, built, evidence),
-                    lambda: _mse_extra_laws_drift(scenario, built, evidence, plant))
+    return and_then(
+        lambda: _counts_agree(scenario, built, evidence),
+        lambda: _mse_extra_laws_drift(scenario, built, evidence, plant),
+    )
 
 
 def _counts_agree(scenario: Scenario, built, evidence: dict) -> Verdict:
     """Augmented = free for the scenario's analytic loss (``count_laws``: the class, not the scenario's data)."""
     network, group, loss = built.network, built.group, built.loss
     count = count_laws(network, "augmented", loss, group, seed=scenario.seed, find_explicit=False)
-    evidence.update(D=count.D, augmented_laws=count.laws, free_laws=count.free_laws, method=count.method,
-                    stop_reason=count.stop_reason, certified=count.certified,
-                    singular_values=list(count.singular_values), loss_class=loss.loss_class)
+    evidence.update(
+        D=count.D,
+        augmented_laws=count.laws,
+        free_laws=count.free_laws,
+        method=count.method,
+        stop_reason=count.stop_reason,
+        certified=count.certified,
+        singular_values=list(count.singular_values),
+        loss_class=loss.loss_class,
+    )
     if count.gap is not None and count.singular_values:
         # the gap that decided the pointwise span's dimension sits after σ_rank (spectrum.png marks it there)
         evidence.update(Spectrum(count.singular_values, count.gap).as_evidence())
     if not count.conclusive:
         return Verdict.inconclusive(f"augmented count inconclusive ({count.stop_reason})", **evidence)
     if count.laws != count.free_laws:
-        return Verdict.violated(f"{loss.name} on {group.spec}-augmented data has {count.laws} laws, free data "
-                                f"{count.free_laws}", **evidence)
+        return Verdict.violated(
+            f"{loss.name} on {group.spec}-augmented data has {count.laws} laws, free data {count.free_laws}", **evidence
+        )
     return Verdict.holds(f"{count.laws} laws augmented = free", **evidence)
 
 
@@ -101,12 +111,16 @@ def _mse_extra_laws_drift(scenario: Scenario, built, evidence: dict, plant: Plan
     if plant.laws is not None and plant.field_loss is None:
         candidates = list(plant.laws)
     else:
-        mse = count_laws(network, "augmented", "mse", group, seed=scenario.seed,
-                         find_explicit=None if group.exact else False)
+        mse = count_laws(
+            network, "augmented", "mse", group, seed=scenario.seed, find_explicit=None if group.exact else False
+        )
         evidence.update(mse_laws=mse.laws, mse_extra_laws=mse.extra_laws)
         if not mse.conclusive:
-            return Verdict.inconclusive(f"Theorem 1's count holds ({laws} = {laws}) but the MSE count of the same "
-                                        f"scenario is inconclusive ({mse.stop_reason})", **evidence)
+            return Verdict.inconclusive(
+                f"Theorem 1's count holds ({laws} = {laws}) but the MSE count of the same "
+                f"scenario is inconclusive ({mse.stop_reason})",
+                **evidence,
+            )
         if not mse.extra_laws:
             return Verdict.holds(f"{laws} laws augmented = free; MSE adds none here", **evidence)
         if plant.field_loss is not None:
@@ -118,19 +132,26 @@ def _mse_extra_laws_drift(scenario: Scenario, built, evidence: dict, plant: Plan
     # "Not a law of the class" means: SOME augmented data set moves it. One data set can sit in a degenerate spot
     # (a single orbit, the flow barely moving), so up to DATA_SETS random ones are tried; a law conserved on all
     # of them, with the flow clearly moving, refutes the claim.
-    runs = DriftRuns([compile_law(network, law) for law in candidates], lambda k: _representative_flow(scenario, built, k))
-    verdict = for_each(candidates, lambda law: for_some(range(DATA_SETS),
-                                                        lambda k: expect(runs.judgement(law, k), "drifts")))
+    runs = DriftRuns(
+        [compile_law(network, law) for law in candidates], lambda k: _representative_flow(scenario, built, k)
+    )
+    verdict = for_each(
+        candidates, lambda law: for_some(range(DATA_SETS), lambda k: expect(runs.judgement(law, k), "drifts"))
+    )
     evidence.update(runs.evidence)
     evidence["drift"] = runs.records()
     law = str(verdict.deciding)
     if verdict.status is Status.VIOLATED:
-        return Verdict.violated(f"MSE's extra law {law} is conserved along the {loss.name} flows of "
-                                f"{len(runs.outcomes(law))} augmented data set(s)", **evidence)
+        return Verdict.violated(
+            f"MSE's extra law {law} is conserved along the {loss.name} flows of "
+            f"{len(runs.outcomes(law))} augmented data set(s)",
+            **evidence,
+        )
     if verdict.status is Status.INCONCLUSIVE:
         return Verdict.inconclusive(f"drift of {law} undecided on {len(runs.outcomes(law))} data set(s)", **evidence)
-    return Verdict.holds(f"{laws} laws augmented = free; MSE's {len(candidates)} extra law(s) drift under "
-                         f"{loss.name}", **evidence)
+    return Verdict.holds(
+        f"{laws} laws augmented = free; MSE's {len(candidates)} extra law(s) drift under {loss.name}", **evidence
+    )
 
 
 def _start(scenario: Scenario, built, k: int) -> np.ndarray:
@@ -141,26 +162,33 @@ def _start(scenario: Scenario, built, k: int) -> np.ndarray:
 def _representative_flow(scenario: Scenario, built, k: int) -> tuple[GradientFlow, np.ndarray]:
     """The scenario's loss on the k-th representative augmented data set (``representative_dataset``), and θ₀."""
     start = _start(scenario, built, k)
-    data = representative_dataset(built.network, built.loss, "augmented", built.group,
-                                  np.random.default_rng([scenario.seed, k, 1]), start, samples=scenario.n_samples)
+    data = representative_dataset(
+        built.network,
+        built.loss,
+        "augmented",
+        built.group,
+        np.random.default_rng([scenario.seed, k, 1]),
+        start,
+        samples=scenario.n_samples,
+    )
     return GradientFlow(built.network, built.loss, data), start
 
 
 FORMULA_FREE_REASONS = {
     LeafMotion.ALL_MOVED: "augmented = free; the {name} gradients of {fields} augmented data sets leave "
-                          "Lie(F_MSE-aug)(θ) in {extra} independent direction(s), so all of MSE's {extra} extra "
-                          "law(s) drift ({reason})",
+    "Lie(F_MSE-aug)(θ) in {extra} independent direction(s), so all of MSE's {extra} extra "
+    "law(s) drift ({reason})",
     # The other directions move only through brackets, which a pointwise test cannot see: the count alone would
     # decide them, and the drift half is meant to be evidence independent of the count.
     LeafMotion.BRACKETS_ONLY: "the {name} gradients move {moved} of MSE's {extra} extra law directions at θ, all a "
-                              "single gradient can reach there; the other {others} move by brackets only, which "
-                              "this pointwise test cannot see ({reason})",
+    "single gradient can reach there; the other {others} move by brackets only, which "
+    "this pointwise test cannot see ({reason})",
     LeafMotion.FEWER: "the {name} gradients move {moved} extra law direction(s) at θ, fewer than the {reachable} a "
-                      "gradient can reach ({reason})",
+    "gradient can reach ({reason})",
     LeafMotion.TANGENT: "MSE's {extra} extra law(s) are conserved by the {name} gradients of every augmented data "
-                        "set tried at {points} random θ: each lies in Lie(F_MSE-aug)(θ) ({reason})",
+    "set tried at {points} random θ: each lies in Lie(F_MSE-aug)(θ) ({reason})",
     LeafMotion.UNDECIDED: "MSE has {extra} extra law(s), none explicit, and the formula-free test is undecided: "
-                          "{reason}",
+    "{reason}",
 }
 
 
@@ -173,8 +201,9 @@ def _formula_free_drift(scenario: Scenario, built, mse, field_loss, evidence: di
         fields = []
         for offset in range(DATA_SETS + mse.extra_laws):
             rng = np.random.default_rng([scenario.seed, offset, 1] + ([point] if point else []))
-            data = representative_dataset(network, field_loss, "augmented", group, rng, start,
-                                          samples=scenario.n_samples)
+            data = representative_dataset(
+                network, field_loss, "augmented", group, rng, start, samples=scenario.n_samples
+            )
             fields.append(-GradientFlow(network, field_loss, data).gradient(start))
         return leaf_tangency(network, group, mse, fields, start, field_loss=field_loss.name, seed=scenario.seed)
 
@@ -186,8 +215,15 @@ def _formula_free_drift(scenario: Scenario, built, mse, field_loss, evidence: di
     evidence["extra_laws_found_by"] = {"source": "formula-free: field outside Lie(F_MSE-aug)(θ)"}
     motion = leaf_motion(tried, mse.extra_laws, TANGENCY_POINTS)
     reason = FORMULA_FREE_REASONS[motion].format(
-        name=field_loss.name, fields=len(last.residuals), extra=mse.extra_laws, moved=last.moved,
-        others=mse.extra_laws - last.moved, reachable=last.reachable, points=len(tried), reason=last.reason)
+        name=field_loss.name,
+        fields=len(last.residuals),
+        extra=mse.extra_laws,
+        moved=last.moved,
+        others=mse.extra_laws - last.moved,
+        reachable=last.reachable,
+        points=len(tried),
+        reason=last.reason,
+    )
     return Verdict(motion.status, reason, dict(evidence))
 
 
@@ -195,7 +231,7 @@ PROPERTY = Property(
     id="theorem1-no-extra-laws",
     title="Theorem 1: non-polynomial losses gain no law from symmetry",
     statement="For an analytic non-polynomial loss and any group, the augmented count equals the free count, and "
-              "every extra MSE law of the same scenario drifts along the augmented flow.",
+    "every extra MSE law of the same scenario drifts along the augmented flow.",
     reference="Galley, Shahverdi, Flinth, arXiv 2606.10913, Theorem 1; DESIGN.md §1",
     check=check,
     plants=frozenset({"laws", "field_loss"}),
@@ -206,6 +242,15 @@ PROPERTY = Property(
 @pytest.mark.parametrize("family", FAMILIES)
 @given(data=st.data())
 def test_theorem1(family, data):
-    scenario = data.draw(scenarios(families=(family,), loss_kinds=("analytic",), data=("augmented",), max_params=6,
-                                   max_features=8, max_order=24), label="scenario")
+    scenario = data.draw(
+        scenarios(
+            families=(family,),
+            loss_kinds=("analytic",),
+            data=("augmented",),
+            max_params=6,
+            max_features=8,
+            max_order=24,
+        ),
+        label="scenario",
+    )
     enforce(PROPERTY, scenario)

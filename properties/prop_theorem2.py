@@ -62,14 +62,30 @@ def check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verdict:
     conserved along every augmented flow and broken by some plain data set. Plant: ``laws`` (the extra laws
     replaced)."""
     built = scenario.build()
-    count = count_laws(built.network, "augmented", "mse", built.group, seed=scenario.seed,
-                       find_explicit=None if built.group.exact else False)
-    evidence = dict(D=count.D, augmented_laws=count.laws, free_laws=count.free_laws, extra_laws=count.extra_laws,
-                    certified=count.certified, certificate=count.certificate, method=count.method,
-                    lie_rank_by_level=list(count.lie_rank_by_level), stop_reason=count.stop_reason,
-                    explicit_laws=list(count.explicit_laws))
-    return and_then(lambda: _never_fewer_laws(count, evidence),
-                    lambda: _extra_laws_are_real(scenario, built, count, evidence, plant))
+    count = count_laws(
+        built.network,
+        "augmented",
+        "mse",
+        built.group,
+        seed=scenario.seed,
+        find_explicit=None if built.group.exact else False,
+    )
+    evidence = dict(
+        D=count.D,
+        augmented_laws=count.laws,
+        free_laws=count.free_laws,
+        extra_laws=count.extra_laws,
+        certified=count.certified,
+        certificate=count.certificate,
+        method=count.method,
+        lie_rank_by_level=list(count.lie_rank_by_level),
+        stop_reason=count.stop_reason,
+        explicit_laws=list(count.explicit_laws),
+    )
+    return and_then(
+        lambda: _never_fewer_laws(count, evidence),
+        lambda: _extra_laws_are_real(scenario, built, count, evidence, plant),
+    )
 
 
 def _never_fewer_laws(count: LawCount, evidence: dict) -> Verdict:
@@ -96,16 +112,20 @@ def _extra_laws_are_real(scenario: Scenario, built, count: LawCount, evidence: d
     laws = [compile_law(built.network, law) for law in candidates]
     augmented, decided = _augmented_judgements(scenario, built, laws, evidence)
     plain = _plain_judgements(scenario, built, laws)
-    evidence["drift"] = ([{"data": "augmented", **j.to_dict()} for j in augmented]
-                         + [{"data": "plain", **j.to_dict()} for j in plain])
+    evidence["drift"] = [{"data": "augmented", **j.to_dict()} for j in augmented] + [
+        {"data": "plain", **j.to_dict()} for j in plain
+    ]
     # An augmented flow that could not judge a law is no evidence either way once enough others did.
     augmented = [j for j in augmented if j.outcome != "inconclusive" or decided[j.law] < AUGMENTED_DATA_SETS]
-    verdict = all_of(for_each(augmented, lambda j: expect(j, "conserved")),
-                     for_each(plain, lambda j: expect(j, "drifts")))
+    verdict = all_of(
+        for_each(augmented, lambda j: expect(j, "conserved")), for_each(plain, lambda j: expect(j, "drifts"))
+    )
     if verdict.status is Status.HOLDS:
-        return Verdict.holds(f"{count.laws} laws augmented vs {count.free_laws} free; {len(laws)} extra law(s) "
-                             f"conserved on {AUGMENTED_DATA_SETS} augmented flows and broken by plain data",
-                             **evidence)
+        return Verdict.holds(
+            f"{count.laws} laws augmented vs {count.free_laws} free; {len(laws)} extra law(s) "
+            f"conserved on {AUGMENTED_DATA_SETS} augmented flows and broken by plain data",
+            **evidence,
+        )
     half, judgement = verdict.deciding, verdict.cases[0][1].deciding
     if verdict.status is Status.VIOLATED:
         what = "drifts along an augmented" if half == 0 else "is conserved along a plain"
@@ -113,8 +133,9 @@ def _extra_laws_are_real(scenario: Scenario, built, count: LawCount, evidence: d
     return Verdict.inconclusive(f"drift of {judgement.law} undecided: {judgement.reason}", **evidence)
 
 
-def _augmented_judgements(scenario: Scenario, built, laws: list[ExplicitLaw],
-                          evidence: dict) -> tuple[list[DriftJudgement], dict[str, int]]:
+def _augmented_judgements(
+    scenario: Scenario, built, laws: list[ExplicitLaw], evidence: dict
+) -> tuple[list[DriftJudgement], dict[str, int]]:
     """Each law judged along AUGMENTED_DATA_SETS augmented MSE flows that could judge it, and how many did.
 
     A flow that cannot judge a law (a ratio law's denominator passing near its pole, a failed run) is replaced
@@ -125,8 +146,9 @@ def _augmented_judgements(scenario: Scenario, built, laws: list[ExplicitLaw],
         if all(n >= AUGMENTED_DATA_SETS for n in decided.values()):
             break
         augmented = replace(scenario, seed=scenario.seed + offset, arrays=None).build()
-        judgements, flow_evidence = judge_drift(GradientFlow(built.network, "mse", augmented.data), augmented.theta0,
-                                                laws, with_series=offset == 0)
+        judgements, flow_evidence = judge_drift(
+            GradientFlow(built.network, "mse", augmented.data), augmented.theta0, laws, with_series=offset == 0
+        )
         if offset == 0:
             evidence.update(flow_evidence)
         for j in judgements:
@@ -136,7 +158,7 @@ def _augmented_judgements(scenario: Scenario, built, laws: list[ExplicitLaw],
 
 
 def _plain_judgements(scenario: Scenario, built, laws: list[ExplicitLaw]) -> list[DriftJudgement]:
-    """"Plain data breaks it" means SOME plain data set moves it: a second one is tried before calling it conserved."""
+    """ "Plain data breaks it" means SOME plain data set moves it: a second one is tried before calling it conserved."""
     judged: list[DriftJudgement] = []
     for offset in range(PLAIN_DATA_SETS):
         plain = replace(scenario, data="free", seed=scenario.seed + offset, arrays=None).build()
@@ -150,16 +172,16 @@ def _plain_judgements(scenario: Scenario, built, laws: list[ExplicitLaw]) -> lis
 
 PLAIN_REASONS = {
     LeafMotion.TANGENT: "plain MSE gradients of {fields} data sets at {points} random θ all lie in Lie(F_MSE-aug)(θ): "
-                        "the {extra} extra law(s) are not broken by plain data ({reason})",
+    "the {extra} extra law(s) are not broken by plain data ({reason})",
     LeafMotion.ALL_MOVED: "{laws} laws augmented vs {free} free; no explicit form, but augmented MSE gradients lie in "
-                          "Lie(F_MSE-aug)(θ₀) and plain ones move all {extra} extra law direction(s) ({reason})",
+    "Lie(F_MSE-aug)(θ₀) and plain ones move all {extra} extra law direction(s) ({reason})",
     # As in Theorem 1: directions moved by brackets only are invisible to a pointwise test.
     LeafMotion.BRACKETS_ONLY: "plain MSE gradients move {moved} of {extra} extra law directions, all a single "
-                              "gradient can reach at θ; the others move by brackets only, which this pointwise test "
-                              "cannot see ({reason})",
+    "gradient can reach at θ; the others move by brackets only, which this pointwise test "
+    "cannot see ({reason})",
     LeafMotion.FEWER: "{extra} extra law(s), none explicit; plain half of the formula-free test undecided: {reason}",
     LeafMotion.UNDECIDED: "{extra} extra law(s), none explicit; plain half of the formula-free test undecided: "
-                          "{reason}",
+    "{reason}",
 }
 
 
@@ -168,35 +190,62 @@ def _formula_free_drift(scenario: Scenario, built, count: LawCount, evidence: di
     L (the extra laws are conserved), plain ones leave it (they drift)."""
     network, group = built.network, built.group
     extra = count.extra_laws
-    augmented = [-GradientFlow(network, "mse", replace(scenario, seed=scenario.seed + offset, arrays=None).build().data)
-                 .gradient(built.theta0) for offset in range(AUGMENTED_DATA_SETS)]
+    augmented = [
+        -GradientFlow(
+            network, "mse", replace(scenario, seed=scenario.seed + offset, arrays=None).build().data
+        ).gradient(built.theta0)
+        for offset in range(AUGMENTED_DATA_SETS)
+    ]
     on_leaf = leaf_tangency(network, group, count, augmented, built.theta0, seed=scenario.seed)
 
     def plain_tangency_at(point: int):
-        start = built.theta0 if point == 0 else replace(scenario, seed=scenario.seed + point, arrays=None).build().theta0
-        plain = [-GradientFlow(network, "mse", replace(scenario, data="free", seed=scenario.seed + offset + point * 100,
-                                                       arrays=None).build().data).gradient(start)
-                 for offset in range(PLAIN_DATA_SETS + extra)]
+        start = (
+            built.theta0 if point == 0 else replace(scenario, seed=scenario.seed + point, arrays=None).build().theta0
+        )
+        plain = [
+            -GradientFlow(
+                network,
+                "mse",
+                replace(scenario, data="free", seed=scenario.seed + offset + point * 100, arrays=None).build().data,
+            ).gradient(start)
+            for offset in range(PLAIN_DATA_SETS + extra)
+        ]
         return leaf_tangency(network, group, count, plain, start, seed=scenario.seed)
 
     tried = tangency_at_points(TANGENCY_POINTS, plain_tangency_at)
     off_leaf = tried[-1]
     evidence.update(off_leaf.to_evidence())
-    evidence["leaf_tangency"] = {"augmented": on_leaf.to_evidence()["leaf_tangency"],
-                                 "plain": [t.to_evidence()["leaf_tangency"] for t in tried]}
+    evidence["leaf_tangency"] = {
+        "augmented": on_leaf.to_evidence()["leaf_tangency"],
+        "plain": [t.to_evidence()["leaf_tangency"] for t in tried],
+    }
     evidence["extra_laws_found_by"] = {"source": "formula-free: fields against Lie(F_MSE-aug)(θ)"}
     if on_leaf.outcome == "outside":
-        conserved = Verdict.violated(f"an augmented MSE gradient leaves Lie(F_MSE-aug)(θ₀), so it moves a law its own "
-                                     f"class was counted to have ({on_leaf.reason})", **evidence)
+        conserved = Verdict.violated(
+            f"an augmented MSE gradient leaves Lie(F_MSE-aug)(θ₀), so it moves a law its own "
+            f"class was counted to have ({on_leaf.reason})",
+            **evidence,
+        )
     elif on_leaf.outcome == "tangent":
         conserved = Verdict.holds(on_leaf.reason, **evidence)
     else:
-        conserved = Verdict.inconclusive(f"augmented half of the formula-free test undecided: {on_leaf.reason}",
-                                         **evidence)
+        conserved = Verdict.inconclusive(
+            f"augmented half of the formula-free test undecided: {on_leaf.reason}", **evidence
+        )
     motion = leaf_motion(tried, extra, TANGENCY_POINTS)
-    broken = Verdict(motion.status, PLAIN_REASONS[motion].format(
-        fields=len(off_leaf.residuals), points=len(tried), extra=extra, laws=count.laws, free=count.free_laws,
-        moved=off_leaf.moved, reason=off_leaf.reason), dict(evidence))
+    broken = Verdict(
+        motion.status,
+        PLAIN_REASONS[motion].format(
+            fields=len(off_leaf.residuals),
+            points=len(tried),
+            extra=extra,
+            laws=count.laws,
+            free=count.free_laws,
+            moved=off_leaf.moved,
+            reason=off_leaf.reason,
+        ),
+        dict(evidence),
+    )
     return all_of(conserved, broken)
 
 
@@ -204,7 +253,7 @@ PROPERTY = Property(
     id="theorem2-mse-extra-laws",
     title="Theorem 2: MSE augmentation adds real laws, never removes",
     statement="Under MSE the augmented count is at least the free count; extra explicit laws are constant along "
-              "augmented flows and drift along plain ones.",
+    "augmented flows and drift along plain ones.",
     reference="Galley, Shahverdi, Flinth, arXiv 2606.10913, Theorem 2 and the worked example; DESIGN.md §1",
     check=check,
     plants=frozenset({"laws"}),
@@ -215,6 +264,15 @@ PROPERTY = Property(
 @pytest.mark.parametrize("family", FAMILIES)
 @given(data=st.data())
 def test_theorem2(family, data):
-    scenario = data.draw(scenarios(families=(family,), loss_kinds=("quadratic",), data=("augmented",), max_params=6,
-                                   max_features=8, max_order=24), label="scenario")
+    scenario = data.draw(
+        scenarios(
+            families=(family,),
+            loss_kinds=("quadratic",),
+            data=("augmented",),
+            max_params=6,
+            max_features=8,
+            max_order=24,
+        ),
+        label="scenario",
+    )
     enforce(PROPERTY, scenario)

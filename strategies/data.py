@@ -46,8 +46,9 @@ def _bounded_array(shape: tuple[int, int], bound: float) -> st.SearchStrategy[np
 
 
 @st.composite
-def _datasets(draw, network: Network, group: Group | None, loss: str, min_samples: int, max_samples: int,
-              bound: float) -> DataSet:
+def _datasets(
+    draw, network: Network, group: Group | None, loss: str, min_samples: int, max_samples: int, bound: float
+) -> DataSet:
     n_samples = draw_labelled(draw, st.integers(min_samples, max_samples), "samples N")
     x = draw_labelled(draw, _bounded_array((n_samples, network.input_dim), bound), "inputs x")
     raw = draw_labelled(draw, _bounded_array((n_samples, network.output_dim), bound), "raw targets")
@@ -60,8 +61,9 @@ def _datasets(draw, network: Network, group: Group | None, loss: str, min_sample
     return data
 
 
-def datasets(network, group=None, loss="mse", *, min_samples: int = 1, max_samples: int = 8,
-             bound: float = 2.0) -> st.SearchStrategy[DataSet]:
+def datasets(
+    network, group=None, loss="mse", *, min_samples: int = 1, max_samples: int = 8, bound: float = 2.0
+) -> st.SearchStrategy[DataSet]:
     """Data sets for ``network``: N in [min_samples, max_samples] samples, |x|, |y| <= ``bound``.
 
     With ``group`` (a spec or a built ``Group``) the data set is G-augmented (|G|·N samples); targets suit
@@ -82,7 +84,9 @@ def datasets(network, group=None, loss="mse", *, min_samples: int = 1, max_sampl
             group.check_network(network)
         except InvalidInput as error:
             raise InvalidArgument(f"datasets(group={str(group)!r}): {error}") from None
-        if loss_object.targets is TargetDomain.PROBABILITIES and not all((np.asarray(g) >= 0).all() for g in group.outputs):
+        if loss_object.targets is TargetDomain.PROBABILITIES and not all(
+            (np.asarray(g) >= 0).all() for g in group.outputs
+        ):
             raise InvalidArgument(
                 f"datasets(group={group.spec!r}, loss={loss!r}): the group's output action flips signs, which turns "
                 "probability targets into non-probabilities; use output action trivial or a plain permutation"

@@ -114,8 +114,12 @@ def shape_for(kind: str, output: str, max_order: int = DEFAULT_MAX_ORDER) -> Net
     if record.acts_on is ActsOn.TOKENS:
         shape = NetworkShape(min_tokens=record.min_dim, max_tokens=top, unmasked=True)
     else:
-        shape = NetworkShape(outputs_match_features=output == "same", min_feature_dim=record.min_dim,
-                             max_feature_dim=top, even_feature_dim=record.even_dim)
+        shape = NetworkShape(
+            outputs_match_features=output == "same",
+            min_feature_dim=record.min_dim,
+            max_feature_dim=top,
+            even_feature_dim=record.even_dim,
+        )
     if shape.max_feature_dim is not None and shape.max_feature_dim < shape.min_feature_dim:
         return None
     if shape.max_tokens is not None and shape.max_tokens < shape.min_tokens:
@@ -168,8 +172,9 @@ def _factor_acts_on(kind: str, output: str, network: Network, max_order: int) ->
 #     direct product whose output actions kron(P, I), kron(I, M) and ±I commute: any combination works.
 #   A × B, both permutation kinds on n = 3 or 4 features with one shared output action: trivial and same
 #     are functions of ρ_in, and sign is det on permutation matrices, a character.
-def _product_patterns(output: str, network: Network, max_order: int,
-                      outputs: tuple[str, ...] = OUTPUT_ACTIONS) -> list[str]:
+def _product_patterns(
+    output: str, network: Network, max_order: int, outputs: tuple[str, ...] = OUTPUT_ACTIONS
+) -> list[str]:
     n = network.feature_dim
     patterns = []
     if _factor_acts_on("flip", output, network, max_order) and any(
@@ -187,8 +192,13 @@ def _product_patterns(output: str, network: Network, max_order: int,
     return patterns
 
 
-def kind_acts_on(kind: str, output: str, network: Network, max_order: int = DEFAULT_MAX_ORDER,
-                 outputs: tuple[str, ...] = OUTPUT_ACTIONS) -> bool:
+def kind_acts_on(
+    kind: str,
+    output: str,
+    network: Network,
+    max_order: int = DEFAULT_MAX_ORDER,
+    outputs: tuple[str, ...] = OUTPUT_ACTIONS,
+) -> bool:
     """Whether ``groups`` can draw ``kind`` with output action ``output`` for ``network`` (``outputs``: the
     actions a product's second factor may use)."""
     if kind == "product":
@@ -252,8 +262,12 @@ def _draw_product(draw, output: str, network: Network, max_order: int, outputs: 
     token_kind = draw_labelled(draw, st.sampled_from(tokens_kinds), "token factor kind")
     tokens, token_order = _draw_factor(draw, token_kind, output, network, max_order // 2)
     budget = max_order // token_order
-    pairs = [(k, o) for k in feature_kind_names() for o in _outputs_for(k, output, network, budget, outputs)
-             if _factor_acts_on(k, o, network, budget)]
+    pairs = [
+        (k, o)
+        for k in feature_kind_names()
+        for o in _outputs_for(k, output, network, budget, outputs)
+        if _factor_acts_on(k, o, network, budget)
+    ]
     kinds = list(dict.fromkeys(k for k, _ in pairs))  # flip always qualifies: |T| <= max_order // 2
     kind = draw_labelled(draw, st.sampled_from(kinds), "feature factor kind")
     actions = [o for k, o in pairs if k == kind]
@@ -262,8 +276,9 @@ def _draw_product(draw, output: str, network: Network, max_order: int, outputs: 
     return f"{tokens}*{feature}"
 
 
-def draw_group(draw, network: Network, kind: str, output: str, max_order: int,
-               outputs: tuple[str, ...] = OUTPUT_ACTIONS) -> str:
+def draw_group(
+    draw, network: Network, kind: str, output: str, max_order: int, outputs: tuple[str, ...] = OUTPUT_ACTIONS
+) -> str:
     """A group spec of ``kind`` whose (first) output action is ``output`` (the caller checked ``kind_acts_on``)."""
     if kind == "product":
         spec = _draw_product(draw, output, network, max_order, outputs)
@@ -277,8 +292,9 @@ def draw_group(draw, network: Network, kind: str, output: str, max_order: int,
 
 
 @st.composite
-def _groups(draw, network: Network, choices: tuple[tuple[str, tuple[str, ...]], ...], max_order: int,
-            outputs: tuple[str, ...]) -> str:
+def _groups(
+    draw, network: Network, choices: tuple[tuple[str, tuple[str, ...]], ...], max_order: int, outputs: tuple[str, ...]
+) -> str:
     kind = draw_labelled(draw, st.sampled_from([kind for kind, _ in choices]), "group kind")
     actions = dict(choices)[kind]
     output = draw_labelled(draw, st.sampled_from(actions), "output action")
@@ -302,13 +318,17 @@ def kind_requirements(kinds) -> str:
         kind = get_group_kind(name)
         n = "tokens" if kind.acts_on is ActsOn.TOKENS else "n"
         bound = f"{kind.min_dim} <= {n} <= {kind.max_drawn_dim}" if kind.max_drawn_dim else f"{n} >= {kind.min_dim}"
-        parts.append(f"{name} {bound}" + (" even" if kind.even_dim else "")
-                     + (" unmasked" if kind.acts_on is ActsOn.TOKENS else ""))
+        parts.append(
+            f"{name} {bound}"
+            + (" even" if kind.even_dim else "")
+            + (" unmasked" if kind.acts_on is ActsOn.TOKENS else "")
+        )
     return "; ".join(parts)
 
 
-def groups(network, kinds: str | Iterable[str] = ALL_KINDS, outputs=OUTPUT_ACTIONS, *,
-           max_order: int = DEFAULT_MAX_ORDER) -> st.SearchStrategy[str]:
+def groups(
+    network, kinds: str | Iterable[str] = ALL_KINDS, outputs=OUTPUT_ACTIONS, *, max_order: int = DEFAULT_MAX_ORDER
+) -> st.SearchStrategy[str]:
     """Group specs (ρ_in, ρ_out) acting on ``network`` with |G| <= ``max_order``, e.g. ``cyclic/trivial``.
 
     ``kinds`` from ``group_kind_names()`` (``"all"``: every one), the catalogue's kinds — built in: flip, cyclic,
@@ -342,6 +362,17 @@ def groups(network, kinds: str | Iterable[str] = ALL_KINDS, outputs=OUTPUT_ACTIO
 
 
 __all__ = [
-    "ALL_KINDS", "DEFAULT_MAX_ORDER", "draw_group", "feature_kind_names", "group_kind", "group_kind_names", "groups",
-    "kind_acts_on", "kind_requirements", "output_actions", "permutation_kind_names", "shape_for", "token_kind_names",
+    "ALL_KINDS",
+    "DEFAULT_MAX_ORDER",
+    "draw_group",
+    "feature_kind_names",
+    "group_kind",
+    "group_kind_names",
+    "groups",
+    "kind_acts_on",
+    "kind_requirements",
+    "output_actions",
+    "permutation_kind_names",
+    "shape_for",
+    "token_kind_names",
 ]

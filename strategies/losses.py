@@ -51,8 +51,9 @@ def loss_fits(loss: Loss, network: Network | None, group_spec=None) -> bool:
 
 def fitting_losses(loss_class: str, network: Network | None = None, group_spec=None) -> tuple[str, ...]:
     """Names of the registered losses of ``loss_class`` that fit ``network`` and ``group_spec``."""
-    return tuple(name for name, loss in LOSSES.items()
-                 if loss.loss_class == loss_class and loss_fits(loss, network, group_spec))
+    return tuple(
+        name for name, loss in LOSSES.items() if loss.loss_class == loss_class and loss_fits(loss, network, group_spec)
+    )
 
 
 def draw_loss(draw, classes: tuple[str, ...], network: Network | None = None, group_spec=None) -> str:

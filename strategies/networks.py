@@ -181,8 +181,15 @@ def networks(
     """
     function = "networks"
     families = check_choices(function, "families", families, FAMILIES)
-    budget = NetworkBudget.checked(function, max_params=max_params, max_features=max_features, max_degree=max_degree,
-                                   max_layers=max_layers, max_tokens=max_tokens, masks=masks)
+    budget = NetworkBudget.checked(
+        function,
+        max_params=max_params,
+        max_features=max_features,
+        max_degree=max_degree,
+        max_layers=max_layers,
+        max_tokens=max_tokens,
+        masks=masks,
+    )
     feasible = tuple(f for f in families if family_is_feasible(f, budget))
     if not feasible:
         raise InvalidArgument(
@@ -193,5 +200,10 @@ def networks(
 
 
 __all__ = [
-    "NetworkBudget", "NetworkShape", "draw_labelled", "draw_network", "family_is_feasible", "networks",
+    "NetworkBudget",
+    "NetworkShape",
+    "draw_labelled",
+    "draw_network",
+    "family_is_feasible",
+    "networks",
 ]

@@ -72,9 +72,19 @@ def _in_canonical_order(chosen: tuple[str, ...], canonical: tuple[str, ...]) -> 
 
 
 @st.composite
-def _scenarios(draw, table, budget: NetworkBudget, max_order: int, outputs: tuple[str, ...],
-               loss_classes: tuple[str, ...], data_classes: tuple[str, ...], min_samples: int, max_samples: int,
-               targets: tuple[str, ...], theta_scale: float) -> Scenario:
+def _scenarios(
+    draw,
+    table,
+    budget: NetworkBudget,
+    max_order: int,
+    outputs: tuple[str, ...],
+    loss_classes: tuple[str, ...],
+    data_classes: tuple[str, ...],
+    min_samples: int,
+    max_samples: int,
+    targets: tuple[str, ...],
+    theta_scale: float,
+) -> Scenario:
     family = draw_labelled(draw, st.sampled_from([family for family, _ in table]), "family")
     kinds = dict(table)[family]
     if kinds is None:  # scenarios without a group
@@ -92,8 +102,16 @@ def _scenarios(draw, table, budget: NetworkBudget, max_order: int, outputs: tupl
     target_kind = draw_labelled(draw, st.sampled_from(targets), "targets")
     seed = draw_labelled(draw, SEEDS, "seed")
     event(f"data: {data}")
-    scenario = Scenario(network=str(network), loss=loss, group=group, data=data, n_samples=n_samples, seed=seed,
-                        targets=target_kind, theta_scale=theta_scale)
+    scenario = Scenario(
+        network=str(network),
+        loss=loss,
+        group=group,
+        data=data,
+        n_samples=n_samples,
+        seed=seed,
+        targets=target_kind,
+        theta_scale=theta_scale,
+    )
     note(f"scenario: {scenario}")
     return scenario
 
@@ -130,13 +148,22 @@ def scenarios(
     loss_classes = _in_canonical_order(check_choices(function, "loss_kinds", loss_kinds, LOSS_CLASSES), LOSS_CLASSES)
     data_classes = _in_canonical_order(check_choices(function, "data", data, DATA_CLASSES), DATA_CLASSES)
     targets = _in_canonical_order(check_choices(function, "targets", targets, TARGET_KINDS), TARGET_KINDS)
-    budget = NetworkBudget.checked(function, max_params=max_params, max_features=max_features, max_degree=max_degree,
-                                   max_layers=max_layers, max_tokens=max_tokens, masks=masks)
+    budget = NetworkBudget.checked(
+        function,
+        max_params=max_params,
+        max_features=max_features,
+        max_degree=max_degree,
+        max_layers=max_layers,
+        max_tokens=max_tokens,
+        masks=masks,
+    )
     max_order = check_integer_argument(function, "max_order", max_order, 2)
     min_samples = check_integer_argument(function, "min_samples", min_samples, 1)
     max_samples = check_integer_argument(function, "max_samples", max_samples, min_samples)
-    if isinstance(theta_scale, bool) or not isinstance(theta_scale, (int, float)) or not (
-        math.isfinite(theta_scale) and theta_scale > 0
+    if (
+        isinstance(theta_scale, bool)
+        or not isinstance(theta_scale, (int, float))
+        or not (math.isfinite(theta_scale) and theta_scale > 0)
     ):
         raise InvalidArgument(f"scenarios(theta_scale={theta_scale!r}): theta_scale must be a finite number > 0")
 
@@ -172,8 +199,18 @@ def scenarios(
             "need 2 features; dihedral 3; rot an even number; same needs as many outputs as features; tokens-* need "
             "attention without mask)"
         )
-    return _scenarios(tuple(table), budget, max_order, outputs, loss_classes, data_classes, min_samples, max_samples,
-                      targets, float(theta_scale))
+    return _scenarios(
+        tuple(table),
+        budget,
+        max_order,
+        outputs,
+        loss_classes,
+        data_classes,
+        min_samples,
+        max_samples,
+        targets,
+        float(theta_scale),
+    )
 
 
 __all__ = ["coverage_key", "scenario_output_actions", "scenarios"]

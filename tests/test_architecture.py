@@ -70,11 +70,15 @@ def violations(modules: dict[str, str]) -> list[str]:
             if top in ("strategies", "properties"):
                 found.append(f"{module} -> {name}: the engine never imports {top}")
             leaf = name in ("harness", *LEAVES) or any(_inside(name, module) for module in LEAVES)
-            if _inside(module, "harness.kernels") and not (_inside(name, "harness.kernels") or top in BELOW_EVERYTHING
-                                                           or leaf):
+            if _inside(module, "harness.kernels") and not (
+                _inside(name, "harness.kernels") or top in BELOW_EVERYTHING or leaf
+            ):
                 found.append(f"{module} -> {name}: kernels import only numpy, numba, the standard library and kernels")
-            if _inside(module, "harness.algebra") and _inside(name, "harness") and not (_inside(name, "harness.algebra")
-                                                                                         or leaf):
+            if (
+                _inside(module, "harness.algebra")
+                and _inside(name, "harness")
+                and not (_inside(name, "harness.algebra") or leaf)
+            ):
                 found.append(f"{module} -> {name}: the algebra imports no higher layer")
             if _inside(name, "harness.cli") and not _inside(module, "harness.cli"):
                 found.append(f"{module} -> {name}: only the command line imports harness.cli")
@@ -87,15 +91,18 @@ def test_the_engine_keeps_the_import_contract():
     assert violations(modules) == []
 
 
-@pytest.mark.parametrize("module, planted, rule", [
-    ("harness.laws.counting", "from strategies.networks import networks\n", "never imports strategies"),
-    ("harness.model.data", "import properties.prop_theorem1\n", "never imports properties"),
-    ("harness.kernels.polynomial", "from harness.model import losses\n", "kernels import only"),
-    ("harness.kernels.polynomial", "def f():\n    import scipy.linalg\n", "kernels import only"),
-    ("harness.kernels.warmup", "from harness.dynamics.flow import GradientFlow\n", "kernels import only"),
-    ("harness.algebra.modular", "from ..laws import counting\n", "no higher layer"),
-    ("harness.dynamics.flow", "from harness.cli import main\n", "only the command line"),
-])
+@pytest.mark.parametrize(
+    "module, planted, rule",
+    [
+        ("harness.laws.counting", "from strategies.networks import networks\n", "never imports strategies"),
+        ("harness.model.data", "import properties.prop_theorem1\n", "never imports properties"),
+        ("harness.kernels.polynomial", "from harness.model import losses\n", "kernels import only"),
+        ("harness.kernels.polynomial", "def f():\n    import scipy.linalg\n", "kernels import only"),
+        ("harness.kernels.warmup", "from harness.dynamics.flow import GradientFlow\n", "kernels import only"),
+        ("harness.algebra.modular", "from ..laws import counting\n", "no higher layer"),
+        ("harness.dynamics.flow", "from harness.cli import main\n", "only the command line"),
+    ],
+)
 def test_a_planted_forbidden_import_is_reported(module, planted, rule):
     modules = engine_modules()
     modules[module] = modules.get(module, "") + planted

@@ -25,12 +25,15 @@ SUBPROCESS_TIMEOUT = 120  # seconds; a refused input takes about one interpreter
 
 CASES = {
     # resources: refused before any array is built or any step taken
-    "samples-runaway": (FLOW + ["--samples", "300000000"],
-                        "--samples 300000000: 300,000,000 samples of 5 numbers each"),
-    "samples-times-group": (FLOW + ["--samples", "1000000", "--group", "cyclic/trivial"],
-                            "× 3 group elements"),
-    "steps-runaway": (FLOW + ["--steps", "1000000000"], "--steps 1000000000 is out of range; allowed: an integer "
-                                                       "from 1 to 10,000,000"),
+    "samples-runaway": (
+        FLOW + ["--samples", "300000000"],
+        "--samples 300000000: 300,000,000 samples of 5 numbers each",
+    ),
+    "samples-times-group": (FLOW + ["--samples", "1000000", "--group", "cyclic/trivial"], "× 3 group elements"),
+    "steps-runaway": (
+        FLOW + ["--steps", "1000000000"],
+        "--steps 1000000000 is out of range; allowed: an integer from 1 to 10,000,000",
+    ),
     "steps-over-budget": (FLOW + ["--steps", "300000"], "--steps 300000 is more than --max-steps 200000"),
     "max-steps-runaway": (FLOW + ["--max-steps", "1000000000"], "--max-steps 1000000000 is out of range"),
     "max-steps-zero": (FLOW + ["--max-steps", "0"], "--max-steps 0 is out of range"),
@@ -44,8 +47,10 @@ CASES = {
     "count-seed-negative": (COUNT + ["--seed", "-1"], "--seed '-1' is not a valid seed"),
     "count-seed-fraction": (COUNT + ["--seed", "0.5"], "--seed '0.5' is not a valid seed"),
     # count's other numbers
-    "count-depth-negative": (COUNT + ["--max-depth", "-1"], "--max-depth -1 is out of range; allowed: an integer "
-                                                          "from 1 to 32"),
+    "count-depth-negative": (
+        COUNT + ["--max-depth", "-1"],
+        "--max-depth -1 is out of range; allowed: an integer from 1 to 32",
+    ),
     "count-depth-zero": (COUNT + ["--max-depth", "0"], "--max-depth 0 is out of range"),
     "count-depth-huge": (COUNT + ["--max-depth", "100000"], "--max-depth 100000 is out of range"),
     # empty group: an error in both commands (free data = no --group at all)
@@ -53,8 +58,10 @@ CASES = {
     "flow-blank-group": (FLOW + ["--group", "  "], "is empty"),
     "count-empty-group": (COUNT + ["--group", ""], "--group '' is empty"),
     # tolerances and flow time: positive and finite
-    "rtol-nan": (FLOW + ["--method", "dp5", "--rtol", "nan"], "--rtol 'nan' is not a number; allowed: a positive "
-                                                            "finite tolerance"),
+    "rtol-nan": (
+        FLOW + ["--method", "dp5", "--rtol", "nan"],
+        "--rtol 'nan' is not a number; allowed: a positive finite tolerance",
+    ),
     "rtol-inf": (FLOW + ["--rtol", "inf"], "--rtol 'inf' is not a number"),
     "rtol-zero": (FLOW + ["--rtol", "0"], "--rtol 0 is out of range"),
     "rtol-negative": (FLOW + ["--rtol=-1e-6"], "--rtol -1e-6 is out of range"),
@@ -70,13 +77,17 @@ CASES = {
     "samples-zero": (FLOW + ["--samples", "0"], "--samples 0 is out of range; allowed: an integer from 1"),
     "samples-word": (FLOW + ["--samples", "many"], "--samples 'many' is not an integer"),
     # plot files: the format is checked before integrating
-    "plot-unknown-extension": (FLOW + ["--plot", "x.xyz"], "--plot 'x.xyz' has extension 'xyz'; allowed: a file "
-                                                          "name ending in one of"),
+    "plot-unknown-extension": (
+        FLOW + ["--plot", "x.xyz"],
+        "--plot 'x.xyz' has extension 'xyz'; allowed: a file name ending in one of",
+    ),
     "plot-no-extension": (FLOW + ["--plot", "figure"], "--plot 'figure' has no extension"),
     "plot-missing-folder": (FLOW + ["--plot", "no-such-folder/x.png"], "cannot write plot file"),
     # loss vs data: a /sign output action turns probability targets into non-probabilities
-    "cross-entropy-sign": (["flow", "--arch", "linear:3,2,2", "--loss", "cross-entropy", "--group", "flip/sign"],
-                           "cross-entropy needs probability targets"),
+    "cross-entropy-sign": (
+        ["flow", "--arch", "linear:3,2,2", "--loss", "cross-entropy", "--group", "flip/sign"],
+        "cross-entropy needs probability targets",
+    ),
 }
 
 
@@ -96,6 +107,7 @@ def test_bad_input_is_one_clear_line_and_leaves_nothing(name, capsys, monkeypatc
 
 # --- in a subprocess: no hang, bounded memory -------------------------------------------------------------
 
+
 def run_measured(arguments: list[str], cwd: Path) -> tuple[int, str, str, float]:
     """Run ``python arguments`` as the only child of a fresh interpreter: its code, stdout, stderr, peak RSS (MB).
 
@@ -113,8 +125,14 @@ def run_measured(arguments: list[str], cwd: Path) -> tuple[int, str, str, float]
     """)
     environment = dict(os.environ)
     environment.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".numba_cache"))
-    result = subprocess.run([sys.executable, "-c", wrapper, *arguments], capture_output=True, text=True, cwd=cwd,
-                            env=environment, timeout=SUBPROCESS_TIMEOUT)
+    result = subprocess.run(
+        [sys.executable, "-c", wrapper, *arguments],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environment,
+        timeout=SUBPROCESS_TIMEOUT,
+    )
     err, _, peak = result.stderr.rpartition("PEAK_RSS_KB ")
     return result.returncode, result.stdout, err.rstrip("\n"), int(peak) / 1024
 
@@ -133,7 +151,8 @@ def test_runaway_inputs_are_refused_fast_and_small(name, tmp_path):
 
 
 API_CASES = {
-    "integrate-n-save": ("""
+    "integrate-n-save": (
+        """
         import numpy as np
         from harness.errors import InvalidInput
         from harness.dynamics.flow import GradientFlow, integrate
@@ -144,8 +163,11 @@ API_CASES = {
             integrate(flow, built.theta0, 1.0, "dp5", n_save=10**9)
         except InvalidInput as error:
             print(error)
-        """, "n_save=1000000000 would save 1,000,000,001 states of D = 10 numbers"),
-    "random-dataset-samples": ("""
+        """,
+        "n_save=1000000000 would save 1,000,000,001 states of D = 10 numbers",
+    ),
+    "random-dataset-samples": (
+        """
         import numpy as np
         from harness.model.data import random_dataset
         from harness.errors import InvalidInput
@@ -154,8 +176,11 @@ API_CASES = {
             random_dataset(parse_network("linear:3,2,2"), 300_000_000, np.random.default_rng(0))
         except InvalidInput as error:
             print(error)
-        """, "n_samples=300000000: 300,000,000 samples"),
-    "is-closed-60000": ("""
+        """,
+        "n_samples=300000000: 300,000,000 samples",
+    ),
+    "is-closed-60000": (
+        """
         import numpy as np
         from harness.model.data import augment, is_closed, random_dataset
         from harness.model.groups import build_group
@@ -164,15 +189,20 @@ API_CASES = {
         group = build_group("rot:4", network)
         data = augment(random_dataset(network, 15_000, np.random.default_rng(0)), group)
         print(data.n_samples, is_closed(data, group))
-        """, "60000 True"),
-    "count-laws-depth": ("""
+        """,
+        "60000 True",
+    ),
+    "count-laws-depth": (
+        """
         from harness.laws.counting import count_laws
         from harness.errors import InvalidInput
         try:
             count_laws("linear:3,1,1", max_depth=-1)
         except InvalidInput as error:
             print(error)
-        """, "max_depth=-1 must be an integer from 1 to 32"),
+        """,
+        "max_depth=-1 must be an integer from 1 to 32",
+    ),
 }
 
 

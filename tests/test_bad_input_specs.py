@@ -71,14 +71,20 @@ CLI_CASES = {
     "unknown-family": (_flow("mlp:3,2,2"), "unknown network spec 'mlp:3,2,2'"),
     # groups
     "empty-group": (_flow("linear:3,2,2", "--group", ""), "--group '' is empty"),
-    "rot-rounds-to-identity": (_flow("linear:2,1,1", "--group", "rot:99999999999999999999"),
-                               "has 20 digits; at most 18"),
-    "rot-over-order-cap": (_flow("linear:2,1,1", "--group", "rot:100000000"),
-                           "has 100,000,000 elements, more than 5040 elements (order cap)"),
+    "rot-rounds-to-identity": (
+        _flow("linear:2,1,1", "--group", "rot:99999999999999999999"),
+        "has 20 digits; at most 18",
+    ),
+    "rot-over-order-cap": (
+        _flow("linear:2,1,1", "--group", "rot:100000000"),
+        "has 100,000,000 elements, more than 5040 elements (order cap)",
+    ),
     "sym-large": (_flow("linear:1000,1,1", "--group", "sym"), "has about 10^2567 elements, more than 5040"),
     "count-sym-large": (COUNT + ["--arch", "linear:1000,1,1", "--group", "sym"], "more than 5040 elements"),
-    "product-over-order-cap": (_flow("linear:8,1,1", "--group", "cyclic*swap:0,1"),
-                               "more than 5040 elements (order cap)"),
+    "product-over-order-cap": (
+        _flow("linear:8,1,1", "--group", "cyclic*swap:0,1"),
+        "more than 5040 elements (order cap)",
+    ),
     "group-memory": (_flow("linear:6000,1,1", "--group", "flip"), "more than max_bytes = 256 MiB"),
     "group-full-width": (_flow("linear:2,1,1", "--group", "rot:４"), "contains the character '４'"),
     "group-empty-factor": (_flow("linear:2,1,1", "--group", "flip*"), "has an empty factor"),
@@ -88,12 +94,18 @@ CLI_CASES = {
     "group-rot-zero": (_flow("linear:2,1,1", "--group", "rot:0"), "rot:N needs N >= 1"),
     "group-rot-negative": (_flow("linear:2,1,1", "--group", "rot:-4"), "rot:N needs N >= 1"),
     # cross-entropy × an output action that flips the targets' signs
-    "cross-entropy-sign": (["flow", "--arch", "linear:3,2,2", "--loss", "cross-entropy", "--group", "flip/sign"],
-                           "its /sign output action multiplies y by −1"),
-    "cross-entropy-cyclic-sign": (["flow", "--arch", "linear:3,2,2", "--loss", "cross-entropy", "--group",
-                                   "swap:0,1/sign"], "cannot have probability targets"),
-    "cross-entropy-rotated": (["flow", "--arch", "linear:2,1,2", "--loss", "cross-entropy", "--group", "rot:4/same"],
-                              "its /same output action flips the sign of or rotates y"),
+    "cross-entropy-sign": (
+        ["flow", "--arch", "linear:3,2,2", "--loss", "cross-entropy", "--group", "flip/sign"],
+        "its /sign output action multiplies y by −1",
+    ),
+    "cross-entropy-cyclic-sign": (
+        ["flow", "--arch", "linear:3,2,2", "--loss", "cross-entropy", "--group", "swap:0,1/sign"],
+        "cannot have probability targets",
+    ),
+    "cross-entropy-rotated": (
+        ["flow", "--arch", "linear:2,1,2", "--loss", "cross-entropy", "--group", "rot:4/same"],
+        "its /same output action flips the sign of or rotates y",
+    ),
 }
 
 
@@ -123,6 +135,7 @@ def test_bad_spec_is_one_clear_line_and_leaves_nothing(name, capsys, clean_cwd):
 
 # --- scenario.json for replay ------------------------------------------------------------------------------
 
+
 def _record(**changes) -> dict:
     record = {**Scenario("linear:2,1,1", "mse").to_dict(), "property": "planted-size"}
     record.update(changes)
@@ -151,8 +164,10 @@ REPLAY_CASES = {
     "seed-string": (_text(seed="0"), "seed='0' is not a valid seed"),
     "seed-boolean": (_text(seed=True), "seed=True is not a valid seed"),
     "seed-huge": (_text(seed=2**64), "is not a valid seed; allowed: an integer from 0 to 2**64 - 1"),
-    "seed-5000-digits": ('{"format": "flowlaws-scenario/1", "network": "linear:2,1,1", "seed": 1' + "0" * 5000 + "}",
-                         "is corrupted: not valid JSON"),
+    "seed-5000-digits": (
+        '{"format": "flowlaws-scenario/1", "network": "linear:2,1,1", "seed": 1' + "0" * 5000 + "}",
+        "is corrupted: not valid JSON",
+    ),
     "theta-scale-word": (_text(theta_scale="big"), "theta_scale='big' must be a finite number in (0, 1000]"),
     "theta-scale-1e200": (_text(theta_scale=1e200), "theta_scale=1e+200 must be a finite number in (0, 1000]"),
     "theta-scale-zero": (_text(theta_scale=0), "theta_scale=0 must be a finite number"),
@@ -177,8 +192,10 @@ REPLAY_CASES = {
     "duplicate-key": (_text()[:-1] + ', "seed": 3}', "duplicate key 'seed'"),
     "property-number": (_text(property=7), "property=7 must be a property id"),
     "deep-nesting": ("[" * 100_000 + "]" * 100_000, "JSON nested deeper than 8"),
-    "deep-arrays": (_text(arrays={"x": [[[[[[[[[[1.0]]]]]]]]]], "y": [[1.0]], "theta0": [0.0]}),
-                    "JSON nested deeper than 8"),
+    "deep-arrays": (
+        _text(arrays={"x": [[[[[[[[[[1.0]]]]]]]]]], "y": [[1.0]], "theta0": [0.0]}),
+        "JSON nested deeper than 8",
+    ),
     "arrays-ragged": (_arrays(x=[[1.0, 0.5], [1.0]]), "stored array x must be a non-empty list of equally long"),
     "arrays-strings": (_arrays(theta0=["0.1", "0.2", "0.3"]), "stored array theta0 must be a list of numbers"),
     "arrays-missing-theta": (_text(arrays={"x": [[1.0, 0.5]], "y": [[1.0]]}), "exactly x, y and theta0"),
@@ -186,8 +203,10 @@ REPLAY_CASES = {
     "arrays-overflow": (_arrays(theta0=[1e200, 1e200, 1e200]), "overflows float64 at the stored theta0"),
     "not-an-object": ("[1, 2, 3]", "expected a JSON object, got list"),
     "empty-file": ("", "not valid JSON"),
-    "cross-entropy-sign": (_text(network="linear:3,2,2", loss="cross-entropy", group="flip/sign", data="augmented"),
-                           "cross-entropy needs probability targets"),
+    "cross-entropy-sign": (
+        _text(network="linear:3,2,2", loss="cross-entropy", group="flip/sign", data="augmented"),
+        "cross-entropy needs probability targets",
+    ),
 }
 
 
@@ -200,10 +219,13 @@ def test_bad_scenario_file_is_one_clear_line_and_leaves_nothing(name, capsys, cl
     assert_one_clear_error(code, capsys.readouterr(), fragment, clean_cwd)
 
 
-@pytest.mark.parametrize("name, content, fragment", [
-    ("latin-1", '{"format": "flowlaws-scenario/1", "network": "é"}'.encode("latin-1"), "not UTF-8 text (byte 0xe9"),
-    ("binary", bytes(range(256)), "not UTF-8 text"),
-])
+@pytest.mark.parametrize(
+    "name, content, fragment",
+    [
+        ("latin-1", '{"format": "flowlaws-scenario/1", "network": "é"}'.encode("latin-1"), "not UTF-8 text (byte 0xe9"),
+        ("binary", bytes(range(256)), "not UTF-8 text"),
+    ],
+)
 def test_a_non_utf8_scenario_file_is_one_clear_line(name, content, fragment, capsys, clean_cwd, tmp_path):
     path = tmp_path / "scenario.json"
     path.write_bytes(content)
@@ -215,6 +237,7 @@ def test_a_folder_is_not_a_scenario_file(capsys, clean_cwd, tmp_path):
 
 
 # --- the Python API ------------------------------------------------------------------------------------------
+
 
 def _rotation(angle: float) -> np.ndarray:
     return np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
@@ -244,14 +267,22 @@ API_CASES = {
     "generators-non-square": (lambda: Group.from_generators([np.zeros((2, 3))], [np.eye(1)]), "has shape (2, 3)"),
     "generators-ragged": (lambda: Group.from_generators([[[1, 0], [0]]], [np.eye(1)]), "is not a numeric matrix"),
     "generators-complex": (lambda: Group.from_generators([np.eye(2) * 1j], [np.eye(1)]), "complex128"),
-    "generators-mixed-sizes": (lambda: Group.from_generators([np.eye(2), np.eye(3)], [np.eye(1)] * 2),
-                               "need (2, 2) like generator 0"),
-    "generators-non-orthogonal": (lambda: Group.from_generators([np.diag([2.0, 1.0])], [np.eye(1)]),
-                                  "is not orthogonal"),
-    "generators-near-identity": (lambda: Group.from_generators([_rotation(1e-8)], [np.eye(1)]),
-                                 "below the closure's resolution 1e-7 but not equal"),
-    "generators-irrational-rotation": (lambda: Group.from_generators([_rotation(1.0)], [np.eye(1)]),
-                                       "more than 5040 elements (order cap)"),
+    "generators-mixed-sizes": (
+        lambda: Group.from_generators([np.eye(2), np.eye(3)], [np.eye(1)] * 2),
+        "need (2, 2) like generator 0",
+    ),
+    "generators-non-orthogonal": (
+        lambda: Group.from_generators([np.diag([2.0, 1.0])], [np.eye(1)]),
+        "is not orthogonal",
+    ),
+    "generators-near-identity": (
+        lambda: Group.from_generators([_rotation(1e-8)], [np.eye(1)]),
+        "below the closure's resolution 1e-7 but not equal",
+    ),
+    "generators-irrational-rotation": (
+        lambda: Group.from_generators([_rotation(1.0)], [np.eye(1)]),
+        "more than 5040 elements (order cap)",
+    ),
     "reynolds-side": (lambda: build_group("flip", "linear:2,1,1").reynolds(np.eye(2), left="x"), "each side is"),
     "scenario-seed-negative": (lambda: Scenario("linear:2,1,1", seed=-1), "seed=-1 is not a valid seed"),
     "scenario-seed-float": (lambda: Scenario("linear:2,1,1", seed=2.0), "seed=2.0 is not a valid seed"),
@@ -260,8 +291,10 @@ API_CASES = {
     "scenario-theta-scale": (lambda: Scenario("linear:2,1,1", theta_scale=1e200), "theta_scale=1e+200"),
     "scenario-arrays-kind": (lambda: Scenario("linear:2,1,1", arrays=[1]), "stored arrays must be an object"),
     "scenario-samples-huge": (lambda: Scenario("linear:2,1,1", n_samples=10**9).build(), "samples of 3 numbers"),
-    "scenario-cross-entropy-sign": (lambda: Scenario("linear:3,2,2", "cross-entropy", "swap:0,1/sign", "augmented")
-                                    .build(), "/sign output action multiplies y by −1"),
+    "scenario-cross-entropy-sign": (
+        lambda: Scenario("linear:3,2,2", "cross-entropy", "swap:0,1/sign", "augmented").build(),
+        "/sign output action multiplies y by −1",
+    ),
 }
 
 
@@ -308,7 +341,11 @@ def run_measured(argv: list[str], cwd: Path) -> tuple[int, str, float]:
     try:
         result = subprocess.run(
             [sys.executable, "-c", _WRAPPER, str(SUBPROCESS_TIMEOUT), sys.executable, "-m", "harness.cli", *argv],
-            cwd=cwd, env=environment, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            cwd=cwd,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
             timeout=SUBPROCESS_TIMEOUT + 10,
         )
     except subprocess.TimeoutExpired:
@@ -317,8 +354,15 @@ def run_measured(argv: list[str], cwd: Path) -> tuple[int, str, float]:
     return result.returncode, result.stderr, int(result.stdout) / 1024  # ru_maxrss is in KiB on Linux
 
 
-HEAVY_CASES = ["poly-degree-1000", "poly-degree-70", "deep-linear-26-widths", "attention-huge", "linear-3000",
-               "sym-large", "group-memory"]
+HEAVY_CASES = [
+    "poly-degree-1000",
+    "poly-degree-70",
+    "deep-linear-26-widths",
+    "attention-huge",
+    "linear-3000",
+    "sym-large",
+    "group-memory",
+]
 
 
 def _assert_refused_small(argv, fragment, cwd):

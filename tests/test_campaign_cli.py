@@ -20,7 +20,7 @@ import pytest
 from harness.cli import main
 from harness.reporting import folders, runs, summaries
 
-PLANTED_SIZE = '''
+PLANTED_SIZE = """
 from hypothesis import example, given, strategies as st
 from harness.verdicts.property import Property, enforce
 from harness.model.scenario import Scenario
@@ -44,9 +44,9 @@ PROPERTY = Property(id="planted-size", title="Networks have D < 4", statement="D
 @example(Scenario("linear:2,1,1"))  # an undecided case before any violation, whatever Hypothesis draws
 def test_planted_size(scenario):
     enforce(PROPERTY, scenario)
-'''
+"""
 
-ALWAYS_FINE = '''
+ALWAYS_FINE = """
 from hypothesis import given, strategies as st
 from harness.verdicts.property import Property, enforce
 from harness.model.scenario import Scenario
@@ -59,9 +59,9 @@ PROPERTY = Property(id="always-fine", title="Fine", statement="true", reference=
                  loss=st.sampled_from(["mse", "logcosh"])))
 def test_always_fine(scenario):
     enforce(PROPERTY, scenario)
-'''
+"""
 
-UNDECIDED = '''
+UNDECIDED = """
 from hypothesis import given, strategies as st
 from harness.verdicts.property import Property, enforce
 from harness.model.scenario import Scenario
@@ -77,9 +77,9 @@ PROPERTY = Property(id="undecided", title="Sometimes undecided", statement="-", 
 @given(st.builds(Scenario, network=st.sampled_from(["linear:1,1,1", "linear:2,1,1"]), seed=st.integers(0, 3)))
 def test_undecided(scenario):
     enforce(PROPERTY, scenario)
-'''
+"""
 
-CRASHING = '''
+CRASHING = """
 from hypothesis import given, strategies as st
 from harness.verdicts.property import Property, enforce
 from harness.model.scenario import Scenario
@@ -93,9 +93,9 @@ PROPERTY = Property(id="crashing", title="A check with a bug", statement="-", re
 @given(st.builds(Scenario, network=st.sampled_from(["linear:1,1,1", "linear:2,1,1"])))
 def test_crashing(scenario):
     enforce(PROPERTY, scenario)
-'''
+"""
 
-SLOW = '''
+SLOW = """
 import os, time
 from pathlib import Path
 from hypothesis import given, strategies as st
@@ -113,7 +113,7 @@ PROPERTY = Property(id="slow", title="Slow", statement="true", reference="plante
 @given(st.builds(Scenario, network=st.just("linear:1,1,1"), seed=st.integers(0, 10**6)))
 def test_slow(scenario):
     enforce(PROPERTY, scenario)
-'''
+"""
 
 
 def _properties(root: Path, **modules: str) -> Path:
@@ -126,8 +126,15 @@ def _properties(root: Path, **modules: str) -> Path:
 
 def _flowlaws(*args, cwd: Path, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
     environment = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "harness.cli", *map(str, args)], cwd=cwd, env=environment,
-                          capture_output=True, text=True, timeout=300, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *map(str, args)],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,
+    )
 
 
 def _content(run_folder: Path) -> dict[str, str]:
@@ -148,9 +155,19 @@ def test_a_planted_campaign_is_reported_replayable_and_the_same_with_the_same_se
     properties = _properties(tmp_path, size=PLANTED_SIZE, fine=ALWAYS_FINE, undecided=UNDECIDED, crashing=CRASHING)
     results = {}
     for name, workers in (("xdist", "2"), ("single", "0")):
-        results[name] = _flowlaws("run", "--properties-dir", properties, "--seed", 7, "-n", workers,
-                                  "--report-dir", tmp_path / f"reports-{name}", cwd=tmp_path,
-                                  env={"FLOWLAWS_EXAMPLE_DB": str(tmp_path / f"db-{name}")})
+        results[name] = _flowlaws(
+            "run",
+            "--properties-dir",
+            properties,
+            "--seed",
+            7,
+            "-n",
+            workers,
+            "--report-dir",
+            tmp_path / f"reports-{name}",
+            cwd=tmp_path,
+            env={"FLOWLAWS_EXAMPLE_DB": str(tmp_path / f"db-{name}")},
+        )
     result = results["xdist"]
     assert result.returncode == 1, result.stdout + result.stderr
     assert results["single"].returncode == 1
@@ -162,7 +179,10 @@ def test_a_planted_campaign_is_reported_replayable_and_the_same_with_the_same_se
     tallies = {p["id"]: p for p in index["properties"]}
     assert tallies["planted-size"]["violated"] == 1 and tallies["planted-size"]["inconclusive"] >= 1
     assert tallies["always-fine"]["exploration"] and index["findings"]["always-fine"]
-    assert {(c["family"], c["loss_class"]) for c in index["coverage"]} >= {("linear", "quadratic"), ("linear", "analytic")}
+    assert {(c["family"], c["loss_class"]) for c in index["coverage"]} >= {
+        ("linear", "quadratic"),
+        ("linear", "analytic"),
+    }
     (crash,) = index["errors"]  # a check that raises is a crashed test, not a verdict
     assert crash["nodeid"].endswith("prop_crashing.py::test_crashing") and "ZeroDivisionError" in crash["message"]
     assert "@reproduce_failure(" in crash["message"] and tallies["crashing"]["errors"] == 1
@@ -179,16 +199,19 @@ def test_a_planted_campaign_is_reported_replayable_and_the_same_with_the_same_se
     # Replay reproduces the stored verdicts.
     assert main(["replay", str(violated / "scenario.json"), "--properties-dir", str(properties)]) == 1
     assert "violated: D = 4 >= 4" in capsys.readouterr().out
-    assert main(["replay", str(run / "planted-size-2" / "scenario.json"), "--properties-dir", str(properties),
-                 "--json"]) == 0
+    assert (
+        main(["replay", str(run / "planted-size-2" / "scenario.json"), "--properties-dir", str(properties), "--json"])
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["status"] == "inconclusive"
 
 
 def test_a_clean_campaign_exits_0_with_inconclusive_examples_counted(tmp_path):
     properties = _properties(tmp_path, fine=ALWAYS_FINE, undecided=UNDECIDED)
     report_dir = tmp_path / "reports"
-    result = _flowlaws("run", "--properties-dir", properties, "--seed", 1, "-n", "0", "--report-dir", report_dir,
-                       cwd=tmp_path)
+    result = _flowlaws(
+        "run", "--properties-dir", properties, "--seed", 1, "-n", "0", "--report-dir", report_dir, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 violated" in result.stdout and " 0 inconclusive" not in result.stdout
     assert sorted(p.name for p in report_dir.iterdir()) == ["latest", "quick-seed1"]
@@ -199,15 +222,34 @@ def test_killing_a_run_midway_leaves_earlier_reports_intact(tmp_path):
     report_dir = tmp_path / "reports"
     collector = runs.RunCollector()
     collector.add(summaries.summarize_test("earlier::test", [], module_properties=[{"id": "earlier"}]), 1.0)
-    earlier = folders.write_run(*runs.build_run(collector, run_id="earlier", profile="quick", seed=1,
-                                                   started=0.0, finished=1.0), report_dir, plots=False)
+    earlier = folders.write_run(
+        *runs.build_run(collector, run_id="earlier", profile="quick", seed=1, started=0.0, finished=1.0),
+        report_dir,
+        plots=False,
+    )
     before = {p: p.read_bytes() for p in earlier.rglob("*") if p.is_file()}
     marker = tmp_path / "started"
     process = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "run", "--properties-dir", str(properties), "--profile", "thorough",
-         "-n", "0", "--report-dir", str(report_dir)],
-        cwd=tmp_path, env={**os.environ, "FLOWLAWS_TEST_MARKER": str(marker)}, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            "--properties-dir",
+            str(properties),
+            "--profile",
+            "thorough",
+            "-n",
+            "0",
+            "--report-dir",
+            str(report_dir),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "FLOWLAWS_TEST_MARKER": str(marker)},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
@@ -226,10 +268,27 @@ def test_an_interrupted_run_still_reports_what_finished(tmp_path):
     _properties(tmp_path, fine=ALWAYS_FINE, slow=SLOW)
     marker = tmp_path / "started"
     process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "properties", "-p", "harness.testing.plugin", "-p", "no:cacheprovider",
-         "-p", "no:xdist", "-o", "python_files=prop_*.py", "--flowlaws-profile=thorough", "--hypothesis-seed=1"],
-        cwd=tmp_path, env={**os.environ, "FLOWLAWS_TEST_MARKER": str(marker)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "properties",
+            "-p",
+            "harness.testing.plugin",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "-o",
+            "python_files=prop_*.py",
+            "--flowlaws-profile=thorough",
+            "--hypothesis-seed=1",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "FLOWLAWS_TEST_MARKER": str(marker)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
@@ -247,16 +306,28 @@ def test_an_interrupted_run_still_reports_what_finished(tmp_path):
 def test_minutes_bound_the_campaign(tmp_path):
     properties = _properties(tmp_path, slow=SLOW)
     start = time.monotonic()
-    result = _flowlaws("run", "--properties-dir", properties, "--profile", "thorough", "--minutes", 0.25,
-                       "-n", "0", "--report-dir", tmp_path / "reports", cwd=tmp_path,
-                       env={"FLOWLAWS_TEST_MARKER": str(tmp_path / "started")})
+    result = _flowlaws(
+        "run",
+        "--properties-dir",
+        properties,
+        "--profile",
+        "thorough",
+        "--minutes",
+        0.25,
+        "-n",
+        "0",
+        "--report-dir",
+        tmp_path / "reports",
+        cwd=tmp_path,
+        env={"FLOWLAWS_TEST_MARKER": str(tmp_path / "started")},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert time.monotonic() - start < 90  # 300 examples of 0.5 s would take 150 s
     index = json.loads((folders.latest_run(tmp_path / "reports") / "index.json").read_text())
     assert index["totals"]["skipped"] == 1 and 0 < index["totals"]["examples"] < 300
 
 
-SKIPPED = '''
+SKIPPED = """
 import pytest
 from hypothesis import given, strategies as st
 from harness.verdicts.property import Property, enforce
@@ -270,22 +341,39 @@ PROPERTY = Property(id="skipped", title="Never runs", statement="-", reference="
 @given(st.builds(Scenario, network=st.just("linear:1,1,1")))
 def test_skipped(scenario):
     enforce(PROPERTY, scenario)
-'''
+"""
 
 
 def test_a_campaign_that_ran_no_example_never_claims_no_violation(tmp_path):
     properties = _properties(tmp_path, skipped=SKIPPED)
-    result = _flowlaws("run", "--properties-dir", properties, "-n", "0", "--report-dir", tmp_path / "reports",
-                       cwd=tmp_path)
+    result = _flowlaws(
+        "run", "--properties-dir", properties, "-n", "0", "--report-dir", tmp_path / "reports", cwd=tmp_path
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "no example ran, so nothing was checked" in result.stderr and "no violation" not in result.stdout
 
 
 def test_plain_unit_tests_write_no_report(tmp_path):
     (tmp_path / "test_plain.py").write_text("def test_nothing():\n    assert True\n")
-    result = subprocess.run([sys.executable, "-m", "pytest", "test_plain.py", "-p", "harness.testing.plugin",
-                             "-p", "no:cacheprovider", "-q", "--flowlaws-report-dir", str(tmp_path / "reports")],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "test_plain.py",
+            "-p",
+            "harness.testing.plugin",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--flowlaws-report-dir",
+            str(tmp_path / "reports"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert not (tmp_path / "reports").exists()
 
@@ -293,38 +381,49 @@ def test_plain_unit_tests_write_no_report(tmp_path):
 # ---- bad usage: exit 2, one message, nothing written -------------------------------------------------------
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["run", "--profile", "bogus"], "unknown profile 'bogus'; allowed: quick, ci, thorough"),
-    (["run", "no-such-property"], "unknown property 'no-such-property'"),
-    (["run", "-n", "many"], "-n must be a number of workers"),
-    (["run", "--minutes", "0"], "--minutes must be positive"),
-    (["run", "--minutes", "nan"], "--minutes must be positive and finite"),
-    (["run", "--minutes", "soon"], "--minutes must be a number of minutes"),
-    (["run", "--minutes", "0.05"], "--minutes 0.05 is too short to run any example"),
-    (["run", "-n", "100000"], "-n 100000 is more than 4 workers per core"),
-    (["run", "-n", "-1"], "-n must be a number of workers"),
-    (["run", "--seed", "-1"], "--seed '-1' is not a valid seed; allowed: an integer from 0 to 2**64 - 1"),
-    (["run", "--seed", "1.5"], "is not a valid seed; allowed: an integer from 0 to 2**64 - 1"),
-    (["run", "--seed", "１２"], "is not a valid seed; allowed: an integer from 0 to 2**64 - 1"),
-    (["run", "--seed", str(2**64)], "is not a valid seed; allowed: an integer from 0 to 2**64 - 1"),
-    (["run", "--profile", "ci", "--seed", "3"], "--seed has no effect with --profile ci"),
-    (["run", "--profile", "replay"], "unknown profile 'replay'"),
-    (["replay", "/no/such/scenario.json"], "cannot read scenario file"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "--profile", "bogus"], "unknown profile 'bogus'; allowed: quick, ci, thorough"),
+        (["run", "no-such-property"], "unknown property 'no-such-property'"),
+        (["run", "-n", "many"], "-n must be a number of workers"),
+        (["run", "--minutes", "0"], "--minutes must be positive"),
+        (["run", "--minutes", "nan"], "--minutes must be positive and finite"),
+        (["run", "--minutes", "soon"], "--minutes must be a number of minutes"),
+        (["run", "--minutes", "0.05"], "--minutes 0.05 is too short to run any example"),
+        (["run", "-n", "100000"], "-n 100000 is more than 4 workers per core"),
+        (["run", "-n", "-1"], "-n must be a number of workers"),
+        (["run", "--seed", "-1"], "--seed '-1' is not a valid seed; allowed: an integer from 0 to 2**64 - 1"),
+        (["run", "--seed", "1.5"], "is not a valid seed; allowed: an integer from 0 to 2**64 - 1"),
+        (["run", "--seed", "１２"], "is not a valid seed; allowed: an integer from 0 to 2**64 - 1"),
+        (["run", "--seed", str(2**64)], "is not a valid seed; allowed: an integer from 0 to 2**64 - 1"),
+        (["run", "--profile", "ci", "--seed", "3"], "--seed has no effect with --profile ci"),
+        (["run", "--profile", "replay"], "unknown profile 'replay'"),
+        (["replay", "/no/such/scenario.json"], "cannot read scenario file"),
+    ],
+)
 def test_bad_usage_is_one_message_and_exit_2(argv, message, capsys):
     assert main(argv) == 2
     captured = capsys.readouterr()
     assert message in captured.err and len(captured.err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("text, message", [
-    ("{not json", "is corrupted: not valid JSON"),
-    ('{"format": "something-else"}', "not a flowlaws scenario"),
-    ('{"format": "flowlaws-scenario/1", "network": "linear:2,1,1", "data": "augmented", "group": "flip", '
-     '"arrays": {"x": [[1.0]], "y": [[1.0]], "theta0": [0.0]}, "property": "x"}', "is corrupted"),
-    ('{"format": "flowlaws-scenario/1", "network": "linear:1,1,1", "property": "no-such-property"}',
-     "which no property module defines"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{not json", "is corrupted: not valid JSON"),
+        ('{"format": "something-else"}', "not a flowlaws scenario"),
+        (
+            '{"format": "flowlaws-scenario/1", "network": "linear:2,1,1", "data": "augmented", "group": "flip", '
+            '"arrays": {"x": [[1.0]], "y": [[1.0]], "theta0": [0.0]}, "property": "x"}',
+            "is corrupted",
+        ),
+        (
+            '{"format": "flowlaws-scenario/1", "network": "linear:1,1,1", "property": "no-such-property"}',
+            "which no property module defines",
+        ),
+    ],
+)
 def test_a_corrupted_scenario_file_is_one_message_and_exit_2(tmp_path, text, message, capsys):
     path = tmp_path / "scenario.json"
     path.write_text(text)
@@ -348,8 +447,9 @@ def test_list_shows_properties_families_groups_and_losses(tmp_path, capsys):
     properties = _properties(tmp_path, size=PLANTED_SIZE)
     assert main(["list", "--json", "--properties-dir", str(properties)]) == 0
     listing = json.loads(capsys.readouterr().out)
-    assert listing["properties"] == [{"id": "planted-size", "title": "Networks have D < 4", "module": "prop_size",
-                                      "exploration": False}]
+    assert listing["properties"] == [
+        {"id": "planted-size", "title": "Networks have D < 4", "module": "prop_size", "exploration": False}
+    ]
     assert "linear" in listing["families"] and any(g["spec"] == "cyclic" for g in listing["groups"])
     assert {"name": "mse", "class": "quadratic", "formula": "½‖f − y‖²"} in listing["losses"]
     assert main(["list", "--properties-dir", str(properties)]) == 0
@@ -364,7 +464,12 @@ def test_selfcheck_refutes_the_planted_conjecture_with_a_small_counterexample(tm
     assert result["refuted"] and result["D"] <= 5 and result["loss"] == "mse"
     assert result["augmented_laws"] > result["free_laws"]
     assert (result["arch"], result["group"], result["D"], result["free_laws"], result["augmented_laws"]) == (
-        "linear:3,1,1", "cyclic/trivial", 4, 1, 2)  # the worked example of DESIGN.md §1, found every time
+        "linear:3,1,1",
+        "cyclic/trivial",
+        4,
+        1,
+        2,
+    )  # the worked example of DESIGN.md §1, found every time
     folder = Path(result["report"])
     assert {"drift.png", "spectrum.png", "scenario.json", "report.md"} <= {p.name for p in folder.iterdir()}
     assert main(["replay", str(folder / "scenario.json")]) == 1
@@ -378,7 +483,9 @@ def test_campaign_exit_codes_are_one_enum_with_a_message_each(capsys):
     assert all(code.message for code in CampaignExit)
     totals = {"examples": 3, "holds": 2, "violated": 1, "inconclusive": 0, "errors": 0, "skipped": 0}
     assert _conclude(1, False, {"totals": totals, "report": "r"}) is CampaignExit.VIOLATION
-    assert _conclude(0, False, {"totals": {**totals, "examples": 0, "violated": 0, "holds": 0}, "report": "r"}) \
+    assert (
+        _conclude(0, False, {"totals": {**totals, "examples": 0, "violated": 0, "holds": 0}, "report": "r"})
         is CampaignExit.NOTHING_CHECKED
+    )
     assert _conclude(0, False, None, stopped_by=signal.SIGTERM) is CampaignExit.TERMINATED
     capsys.readouterr()

@@ -87,6 +87,7 @@ def test_and_then_stops_at_the_first_step_that_does_not_hold():
         def run():
             called.append(name)
             return case(status, name)
+
         return run
 
     undecided = and_then(step("premise", U), step("claim", V))

@@ -19,14 +19,29 @@ def certified_or_inconclusive(result: LawCount) -> LawCount:
     return result
 
 
-@pytest.mark.parametrize("arch,laws", [
-    ("linear:2,2,1", 3), ("linear:3,2,2", 3), ("linear:2,3,1", 6), ("linear:1,3,1", 5),  # O1, r(r+1)/2 and r > n+m
-    ("deep-linear:2,2,2", 3), ("deep-linear:2,3,2", 6), ("deep-linear:2,1,2", 1), ("deep-linear:1,2,1", 3),  # O4
-    ("deep-linear:2,2,2,2", 6), ("deep-linear:1,2,2,1", 7),  # O4, O4b (scalar Φ: D − 1)
-    ("poly:2,2,1,k=2", 2), ("poly:2,3,1,k=2", 3), ("poly:2,2,2,k=3", 2),  # O9: one per hidden neuron
-    ("attention:n=2,d=2,dk=1,dv=1", 2), ("attention:n=2,d=2,dk=2,dv=1", 4), ("attention:n=2,d=2,dk=1,dv=2", 2),
-    ("attention:n=3,d=2,dk=2,dv=2", 4), ("attention:n=1,d=2,dk=2,dv=1", 5),  # O16 (t = 1 has extra laws)
-])
+@pytest.mark.parametrize(
+    "arch,laws",
+    [
+        ("linear:2,2,1", 3),
+        ("linear:3,2,2", 3),
+        ("linear:2,3,1", 6),
+        ("linear:1,3,1", 5),  # O1, r(r+1)/2 and r > n+m
+        ("deep-linear:2,2,2", 3),
+        ("deep-linear:2,3,2", 6),
+        ("deep-linear:2,1,2", 1),
+        ("deep-linear:1,2,1", 3),  # O4
+        ("deep-linear:2,2,2,2", 6),
+        ("deep-linear:1,2,2,1", 7),  # O4, O4b (scalar Φ: D − 1)
+        ("poly:2,2,1,k=2", 2),
+        ("poly:2,3,1,k=2", 3),
+        ("poly:2,2,2,k=3", 2),  # O9: one per hidden neuron
+        ("attention:n=2,d=2,dk=1,dv=1", 2),
+        ("attention:n=2,d=2,dk=2,dv=1", 4),
+        ("attention:n=2,d=2,dk=1,dv=2", 2),
+        ("attention:n=3,d=2,dk=2,dv=2", 4),
+        ("attention:n=1,d=2,dk=2,dv=1", 5),  # O16 (t = 1 has extra laws)
+    ],
+)
 def test_free_counts_reproduce_the_literature(arch, laws):
     result = certified_or_inconclusive(count_laws(arch, "free", "mse", find_explicit=False))
     assert result.laws == laws and result.free_laws == laws and result.extra_laws == 0
@@ -46,12 +61,15 @@ def test_worked_example_under_logcosh_has_only_the_free_law():
     assert result.method == "pointwise-span" and result.gap.ratio > 1e6
 
 
-@pytest.mark.parametrize("arch,rot,spm", [
-    ("linear:2,2,2", "rot:4/trivial", "spm:2,-1/trivial"),
-    ("linear:2,2,2", "rot:4/same", "spm:2,-1/same"),
-    ("linear:4,2,1", "rot:4/sign", "spm:2,-1,4,-3/sign"),
-    ("linear:4,1,1", "rot:4/trivial", "spm:2,-1,4,-3/trivial"),
-])
+@pytest.mark.parametrize(
+    "arch,rot,spm",
+    [
+        ("linear:2,2,2", "rot:4/trivial", "spm:2,-1/trivial"),
+        ("linear:2,2,2", "rot:4/same", "spm:2,-1/same"),
+        ("linear:4,2,1", "rot:4/sign", "spm:2,-1,4,-3/sign"),
+        ("linear:4,1,1", "rot:4/trivial", "spm:2,-1,4,-3/trivial"),
+    ],
+)
 def test_rot4_float_path_agrees_with_the_signed_permutation(arch, rot, spm):
     floating = certified_or_inconclusive(count_laws(arch, "augmented", "mse", rot, find_explicit=False))
     exact = certified_or_inconclusive(count_laws(arch, "augmented", "mse", spm, find_explicit=False))
@@ -61,12 +79,15 @@ def test_rot4_float_path_agrees_with_the_signed_permutation(arch, rot, spm):
     assert floating.gap.ratio > 1e6 and floating.singular_values
 
 
-@pytest.mark.parametrize("arch,group", [("linear:3,2,2", "cyclic/trivial"), ("linear:2,2,2", "swap:0,1/sign"),
-                                        ("poly:2,2,1,k=2", "flip/sign")])
+@pytest.mark.parametrize(
+    "arch,group",
+    [("linear:3,2,2", "cyclic/trivial"), ("linear:2,2,2", "swap:0,1/sign"), ("poly:2,2,1,k=2", "flip/sign")],
+)
 def test_exact_and_float_methods_agree(arch, group):
     exact = certified_or_inconclusive(count_laws(arch, "augmented", "mse", group, find_explicit=False))
-    floating = certified_or_inconclusive(count_laws(arch, "augmented", "mse", group, method="float",
-                                                    find_explicit=False))
+    floating = certified_or_inconclusive(
+        count_laws(arch, "augmented", "mse", group, method="float", find_explicit=False)
+    )
     assert exact.laws == floating.laws and exact.free_laws == floating.free_laws
 
 
@@ -77,11 +98,13 @@ def test_free_counts_do_not_depend_on_the_loss(loss):
     assert other.laws == mse.laws == 3
 
 
-@pytest.mark.parametrize("loss,arch", [("logistic", "linear:2,2,1"), ("exp", "linear:2,2,1"),
-                                       ("cross-entropy", "linear:2,1,2")])
+@pytest.mark.parametrize(
+    "loss,arch", [("logistic", "linear:2,2,1"), ("exp", "linear:2,2,1"), ("cross-entropy", "linear:2,1,2")]
+)
 def test_label_losses_are_counted_by_pointwise_span(loss, arch):
-    result = certified_or_inconclusive(count_laws(arch, "augmented", loss, "swap:0,1/same" if loss == "cross-entropy"
-                                                  else "flip/sign"))
+    result = certified_or_inconclusive(
+        count_laws(arch, "augmented", loss, "swap:0,1/same" if loss == "cross-entropy" else "flip/sign")
+    )
     assert result.method == "pointwise-span" and result.extra_laws == 0
 
 
@@ -91,14 +114,16 @@ def test_huber_is_flagged_outside_the_theorem():
 
 
 def test_quartic_loses_the_mse_extra_law_on_the_worked_example():
-    result = certified_or_inconclusive(count_laws("linear:3,1,1", "augmented", "quartic", "cyclic/trivial",
-                                                  find_explicit=False))
+    result = certified_or_inconclusive(
+        count_laws("linear:3,1,1", "augmented", "quartic", "cyclic/trivial", find_explicit=False)
+    )
     assert result.method == "exact-modular" and result.laws == 1
 
 
 def test_depth_cap_gives_inconclusive_not_a_count():
-    result = certified_or_inconclusive(count_laws("linear:4,4,4", "augmented", "mse", "cyclic/trivial", max_depth=2,
-                                                  find_explicit=False))
+    result = certified_or_inconclusive(
+        count_laws("linear:4,4,4", "augmented", "mse", "cyclic/trivial", max_depth=2, find_explicit=False)
+    )
     assert result.laws is None and result.stop_reason == "depth-cap"
     assert result.to_dict()["laws"] is None
 
@@ -131,32 +156,48 @@ def test_result_is_frozen_and_serialisable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.laws = 5
     data = result.to_dict()
-    for key in ("arch", "group", "data", "loss", "D", "laws", "free_laws", "extra_laws", "lie_rank_by_level",
-                "certified", "method", "explicit_laws", "seconds"):
+    for key in (
+        "arch",
+        "group",
+        "data",
+        "loss",
+        "D",
+        "laws",
+        "free_laws",
+        "extra_laws",
+        "lie_rank_by_level",
+        "certified",
+        "method",
+        "explicit_laws",
+        "seconds",
+    ):
         assert key in data
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(network="linear:2,x,1"), "not an integer"),
-    (dict(network="mlp:2,2"), "unknown network spec"),
-    (dict(data_class="augmented"), "needs a group"),
-    (dict(data_class="everything"), "data class"),
-    (dict(loss="l1"), "unknown loss"),
-    (dict(group="swap:0,5", data_class="augmented"), "distinct coordinates"),
-    (dict(group="rot:4", data_class="augmented", method="exact"), "float"),
-    (dict(group="rot:4", data_class="augmented", find_explicit=True), "exact"),
-    (dict(loss="logistic", network="linear:2,1,2"), "scalar output"),
-    (dict(method="symbolic"), "method"),
-    (dict(max_depth=-1), r"max_depth=-1 must be an integer from 1 to 32"),
-    (dict(max_depth=0), r"max_depth=0 must be an integer from 1 to 32"),
-    (dict(max_depth=2.5), r"max_depth=2.5 must be an integer"),
-    (dict(max_depth=10**6), r"max_depth=1000000 must be an integer from 1 to 32"),
-    (dict(seed=-1), r"seed=-1 is not a valid seed; allowed: an integer from 0 to 2\*\*64 - 1"),
-    (dict(seed=0.5), r"seed=0.5 is not a valid seed"),
-    (dict(find_explicit="yes"), r"find_explicit='yes' must be True, False or None"),
-    (dict(max_samples=0), r"max_samples=0 must be an integer from 1 to 1,000,000"),
-    (dict(explicit_max_params=-1), r"explicit_max_params=-1 must be an integer from 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(network="linear:2,x,1"), "not an integer"),
+        (dict(network="mlp:2,2"), "unknown network spec"),
+        (dict(data_class="augmented"), "needs a group"),
+        (dict(data_class="everything"), "data class"),
+        (dict(loss="l1"), "unknown loss"),
+        (dict(group="swap:0,5", data_class="augmented"), "distinct coordinates"),
+        (dict(group="rot:4", data_class="augmented", method="exact"), "float"),
+        (dict(group="rot:4", data_class="augmented", find_explicit=True), "exact"),
+        (dict(loss="logistic", network="linear:2,1,2"), "scalar output"),
+        (dict(method="symbolic"), "method"),
+        (dict(max_depth=-1), r"max_depth=-1 must be an integer from 1 to 32"),
+        (dict(max_depth=0), r"max_depth=0 must be an integer from 1 to 32"),
+        (dict(max_depth=2.5), r"max_depth=2.5 must be an integer"),
+        (dict(max_depth=10**6), r"max_depth=1000000 must be an integer from 1 to 32"),
+        (dict(seed=-1), r"seed=-1 is not a valid seed; allowed: an integer from 0 to 2\*\*64 - 1"),
+        (dict(seed=0.5), r"seed=0.5 is not a valid seed"),
+        (dict(find_explicit="yes"), r"find_explicit='yes' must be True, False or None"),
+        (dict(max_samples=0), r"max_samples=0 must be an integer from 1 to 1,000,000"),
+        (dict(explicit_max_params=-1), r"explicit_max_params=-1 must be an integer from 0"),
+    ],
+)
 def test_bad_input_is_one_clear_error(kwargs, match):
     arguments = dict(network="linear:2,1,1", data_class="free", loss="mse")
     arguments.update(kwargs)

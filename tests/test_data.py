@@ -56,10 +56,13 @@ def test_moments_equal_mean_over_rows_for_attention():
     np.testing.assert_allclose(M, psi.T @ psi / 12)
 
 
-@pytest.mark.parametrize("loss, check", [
-    ("logistic", lambda y: set(np.unique(y)) <= {-1.0, 1.0}),
-    ("cross-entropy", lambda y: np.allclose(y.sum(axis=1), 1) and (y >= 0).all()),
-])
+@pytest.mark.parametrize(
+    "loss, check",
+    [
+        ("logistic", lambda y: set(np.unique(y)) <= {-1.0, 1.0}),
+        ("cross-entropy", lambda y: np.allclose(y.sum(axis=1), 1) and (y >= 0).all()),
+    ],
+)
 def test_targets_suit_the_loss(loss, check):
     rng = np.random.default_rng(3)
     network = parse_network("linear:3,2,1" if loss == "logistic" else "linear:3,2,3")
@@ -93,6 +96,7 @@ def test_augment_checks_dimensions():
 
 
 # --- is_closed: exact semantics (a one-to-one matching within tol·scale), O(N log N) ------------------------
+
 
 def closed_by_assignment(data, group, tol=1e-9):
     """The reference: for each g, a one-to-one matching of moved with original samples within tol·scale exists
@@ -139,8 +143,9 @@ def test_tolerance_boundary_is_in_the_max_norm():
     assert not is_closed(DataSet(x, np.zeros((2, 1))), group, tol=0.9e-9)
 
 
-@pytest.mark.parametrize("spec,group_spec", [("linear:3,1,1", "cyclic/trivial"), ("linear:4,1,1", "rot:4"),
-                                             ("linear:3,2,1", "flip/sign")])
+@pytest.mark.parametrize(
+    "spec,group_spec", [("linear:3,1,1", "cyclic/trivial"), ("linear:4,1,1", "rot:4"), ("linear:3,2,1", "flip/sign")]
+)
 def test_is_closed_agrees_with_the_brute_force_matching(spec, group_spec):
     network = parse_network(spec)
     group = build_group(group_spec, network)
@@ -171,10 +176,14 @@ def test_is_closed_on_60000_samples_is_fast_and_small():
 
 # --- size guards and seeds ---------------------------------------------------------------------------------
 
+
 def test_sample_counts_are_bounded_before_any_array_is_built():
     network = parse_network("linear:3,2,2")
-    with pytest.raises(InvalidInput, match=r"n_samples=300000000: 300,000,000 samples of 5 numbers each .* above "
-                                           r"the limit of 10,000,000 \(80 MB\); allowed: at most 2,000,000 samples"):
+    with pytest.raises(
+        InvalidInput,
+        match=r"n_samples=300000000: 300,000,000 samples of 5 numbers each .* above "
+        r"the limit of 10,000,000 \(80 MB\); allowed: at most 2,000,000 samples",
+    ):
         random_dataset(network, 300_000_000, np.random.default_rng(0))
     with pytest.raises(InvalidInput, match=r"--samples 900000: 900,000 samples × 3 group elements"):
         check_data_size(network, 900_000, 3, name="--samples")

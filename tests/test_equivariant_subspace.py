@@ -45,6 +45,7 @@ def test_parameter_actions_make_the_network_equivariant(spec, group_spec, hidden
 def test_actions_are_orthogonal_representations(spec, group_spec):
     network = parse_network(spec)
     group = build_group(group_spec, network)
+
     def key(matrix):
         return (np.asarray(matrix, dtype=float).round(9) + 0.0).tobytes()  # + 0.0 folds −0.0 into 0.0
 
@@ -70,14 +71,17 @@ def test_split_points_find_the_planes_of_a_rotation():
     assert split_points([np.asarray(g, dtype=float) for g in cyclic.inputs]) == (4,)
 
 
-@pytest.mark.parametrize("spec, group_spec, loss", [
-    ("linear:3,1,1", "cyclic/trivial", "mse"),
-    ("linear:3,3,3", "cyclic/same", "logcosh"),
-    ("deep-linear:3,3,2,1", "cyclic/trivial", "cauchy"),
-    ("poly:3,2,1,k=2", "swap:0,1/sign", "mse"),
-    ("linear:4,2,4", "rot:4/same", "quartic"),
-    ("attention:n=2,d=3,dk=2,dv=1", "cyclic/trivial", "logcosh"),
-])
+@pytest.mark.parametrize(
+    "spec, group_spec, loss",
+    [
+        ("linear:3,1,1", "cyclic/trivial", "mse"),
+        ("linear:3,3,3", "cyclic/same", "logcosh"),
+        ("deep-linear:3,3,2,1", "cyclic/trivial", "cauchy"),
+        ("poly:3,2,1,k=2", "swap:0,1/sign", "mse"),
+        ("linear:4,2,4", "rot:4/same", "quartic"),
+        ("attention:n=2,d=3,dk=2,dv=1", "cyclic/trivial", "logcosh"),
+    ],
+)
 def test_augmented_flow_stays_on_the_equivariant_subspace(spec, group_spec, loss):
     verdict = equivariant_subspace_check(Scenario(spec, loss, group_spec, "augmented", n_samples=3, seed=1))
     assert verdict.status is Status.HOLDS, verdict.reason
@@ -87,17 +91,21 @@ def test_augmented_flow_stays_on_the_equivariant_subspace(spec, group_spec, loss
     assert all(v["largest_normal_component"] <= 1e-9 for v in held if v not in by_flow)
 
 
-@pytest.mark.parametrize("spec, group_spec, loss", [
-    ("linear:3,1,1", "cyclic/trivial", "mse"),
-    ("linear:3,3,3", "cyclic/same", "logcosh"),
-    ("deep-linear:3,3,2,1", "cyclic/trivial", "cauchy"),
-    ("poly:3,2,1,k=2", "swap:0,1/sign", "mse"),
-    ("attention:n=2,d=3,dk=2,dv=1", "cyclic/trivial", "logcosh"),
-])
+@pytest.mark.parametrize(
+    "spec, group_spec, loss",
+    [
+        ("linear:3,1,1", "cyclic/trivial", "mse"),
+        ("linear:3,3,3", "cyclic/same", "logcosh"),
+        ("deep-linear:3,3,2,1", "cyclic/trivial", "cauchy"),
+        ("poly:3,2,1,k=2", "swap:0,1/sign", "mse"),
+        ("attention:n=2,d=3,dk=2,dv=1", "cyclic/trivial", "logcosh"),
+    ],
+)
 def test_planted_plain_data_leave_the_subspace(spec, group_spec, loss):
     # The same check on data that are NOT augmented: the theorem's premise is gone and E is left.
-    verdict = equivariant_subspace_check(Scenario(spec, loss, group_spec, "free", n_samples=3, seed=1),
-                                         plant=Plant(plain_data=True))
+    verdict = equivariant_subspace_check(
+        Scenario(spec, loss, group_spec, "free", n_samples=3, seed=1), plant=Plant(plain_data=True)
+    )
     assert verdict.status is Status.VIOLATED, verdict.reason
     assert "leaves E" in verdict.reason
 
@@ -110,11 +118,14 @@ def test_planted_loss_that_is_not_invariant_leaves_the_subspace():
     assert verdict.status is Status.VIOLATED, verdict.reason
 
 
-@pytest.mark.parametrize("spec, group_spec, reason", [
-    ("attention:n=3,d=2,dk=1,dv=2,mask=causal", "tokens-cyclic/same", "no natural parameter action"),
-    ("attention:n=3,d=2,dk=1,dv=2", "tokens-cyclic/same", "whole parameter space"),
-    ("linear:2,2,2", "flip/sign", "E = {0}"),
-])
+@pytest.mark.parametrize(
+    "spec, group_spec, reason",
+    [
+        ("attention:n=3,d=2,dk=1,dv=2,mask=causal", "tokens-cyclic/same", "no natural parameter action"),
+        ("attention:n=3,d=2,dk=1,dv=2", "tokens-cyclic/same", "whole parameter space"),
+        ("linear:2,2,2", "flip/sign", "E = {0}"),
+    ],
+)
 def test_vacuous_or_inapplicable_cases_are_inconclusive(spec, group_spec, reason):
     verdict = equivariant_subspace_check(Scenario(spec, "mse", group_spec, "augmented", n_samples=2, seed=0))
     assert verdict.status is Status.INCONCLUSIVE and reason in verdict.reason
@@ -122,10 +133,15 @@ def test_vacuous_or_inapplicable_cases_are_inconclusive(spec, group_spec, reason
 
 # --- hunt cases that now decide: slow starts that defeated Gauss–Legendre's fixed steps (max_steps) ------------
 
-@pytest.mark.parametrize("scenario", [
-    Scenario("attention:n=1,d=2,dk=1,dv=2", "mse", "sym/same", "augmented", n_samples=3, seed=3, targets="teacher"),
-    Scenario("poly:3,1,4,k=3", "quartic", "dihedral/trivial", "augmented", n_samples=4, seed=2, targets="teacher"),
-], ids=["attention-sym-same", "poly-dihedral-quartic"])
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        Scenario("attention:n=1,d=2,dk=1,dv=2", "mse", "sym/same", "augmented", n_samples=3, seed=3, targets="teacher"),
+        Scenario("poly:3,1,4,k=3", "quartic", "dihedral/trivial", "augmented", n_samples=4, seed=2, targets="teacher"),
+    ],
+    ids=["attention-sym-same", "poly-dihedral-quartic"],
+)
 def test_slow_starts_are_decided_by_adaptive_runs(scenario):
     verdict = equivariant_subspace_check(scenario)
     assert verdict.status is Status.HOLDS, verdict.reason
@@ -135,8 +151,9 @@ def test_slow_starts_are_decided_by_adaptive_runs(scenario):
 
 def test_scope_filter_leaves_out_vacuous_draws():
     # sign cycle on a polynomial network: v = 0 on E, so f ≡ 0 there and P_E θ₀ is stationary (nothing to test)
-    assert not has_something_to_test(Scenario("poly:6,1,1,k=2", "mse", "spm:-5,-1,-6,-4,-3,-2/trivial", "augmented",
-                                              n_samples=1, seed=15680))
+    assert not has_something_to_test(
+        Scenario("poly:6,1,1,k=2", "mse", "spm:-5,-1,-6,-4,-3,-2/trivial", "augmented", n_samples=1, seed=15680)
+    )
     assert has_something_to_test(Scenario("linear:3,2,1", "mse", "cyclic/trivial", "augmented", seed=1))
 
 
@@ -157,9 +174,33 @@ def test_an_unstable_e_is_measured_along_its_most_unstable_direction():
     # along one direction only; fresh random probes each interval saw ×1.2 (most of their length lies in stable
     # directions) and let the judged window run into amplified round-off. Probes carried along the direction that
     # grew most (Benettin) see the real growth and end the window in time.
-    arrays = {"x": [[0.18905338179353307, -0.5227484414807474], [-0.41306354339189344, -2.4414673826398556], [-0.5227484414807474, 0.18905338179353307], [-2.4414673826398556, -0.41306354339189344]], "y": [[-0.7580597659474597, 0.19360034545905422], [-3.375143876846964, 1.5782166468569179], [0.19360034545905422, -0.7580597659474597], [1.5782166468569179, -3.375143876846964]], "theta0": [-0.3288239040579627, -0.7921467553588982, 0.45495807124085547, -0.09919805171738795, 0.5452887139646817, -0.6071856998706371, 0.12682784711186987, -0.8922740434297903]}
-    scenario = Scenario("linear:2,2,2", "quartic", "cyclic/same", "augmented", n_samples=2, seed=2, targets="teacher",
-                        arrays=arrays)
+    arrays = {
+        "x": [
+            [0.18905338179353307, -0.5227484414807474],
+            [-0.41306354339189344, -2.4414673826398556],
+            [-0.5227484414807474, 0.18905338179353307],
+            [-2.4414673826398556, -0.41306354339189344],
+        ],
+        "y": [
+            [-0.7580597659474597, 0.19360034545905422],
+            [-3.375143876846964, 1.5782166468569179],
+            [0.19360034545905422, -0.7580597659474597],
+            [1.5782166468569179, -3.375143876846964],
+        ],
+        "theta0": [
+            -0.3288239040579627,
+            -0.7921467553588982,
+            0.45495807124085547,
+            -0.09919805171738795,
+            0.5452887139646817,
+            -0.6071856998706371,
+            0.12682784711186987,
+            -0.8922740434297903,
+        ],
+    }
+    scenario = Scenario(
+        "linear:2,2,2", "quartic", "cyclic/same", "augmented", n_samples=2, seed=2, targets="teacher", arrays=arrays
+    )
     verdict = equivariant_subspace_check(scenario)
     assert verdict.status is Status.HOLDS, verdict.reason
     assert verdict.evidence["trivial"]["distance_after_window"] > 1e-3  # round-off does leave E later, unjudged
@@ -167,11 +208,16 @@ def test_an_unstable_e_is_measured_along_its_most_unstable_direction():
 
 # --- flows that cannot show anything (E too unstable, or barely moving): decided by tangency ------------------
 
-@pytest.mark.parametrize("scenario", [
-    Scenario("poly:2,1,1,k=2", "mse", "cyclic/trivial", "augmented", n_samples=1, seed=0),
-    Scenario("deep-linear:4,1,4", "quartic", "sym/same", "augmented", n_samples=2, seed=471),
-    Scenario("poly:4,1,1,k=3", "mse", "spm:2,1,3,4/trivial", "augmented", n_samples=1, seed=2),
-], ids=["poly-unstable-E", "deep-linear-unstable-E", "poly-barely-moves"])
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        Scenario("poly:2,1,1,k=2", "mse", "cyclic/trivial", "augmented", n_samples=1, seed=0),
+        Scenario("deep-linear:4,1,4", "quartic", "sym/same", "augmented", n_samples=2, seed=471),
+        Scenario("poly:4,1,1,k=3", "mse", "spm:2,1,3,4/trivial", "augmented", n_samples=1, seed=2),
+    ],
+    ids=["poly-unstable-E", "deep-linear-unstable-E", "poly-barely-moves"],
+)
 def test_flows_that_cannot_decide_are_decided_by_tangency(scenario):
     # Hunt inconclusives ("E is unstable: round-off amplified 1e4× before θ moved", "the flow barely moved"). The
     # last one also read as a false violation while the tangency test still used the saved states: near a

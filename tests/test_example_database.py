@@ -18,7 +18,7 @@ from pathlib import Path
 
 from harness.reporting import folders
 
-PLANTED = '''
+PLANTED = """
 import json, os
 from hypothesis import given, strategies as st
 from harness.verdicts.property import Property, enforce
@@ -42,7 +42,7 @@ def test_planted(scenario):
 @given(st.builds(Scenario, network=st.just("linear:2,1,1"), seed=st.integers(0, 10**6)))
 def test_planted_too(scenario):
     enforce(PROPERTY, scenario)
-'''
+"""
 
 REPOSITORY = Path(__file__).resolve().parent.parent  # tests are not installed; the repository's own files
 
@@ -66,10 +66,26 @@ def _entries(database: Path) -> int:
 
 def _run(project: Path, database: Path, log: Path, seed: int, run_id: str):
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--seed", str(seed), "-n", "0", "--run-id", run_id,
-         "--no-plots", "planted"],
-        cwd=project, env={**os.environ, "FLOWLAWS_EXAMPLE_DB": str(database), "FLOWLAWS_TEST_LOG": str(log)},
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            "--seed",
+            str(seed),
+            "-n",
+            "0",
+            "--run-id",
+            run_id,
+            "--no-plots",
+            "planted",
+        ],
+        cwd=project,
+        env={**os.environ, "FLOWLAWS_EXAMPLE_DB": str(database), "FLOWLAWS_TEST_LOG": str(log)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_campaign_writes_its_failure_to_the_database_and_the_next_replays_it_first(tmp_path):
@@ -97,9 +113,9 @@ def test_a_campaign_writes_its_failure_to_the_database_and_the_next_replays_it_f
 def _readme_recipe(gateways: list[str]) -> list[str]:
     """The pytest command of README's multi-host recipe, its ``--tx`` gateways replaced by ``gateways``."""
     text = (REPOSITORY / "README.md").read_text()
-    section = text[text.index("*One controller, workers on several hosts*"):]
-    block = section[section.index("```") + 3:]
-    block = block[block.index("\n") + 1:block.index("```")]
+    section = text[text.index("*One controller, workers on several hosts*") :]
+    block = section[section.index("```") + 3 :]
+    block = block[block.index("\n") + 1 : block.index("```")]
     lines = [line.split("#")[0].strip() for line in block.replace("\\\n", " ").splitlines()]
     (command,) = [line for line in lines if "pytest" in line]
     words = shlex.split(command)
@@ -130,7 +146,13 @@ def test_readme_multi_host_recipe_with_two_working_copies_and_one_shared_databas
     assert not (host1 / "reports").exists() and not (host2 / "reports").exists()  # only the controller writes
     # Run again with another seed: both gateways replay the shared failures before generating anything.
     log.unlink()
-    again = subprocess.run([*recipe[:recipe.index("42")], "43", *recipe[recipe.index("42") + 1:]], cwd=controller,
-                           env=environment, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [*recipe[: recipe.index("42")], "43", *recipe[recipe.index("42") + 1 :]],
+        cwd=controller,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 1, again.stdout + again.stderr
     assert _checked(log)[:2] == [500, 500]

@@ -51,10 +51,25 @@ def _environment(root: Path) -> dict:
 
 
 def test_pytest_collects_runs_and_reports_the_new_property(user_project):
-    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "-q",
-                             "--flowlaws-profile=quick", "--hypothesis-seed=2"],
-                            cwd=user_project, env=_environment(user_project), capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            "-q",
+            "--flowlaws-profile=quick",
+            "--hypothesis-seed=2",
+        ],
+        cwd=user_project,
+        env=_environment(user_project),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
     index = json.loads((folders.latest_run(user_project / "reports") / "index.json").read_text())
@@ -66,10 +81,28 @@ def test_flowlaws_run_and_list_pick_up_the_new_property(user_project, capsys):
     properties = user_project / "properties"
     assert main(["list", "--json", "--properties-dir", str(properties)]) == 0
     assert [p["id"] for p in json.loads(capsys.readouterr().out)["properties"]] == [TEMPLATE_ID]
-    result = subprocess.run([sys.executable, "-m", "harness.cli", "run", TEMPLATE_ID, "--properties-dir",
-                             str(properties), "-n", "0", "--seed", "3", "--report-dir", str(user_project / "runs")],
-                            cwd=user_project, env=_environment(user_project), capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            TEMPLATE_ID,
+            "--properties-dir",
+            str(properties),
+            "-n",
+            "0",
+            "--seed",
+            "3",
+            "--report-dir",
+            str(user_project / "runs"),
+        ],
+        cwd=user_project,
+        env=_environment(user_project),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     index_md = (user_project / "runs" / "quick-seed3" / "index.md").read_text()
     assert f"| {TEMPLATE_ID} | G-augmented data sets are closed under G |" in index_md

@@ -44,6 +44,7 @@ def test_rotation_extra_laws_found_through_the_surrogate():
 
 # --- the class's own moment span, read as rationals (found by the hunt: rot:6 on degree-2 features) ----------
 
+
 def test_rational_moment_basis_reads_a_rational_span_and_refuses_an_irrational_one():
     import math
 

@@ -18,8 +18,13 @@ from harness.model.groups import build_group
 from harness.model.losses import get_loss
 from harness.model.specs import parse_network
 
-NETWORKS = ["linear:3,2,2", "deep-linear:2,3,2", "poly:2,2,1,k=3", "attention:n=3,d=2,dk=1,dv=2",
-            "attention:n=3,d=2,dk=1,dv=1,mask=causal,decay=0.5"]
+NETWORKS = [
+    "linear:3,2,2",
+    "deep-linear:2,3,2",
+    "poly:2,2,1,k=3",
+    "attention:n=3,d=2,dk=1,dv=2",
+    "attention:n=3,d=2,dk=1,dv=1,mask=causal,decay=0.5",
+]
 
 
 @pytest.mark.parametrize("spec", NETWORKS)
@@ -68,8 +73,15 @@ def test_exact_evaluation_matches_float_at_integer_points():
     theta = rng.integers(-3, 4, network.n_params)
     tuples = family.exact_tuples().astype(float)
     K = network.n_features
-    floats = np.stack([-network.polynomial.vjp(theta.astype(float), network.phi(theta.astype(float))
-                                               @ t[: K * K].reshape(K, K) - t[K * K:].reshape(1, K)) for t in tuples])
+    floats = np.stack(
+        [
+            -network.polynomial.vjp(
+                theta.astype(float),
+                network.phi(theta.astype(float)) @ t[: K * K].reshape(K, K) - t[K * K :].reshape(1, K),
+            )
+            for t in tuples
+        ]
+    )
     exact = family.evaluate_at(family.basis, theta)
     assert np.array_equal(exact, np.mod(np.rint(floats).astype(np.int64), PRIME))
 

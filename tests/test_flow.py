@@ -32,6 +32,7 @@ def flow_and_theta(spec="linear:3,2,2", loss="mse", **options):
 
 # --- the gradient ------------------------------------------------------------------------------------
 
+
 def reference_gradient(flow, theta):
     return flow.reference_gradient(theta)
 
@@ -46,7 +47,9 @@ def loss_compatible(spec):
         yield loss.name
 
 
-@pytest.mark.parametrize("spec,loss", [(spec, loss) for spec in SPECS + ["linear:3,2,1"] for loss in loss_compatible(spec)])
+@pytest.mark.parametrize(
+    "spec,loss", [(spec, loss) for spec in SPECS + ["linear:3,2,1"] for loss in loss_compatible(spec)]
+)
 def test_gradient_kernel_equals_jacobian_transpose_times_g(spec, loss):
     flow, theta = flow_and_theta(spec, loss)
     expected = reference_gradient(flow, theta)
@@ -77,6 +80,7 @@ def test_mse_problem_size_does_not_grow_with_n():
 
 
 # --- trajectories ------------------------------------------------------------------------------------
+
 
 def test_trajectory_fields_and_loss_decreases_along_the_flow():
     flow, theta = flow_and_theta("deep-linear:2,2,3,2", "cauchy")
@@ -120,15 +124,17 @@ def test_law_drift_of_a_non_law_is_large():
 
 # --- property (2) can fail ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("spec,loss", [("linear:3,2,2", "mse"), ("poly:2,2,1,k=2", "logcosh"),
-                                       ("attention:n=2,d=2,dk=2,dv=1", "quartic")])
+
+@pytest.mark.parametrize(
+    "spec,loss", [("linear:3,2,2", "mse"), ("poly:2,2,1,k=2", "logcosh"), ("attention:n=2,d=2,dk=2,dv=1", "quartic")]
+)
 def test_planted_non_law_is_reported_violated(spec, loss):
     scenario = Scenario(spec, loss, n_samples=5, seed=4)
     network = parse_network(spec)
     first_block = network.blocks[0]
 
     def first_block_norm(state):  # e.g. ‖U‖² or ‖W_Q‖²: half of a law, not a law
-        block = state[first_block.offset:first_block.offset + first_block.size]
+        block = state[first_block.offset : first_block.offset + first_block.size]
         value = float(block @ block)
         return np.array([value]), np.array([value])
 
@@ -160,8 +166,9 @@ def test_a_flow_that_does_not_move_is_inconclusive():
     network = parse_network("linear:2,1,1")
     theta = np.array([0.0, 0.0, 0.0])  # a critical point of every loss: ∇L = 0
     data = DataSet(np.ones((3, 2)), np.zeros((3, 1)))
-    scenario = Scenario(str(network), "mse", arrays={"x": data.x.tolist(), "y": data.y.tolist(),
-                                                     "theta0": theta.tolist()})
+    scenario = Scenario(
+        str(network), "mse", arrays={"x": data.x.tolist(), "y": data.y.tolist(), "theta0": theta.tolist()}
+    )
     verdict = conservation_verdict(scenario)
     assert verdict.status is Status.INCONCLUSIVE
     assert "barely moves" in verdict.reason
@@ -169,40 +176,47 @@ def test_a_flow_that_does_not_move_is_inconclusive():
 
 # --- bad input -----------------------------------------------------------------------------------------
 
+
 def test_unknown_method_lists_the_allowed_ones():
     flow, theta = flow_and_theta()
     with pytest.raises(InvalidInput, match=r"unknown integration method 'euler'; allowed: dp5, rk4, gauss"):
         integrate(flow, theta, 1.0, "euler")
 
 
-@pytest.mark.parametrize("theta,message", [
-    (lambda t: np.where(np.arange(t.size) == 2, np.nan, t), r"theta0 contains NaN or inf \(first at index 2\)"),
-    (lambda t: np.full(t.size, np.inf), r"theta0 contains NaN or inf"),
-    (lambda t: t[:-1], r"theta0 has shape \(9,\); linear:3,2,2 needs \(10,\)"),
-    (lambda t: "abc", r"theta0 must be a vector of 10 numbers"),
-])
+@pytest.mark.parametrize(
+    "theta,message",
+    [
+        (lambda t: np.where(np.arange(t.size) == 2, np.nan, t), r"theta0 contains NaN or inf \(first at index 2\)"),
+        (lambda t: np.full(t.size, np.inf), r"theta0 contains NaN or inf"),
+        (lambda t: t[:-1], r"theta0 has shape \(9,\); linear:3,2,2 needs \(10,\)"),
+        (lambda t: "abc", r"theta0 must be a vector of 10 numbers"),
+    ],
+)
 def test_bad_theta(theta, message):
     flow, theta0 = flow_and_theta()
     with pytest.raises(InvalidInput, match=message):
         integrate(flow, theta(theta0), 1.0)
 
 
-@pytest.mark.parametrize("options,message", [
-    (dict(t_final=0.0), r"t_final=0.0 must be a positive finite number"),
-    (dict(t_final=np.inf), r"t_final=inf must be a positive finite number"),
-    (dict(t_final="soon"), r"t_final='soon' must be a positive number"),
-    (dict(rtol=-1e-6), r"rtol=-1e-06 must be a positive finite number"),
-    (dict(rtol=1e-16), r"rtol=1e-16 is below what float64 can deliver"),
-    (dict(atol=np.nan), r"atol=nan must be a positive finite number"),
-    (dict(steps=0), r"steps=0 must be a positive integer"),
-    (dict(steps=2.5), r"steps=2.5 must be a positive integer"),
-    (dict(n_save=0), r"n_save=0 must be a positive integer"),
-    (dict(max_steps=-3), r"max_steps=-3 must be a positive integer"),
-    (dict(direction=0), r"direction=0 must be \+1 \(forward in time\) or -1 \(backward\)"),
-    (dict(direction=True), r"direction=True must be \+1"),
-    (dict(blow_up=1e-3), r"theta0 already exceeds the blow-up bound"),
-    (dict(blow_up=0), r"blow_up=0 must be a positive"),
-])
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        (dict(t_final=0.0), r"t_final=0.0 must be a positive finite number"),
+        (dict(t_final=np.inf), r"t_final=inf must be a positive finite number"),
+        (dict(t_final="soon"), r"t_final='soon' must be a positive number"),
+        (dict(rtol=-1e-6), r"rtol=-1e-06 must be a positive finite number"),
+        (dict(rtol=1e-16), r"rtol=1e-16 is below what float64 can deliver"),
+        (dict(atol=np.nan), r"atol=nan must be a positive finite number"),
+        (dict(steps=0), r"steps=0 must be a positive integer"),
+        (dict(steps=2.5), r"steps=2.5 must be a positive integer"),
+        (dict(n_save=0), r"n_save=0 must be a positive integer"),
+        (dict(max_steps=-3), r"max_steps=-3 must be a positive integer"),
+        (dict(direction=0), r"direction=0 must be \+1 \(forward in time\) or -1 \(backward\)"),
+        (dict(direction=True), r"direction=True must be \+1"),
+        (dict(blow_up=1e-3), r"theta0 already exceeds the blow-up bound"),
+        (dict(blow_up=0), r"blow_up=0 must be a positive"),
+    ],
+)
 def test_bad_integration_options(options, message):
     flow, theta = flow_and_theta()
     arguments = {"t_final": 1.0, **options}
@@ -271,9 +285,17 @@ def test_problem_arrays_are_fresh_writable_copies():
     assert kernel_problem.MSE_KERNEL_ID == LOSSES["mse"].kernel_id
 
 
-@pytest.mark.parametrize("spec,loss", [("linear:3,2,2", "mse"), ("linear:3,2,2", "logcosh"),
-                                       ("linear:4,3,5", "cross-entropy"), ("linear:4,3,5", "mse"),
-                                       ("linear:1,1,1", "huber"), ("linear:2,3,1", "logistic")])
+@pytest.mark.parametrize(
+    "spec,loss",
+    [
+        ("linear:3,2,2", "mse"),
+        ("linear:3,2,2", "logcosh"),
+        ("linear:4,3,5", "cross-entropy"),
+        ("linear:4,3,5", "mse"),
+        ("linear:1,1,1", "huber"),
+        ("linear:2,3,1", "logistic"),
+    ],
+)
 def test_dense_linear_path_equals_the_sparse_monomial_path(spec, loss):
     scenario = built(spec, loss)
     dense = GradientFlow(scenario.network, scenario.loss, scenario.data)
@@ -282,11 +304,13 @@ def test_dense_linear_path_equals_the_sparse_monomial_path(spec, loss):
     assert sparse.problem[-1][kernel_problem.SIZE_STRUCTURE] == kernel_problem.STRUCTURE_SPARSE
     expected = sparse.gradient(scenario.theta0)
     assert np.allclose(dense.gradient(scenario.theta0), expected, rtol=1e-13, atol=1e-14 * np.abs(expected).max())
-    assert np.allclose(expected, reference_gradient(sparse, scenario.theta0), rtol=1e-12,
-                       atol=1e-13 * np.abs(expected).max())
+    assert np.allclose(
+        expected, reference_gradient(sparse, scenario.theta0), rtol=1e-12, atol=1e-13 * np.abs(expected).max()
+    )
 
 
 # --- a failed run is never judged ------------------------------------------------------------------------
+
 
 def failed_runs():
     """One trajectory per failure status, each with saved states that did not move (drift over them is 0)."""
@@ -295,8 +319,9 @@ def failed_runs():
         "step_underflow": integrate(flow, theta, 100.0, "gauss", direction=-1, n_save=5),
         "max_steps": integrate(flow, theta, 100.0, "gauss", steps=20, max_steps=30, direction=-1, n_save=5),
         "nonfinite": integrate(flow, theta, 1e300, "rk4", n_save=5),
-        "blow_up": integrate(flow, theta, 100.0, "dp5", direction=-1, n_save=5,
-                             blow_up=1.5 * float(np.abs(theta).max())),
+        "blow_up": integrate(
+            flow, theta, 100.0, "dp5", direction=-1, n_save=5, blow_up=1.5 * float(np.abs(theta).max())
+        ),
     }
 
 

@@ -17,8 +17,9 @@ def run_json(capsys, *arguments):
     return json.loads(captured.out)
 
 
-@pytest.mark.parametrize("arch", ["linear:3,2,2", "deep-linear:3,2,2,2", "poly:3,2,1,k=2",
-                                  "attention:n=3,d=2,dk=2,dv=2"])
+@pytest.mark.parametrize(
+    "arch", ["linear:3,2,2", "deep-linear:3,2,2,2", "poly:3,2,1,k=2", "attention:n=3,d=2,dk=2,dv=2"]
+)
 def test_gauss_flow_keeps_known_laws(capsys, arch):
     report = run_json(capsys, "--arch", arch, "--loss", "logcosh", "--group", "cyclic/trivial", "--method", "gauss")
     assert report["status"] == "ok"
@@ -30,8 +31,27 @@ def test_gauss_flow_keeps_known_laws(capsys, arch):
 
 
 def test_dp5_backward_and_text_output(capsys):
-    assert main(["flow", "--arch", "linear:3,2,1", "--loss", "logistic", "--method", "dp5", "--t", "0.2",
-                 "--backward", "--seed", "3", "--samples", "5"]) == 0
+    assert (
+        main(
+            [
+                "flow",
+                "--arch",
+                "linear:3,2,1",
+                "--loss",
+                "logistic",
+                "--method",
+                "dp5",
+                "--t",
+                "0.2",
+                "--backward",
+                "--seed",
+                "3",
+                "--samples",
+                "5",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "method dp5, status ok, t reached -0.2 of -0.2" in out
     assert "(UᵀU − VᵀV)[0,0]" in out
@@ -44,18 +64,21 @@ def test_plot_is_written(capsys, tmp_path):
     assert target.stat().st_size > 1000 and target.read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize("arguments,message", [
-    (["--arch", "mlp:3"], "unknown network spec 'mlp:3'"),
-    (["--arch", "linear:3,0,2"], "hidden=0 must be an integer >= 1"),
-    (["--arch", "linear:3,2,2", "--loss", "l1"], "unknown loss 'l1'; allowed: mse"),
-    (["--arch", "linear:3,2,2", "--group", "cube"], "cube"),
-    (["--arch", "linear:3,2,2", "--loss", "logistic"], "logistic loss needs a scalar output"),
-    (["--arch", "linear:3,2,2", "--t", "-1"], "--t -1 is out of range; allowed: a positive finite flow time"),
-    (["--arch", "linear:3,2,2", "--samples", "0"], "--samples 0 is out of range; allowed: an integer from 1"),
-    (["--arch", "linear:3,2,2", "--method", "dp5", "--rtol", "0"], "--rtol 0 is out of range; allowed: a positive"),
-    (["--arch", "linear:3,2,2", "--method", "gauss", "--steps", "0"], "--steps 0 is out of range"),
-    (["--arch", "linear:3,2,2", "--plot", "/nonexistent-dir/x.png"], "cannot write plot file"),
-])
+@pytest.mark.parametrize(
+    "arguments,message",
+    [
+        (["--arch", "mlp:3"], "unknown network spec 'mlp:3'"),
+        (["--arch", "linear:3,0,2"], "hidden=0 must be an integer >= 1"),
+        (["--arch", "linear:3,2,2", "--loss", "l1"], "unknown loss 'l1'; allowed: mse"),
+        (["--arch", "linear:3,2,2", "--group", "cube"], "cube"),
+        (["--arch", "linear:3,2,2", "--loss", "logistic"], "logistic loss needs a scalar output"),
+        (["--arch", "linear:3,2,2", "--t", "-1"], "--t -1 is out of range; allowed: a positive finite flow time"),
+        (["--arch", "linear:3,2,2", "--samples", "0"], "--samples 0 is out of range; allowed: an integer from 1"),
+        (["--arch", "linear:3,2,2", "--method", "dp5", "--rtol", "0"], "--rtol 0 is out of range; allowed: a positive"),
+        (["--arch", "linear:3,2,2", "--method", "gauss", "--steps", "0"], "--steps 0 is out of range"),
+        (["--arch", "linear:3,2,2", "--plot", "/nonexistent-dir/x.png"], "cannot write plot file"),
+    ],
+)
 def test_bad_input_exits_with_code_2_and_one_message(capsys, arguments, message):
     assert main(["flow", *arguments]) == 2
     err = capsys.readouterr().err
@@ -99,8 +122,11 @@ def test_status_names_the_three_failures_of_the_issue(capsys):
     for name in ("backward-quartic", "huge-flow-time", "step-budget"):
         main(["flow", "--arch", "linear:3,2,2", "--loss", "quartic", *FAILING[name], "--json"])
         statuses[name] = json.loads(capsys.readouterr().out)["status"]
-    assert statuses == {"backward-quartic": "step_underflow", "huge-flow-time": "step_underflow",
-                        "step-budget": "max_steps"}
+    assert statuses == {
+        "backward-quartic": "step_underflow",
+        "huge-flow-time": "step_underflow",
+        "step-budget": "max_steps",
+    }
 
 
 def test_a_runaway_step_count_is_refused_up_front(capsys):
@@ -113,8 +139,12 @@ def test_a_runaway_step_count_is_refused_up_front(capsys):
 
 def test_a_failed_plot_run_writes_no_plot(capsys, tmp_path):
     target = tmp_path / "flow.png"
-    assert main(["flow", "--arch", "linear:3,2,2", "--loss", "quartic", *FAILING["backward-quartic"],
-                 "--plot", str(target)]) == 1
+    assert (
+        main(
+            ["flow", "--arch", "linear:3,2,2", "--loss", "quartic", *FAILING["backward-quartic"], "--plot", str(target)]
+        )
+        == 1
+    )
     assert "(no plot written)" in capsys.readouterr().out and not target.exists()
 
 

@@ -28,42 +28,121 @@ from harness.model.scenario import Scenario, read_record
 from harness.model.specs import parse_network
 
 EXAMPLES = int(os.environ.get("FLOWLAWS_FUZZ_EXAMPLES", "200"))
-FUZZ = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 SMALL_ORDER_CAP = 256  # valid random groups stay cheap to close
 
 TOKENS = (
-    "linear", "deep-linear", "poly", "attention", "linear:", "poly:", "attention:", "deep-linear:",
-    "n=", "d=", "dk=", "dv=", "k=", "mask=", "causal", "none", "decay=", "0.5", "1e-3", "nan", "inf",
-    "flip", "cyclic", "dihedral", "swap:", "sym", "signperm", "rot:", "spm:", "tokens-cyclic", "tokens-sym",
-    "/trivial", "/same", "/sign", "/", "*", ",", "=", ":", "-", ".", "_", "e",
-    "0", "1", "2", "3", "4", "7", "12", "01", "1_0", "99999999999999999999", "999999999999999999",
-    "３", "٣", "²", " ", "\t", "\n", "\x00", "é", "mse", "cross-entropy", "huber",
+    "linear",
+    "deep-linear",
+    "poly",
+    "attention",
+    "linear:",
+    "poly:",
+    "attention:",
+    "deep-linear:",
+    "n=",
+    "d=",
+    "dk=",
+    "dv=",
+    "k=",
+    "mask=",
+    "causal",
+    "none",
+    "decay=",
+    "0.5",
+    "1e-3",
+    "nan",
+    "inf",
+    "flip",
+    "cyclic",
+    "dihedral",
+    "swap:",
+    "sym",
+    "signperm",
+    "rot:",
+    "spm:",
+    "tokens-cyclic",
+    "tokens-sym",
+    "/trivial",
+    "/same",
+    "/sign",
+    "/",
+    "*",
+    ",",
+    "=",
+    ":",
+    "-",
+    ".",
+    "_",
+    "e",
+    "0",
+    "1",
+    "2",
+    "3",
+    "4",
+    "7",
+    "12",
+    "01",
+    "1_0",
+    "99999999999999999999",
+    "999999999999999999",
+    "３",
+    "٣",
+    "²",
+    " ",
+    "\t",
+    "\n",
+    "\x00",
+    "é",
+    "mse",
+    "cross-entropy",
+    "huber",
 )
 NUMBERS = ("0", "1", "2", "3", "4", "5", "-1", "01", "1_0", "３", "99999999999999999999", "70", "1000", "", "0.5")
 KEYS = ("n", "d", "dk", "dv", "k", "mask", "decay", "x", "")
 small = st.integers(1, 6).map(str)
 numbers = st.one_of(small, small, small, st.sampled_from(NUMBERS))  # mostly valid, so that later rules are reached
-items = st.one_of(numbers, numbers, st.builds(lambda k, v: f"{k}={v}", st.sampled_from(KEYS),
-                                     numbers | st.sampled_from(("causal", "none", "nan"))))
+items = st.one_of(
+    numbers,
+    numbers,
+    st.builds(lambda k, v: f"{k}={v}", st.sampled_from(KEYS), numbers | st.sampled_from(("causal", "none", "nan"))),
+)
 # Shaped like the grammars (FAMILY:ITEM,ITEM,… and NAME[:ARGS][/ACTION]*…) so that most draws get past the
 # first checks and into the size, key and argument rules.
-network_like = st.builds(lambda family, body, sep: family + sep + ",".join(body),
-                         st.sampled_from(("linear", "deep-linear", "poly", "attention", "mlp")),
-                         st.lists(items, min_size=2, max_size=6), st.sampled_from((":", ":", ":", "", "::")))
-factor_like = st.builds(lambda name, args, action: name + (":" + ",".join(args) if args is not None else "") + action,
-                        st.sampled_from(("flip", "cyclic", "dihedral", "swap", "sym", "signperm", "rot", "spm",
-                                         "tokens-cyclic", "tokens-sym", "mirror")),
-                        st.none() | st.lists(numbers, max_size=4),
-                        st.sampled_from(("", "/trivial", "/same", "/sign", "/", "/odd", "//sign")))
+network_like = st.builds(
+    lambda family, body, sep: family + sep + ",".join(body),
+    st.sampled_from(("linear", "deep-linear", "poly", "attention", "mlp")),
+    st.lists(items, min_size=2, max_size=6),
+    st.sampled_from((":", ":", ":", "", "::")),
+)
+factor_like = st.builds(
+    lambda name, args, action: name + (":" + ",".join(args) if args is not None else "") + action,
+    st.sampled_from(
+        ("flip", "cyclic", "dihedral", "swap", "sym", "signperm", "rot", "spm", "tokens-cyclic", "tokens-sym", "mirror")
+    ),
+    st.none() | st.lists(numbers, max_size=4),
+    st.sampled_from(("", "/trivial", "/same", "/sign", "/", "/odd", "//sign")),
+)
 group_like = st.lists(factor_like, min_size=1, max_size=3).map("*".join)
 sizes = st.one_of(small, small, st.sampled_from(("1000", "70", "3000", "0")))
 valid_like = st.one_of(
     st.builds("linear:{},{},{}".format, sizes, sizes, sizes),
     st.builds("deep-linear:{}".format, st.lists(sizes, min_size=3, max_size=20).map(",".join)),
     st.builds("poly:{},{},{},k={}".format, sizes, sizes, sizes, sizes),
-    st.builds("attention:n={},d={},dk={},dv={}{}".format, sizes, sizes, sizes, sizes,
-              st.sampled_from(("", ",mask=causal", ",mask=causal,decay=0.5", ",decay=0.5"))),
+    st.builds(
+        "attention:n={},d={},dk={},dv={}{}".format,
+        sizes,
+        sizes,
+        sizes,
+        sizes,
+        st.sampled_from(("", ",mask=causal", ",mask=causal,decay=0.5", ",decay=0.5")),
+    ),
 )
 
 
@@ -78,9 +157,9 @@ def corrupted(draw, base):
         if edit == "insert":
             text = text[:at] + token + text[at:]
         elif edit == "delete":
-            text = text[:at] + text[at + 1:]
+            text = text[:at] + text[at + 1 :]
         else:
-            text = text[:at] + token + text[at + 1:]
+            text = text[:at] + token + text[at + 1 :]
     return text
 
 
@@ -140,8 +219,10 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=20,
 )
-VALID = {**Scenario("linear:2,1,1", "mse", "flip/sign", "augmented", n_samples=2).with_arrays().to_dict(),
-         "property": "planted-size"}
+VALID = {
+    **Scenario("linear:2,1,1", "mse", "flip/sign", "augmented", n_samples=2).with_arrays().to_dict(),
+    "property": "planted-size",
+}
 FIELDS = sorted(VALID) + ["unknown"]
 
 

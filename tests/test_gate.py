@@ -20,7 +20,7 @@ import pytest
 
 from harness.testing import seeding
 
-TESTS = '''
+TESTS = """
 import json, os
 from pathlib import Path
 import pytest
@@ -49,19 +49,34 @@ def test_settings():
     database = current.database
     _log("settings", {"type": type(database).__name__, "path": str(getattr(database, "path", None)),
                       "derandomize": current.derandomize})
-'''
+"""
 
 
 def _pytest(tmp_path: Path, name: str, *options: str, database: Path | None = None, workers: str = "0"):
     """One pytest run of TESTS; returns (draws by test, the completed process)."""
     (tmp_path / "test_draws.py").write_text(TESTS)
     log = tmp_path / f"draws-{name}.jsonl"
-    environment = {**os.environ, "FLOWLAWS_TEST_DRAWS": str(log),
-                   "FLOWLAWS_EXAMPLE_DB": str(database or tmp_path / f"db-{name}")}
+    environment = {
+        **os.environ,
+        "FLOWLAWS_TEST_DRAWS": str(log),
+        "FLOWLAWS_EXAMPLE_DB": str(database or tmp_path / f"db-{name}"),
+    }
     environment.pop("FLOWLAWS_PROFILE", None)
-    command = [sys.executable, "-m", "pytest", "test_draws.py", "-p", "harness.testing.plugin", "-p",
-               "no:cacheprovider", "-p", "no:benchmark", "--flowlaws-no-warmup", "--flowlaws-no-report",
-               *options]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "test_draws.py",
+        "-p",
+        "harness.testing.plugin",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:benchmark",
+        "--flowlaws-no-warmup",
+        "--flowlaws-no-report",
+        *options,
+    ]
     command += ["-n", workers] if workers != "0" else ["-p", "no:xdist"]
     result = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120)
     draws = defaultdict(list)
@@ -85,13 +100,13 @@ def test_the_same_flowlaws_seed_draws_the_same_examples_and_keeps_the_database(t
     other, _ = _pytest(tmp_path, "c", "--flowlaws-profile=quick", "--flowlaws-seed=6")
     generated = ("first", "second-1", "second-2")
     assert all(len(first[test]) == 8 for test in generated)  # the quick profile's 8 examples each
-    assert {t: first[t] for t in generated} == {t: again[t] for t in generated}, \
+    assert {t: first[t] for t in generated} == {t: again[t] for t in generated}, (
         "--flowlaws-seed no longer fixes Hypothesis's draws: see harness.testing.seeding.seed_hypothesis"
+    )
     assert first["fails"] == again["fails"]
     assert all(first[test] != other[test] for test in generated), "another seed must draw other examples"
     (setting,) = first["settings"]
-    assert setting == {"type": "DirectoryBasedExampleDatabase", "path": str(tmp_path / "db-a"),
-                       "derandomize": False}
+    assert setting == {"type": "DirectoryBasedExampleDatabase", "path": str(tmp_path / "db-a"), "derandomize": False}
     assert _database_entries(tmp_path / "db-a") >= 1, "the explorer must save its failure in the database"
     assert "seed 5 (--flowlaws-seed=5" in result.stdout  # the header says how to reproduce
     assert "did not reach Hypothesis" not in result.stdout  # the plugin's own run-time check
@@ -142,8 +157,9 @@ def test_a_seed_under_the_gate_is_a_usage_error(tmp_path):
 def test_a_broken_example_database_is_reported_once(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    _, result = _pytest(tmp_path, "broken", "--flowlaws-profile=quick", "--flowlaws-seed=1",
-                        database=blocker / "db", workers="2")
+    _, result = _pytest(
+        tmp_path, "broken", "--flowlaws-profile=quick", "--flowlaws-seed=1", database=blocker / "db", workers="2"
+    )
     assert result.stderr.count("flowlaws: warning: the example database at") == 1, result.stderr
     assert "will not be saved" in result.stderr
 

@@ -22,8 +22,19 @@ LINEAR4 = parse_network("linear:4,2,4")
 
 @pytest.mark.parametrize(
     "spec",
-    ["flip/sign", "cyclic/trivial", "dihedral/same", "swap:0,1/sign", "sym/trivial", "signperm/trivial",
-     "rot:4/trivial", "rot:3/same", "spm:2,-1,3,4/trivial", "cyclic/trivial*flip/sign", "tokens-cyclic/same"],
+    [
+        "flip/sign",
+        "cyclic/trivial",
+        "dihedral/same",
+        "swap:0,1/sign",
+        "sym/trivial",
+        "signperm/trivial",
+        "rot:4/trivial",
+        "rot:3/same",
+        "spm:2,-1,3,4/trivial",
+        "cyclic/trivial*flip/sign",
+        "tokens-cyclic/same",
+    ],
 )
 def test_group_specs_round_trip(spec):
     assert str(parse_group(spec)) == spec
@@ -127,12 +138,22 @@ def test_group_dimension_mismatch_with_network():
         group.check_network(parse_network("linear:4,1,1"))
 
 
-@pytest.mark.parametrize("spec, network", [
-    ("flip", "linear:3,1,1"), ("cyclic", "linear:5,1,1"), ("dihedral", "linear:2,1,1"), ("dihedral", "linear:5,1,1"),
-    ("sym", "linear:4,1,1"), ("signperm", "linear:3,1,1"), ("rot:6", "linear:4,1,1"), ("spm:2,3,-1", "linear:3,1,1"),
-    ("spm:2,1,-3,4", "linear:4,1,1"), ("tokens-cyclic", "attention:n=4,d=1,dk=1,dv=1"),
-    ("tokens-sym", "attention:n=3,d=2,dk=1,dv=1"),
-])
+@pytest.mark.parametrize(
+    "spec, network",
+    [
+        ("flip", "linear:3,1,1"),
+        ("cyclic", "linear:5,1,1"),
+        ("dihedral", "linear:2,1,1"),
+        ("dihedral", "linear:5,1,1"),
+        ("sym", "linear:4,1,1"),
+        ("signperm", "linear:3,1,1"),
+        ("rot:6", "linear:4,1,1"),
+        ("spm:2,3,-1", "linear:3,1,1"),
+        ("spm:2,1,-3,4", "linear:4,1,1"),
+        ("tokens-cyclic", "attention:n=4,d=1,dk=1,dv=1"),
+        ("tokens-sym", "attention:n=3,d=2,dk=1,dv=1"),
+    ],
+)
 def test_factor_orders_known_before_enumeration_match_the_closure(spec, network):
     network = parse_network(network)
     (factor,) = parse_group(spec).factors
@@ -147,14 +168,25 @@ def test_rot_1_is_the_trivial_group_but_a_near_identity_rotation_is_refused():
         Group.from_generators([near], [np.eye(1)])
 
 
-@pytest.mark.parametrize("spec, keeps", [
-    ("cyclic/same", True), ("cyclic/trivial", True), ("flip/sign", False), ("swap:0,1/sign", False),
-    ("cyclic/sign", True),  # a 3-cycle is even: the sign character is trivial
-    ("rot:4/same", False), ("spm:2,-1,3/same", False),
-])
+@pytest.mark.parametrize(
+    "spec, keeps",
+    [
+        ("cyclic/same", True),
+        ("cyclic/trivial", True),
+        ("flip/sign", False),
+        ("swap:0,1/sign", False),
+        ("cyclic/sign", True),  # a 3-cycle is even: the sign character is trivial
+        ("rot:4/same", False),
+        ("spm:2,-1,3/same", False),
+    ],
+)
 def test_probability_vectors_are_kept_by_permutation_outputs_only(spec, keeps):
-    assert build_group(spec, parse_network("linear:3,1,3") if "rot" not in spec else "linear:2,1,2"
-                       ).keeps_probability_vectors() is keeps
+    assert (
+        build_group(
+            spec, parse_network("linear:3,1,3") if "rot" not in spec else "linear:2,1,2"
+        ).keeps_probability_vectors()
+        is keeps
+    )
 
 
 def test_order_and_memory_are_bounded_before_any_matrix_is_built():
@@ -180,8 +212,17 @@ def _spec_for(kind, n: int) -> str:
 
 def test_catalogue_lists_every_kind_once_in_the_documented_order():
     assert [kind.usage for kind in CATALOGUE.values()] == [
-        "flip", "cyclic", "dihedral", "swap:I,J", "sym", "signperm", "rot:N", "spm:S1,...,Sn", "tokens-cyclic",
-        "tokens-sym"]
+        "flip",
+        "cyclic",
+        "dihedral",
+        "swap:I,J",
+        "sym",
+        "signperm",
+        "rot:N",
+        "spm:S1,...,Sn",
+        "tokens-cyclic",
+        "tokens-sym",
+    ]
     ranks = [kind.draw_rank for kind in CATALOGUE.values()]
     assert len(set(ranks)) == len(ranks) and max(ranks) < 100  # see the note above CATALOGUE
     assert all(str(parse_group(kind.example_head)).startswith(kind.example_head) for kind in CATALOGUE.values())

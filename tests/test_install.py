@@ -48,8 +48,19 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
     """The file list of a wheel built (no install) from a copy of the project, so the build's own folders
     (build/, *.egg-info) never touch the working tree."""
     source = tmp_path_factory.mktemp("source")
-    ignore = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".numba_cache",
-                                    ".hypothesis", ".pytest_cache", "reports", "benchmarks", "tests")
+    ignore = shutil.ignore_patterns(
+        ".git",
+        "build",
+        "dist",
+        "*.egg-info",
+        "__pycache__",
+        ".numba_cache",
+        ".hypothesis",
+        ".pytest_cache",
+        "reports",
+        "benchmarks",
+        "tests",
+    )
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(PROJECT / name, source / name)
     for package in PACKAGES:
@@ -57,8 +68,12 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
     out = tmp_path_factory.mktemp("wheel")
     # Build with the setuptools at hand when there is one (fast, offline), else in pip's isolated environment.
     isolation = ["--no-build-isolation"] if importlib.util.find_spec("setuptools") else []
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-q",
-                             "-w", str(out), str(source)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-q", "-w", str(out), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     (path,) = out.glob("flowlaws-*.whl")
     with zipfile.ZipFile(path) as archive:
@@ -99,26 +114,39 @@ def test_the_wheel_ships_the_property_template_and_the_command(wheel, wheel_file
 
 
 def _run_python(code: str, cwd: Path, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=_clean_environment(**env),
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=_clean_environment(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_importing_harness_leaves_the_environment_alone(tmp_path):
-    code = ("import os, json; before = dict(os.environ); import harness, harness.cli, harness.environment; "
-            "after = dict(os.environ); print(json.dumps({k: (before.get(k), after.get(k)) "
-            "for k in set(before) | set(after) if before.get(k) != after.get(k)}))")
+    code = (
+        "import os, json; before = dict(os.environ); import harness, harness.cli, harness.environment; "
+        "after = dict(os.environ); print(json.dumps({k: (before.get(k), after.get(k)) "
+        "for k in set(before) | set(after) if before.get(k) != after.get(k)}))"
+    )
     result = _run_python(code, tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {}
 
 
 def test_configure_pins_threads_and_puts_the_numba_cache_in_the_working_directory(tmp_path):
-    code = ("import os, json; from harness import environment; environment.configure(); print(json.dumps("
-            "{k: os.environ.get(k) for k in ('NUMBA_CACHE_DIR', 'OMP_NUM_THREADS', 'NUMBA_NUM_THREADS')}))")
+    code = (
+        "import os, json; from harness import environment; environment.configure(); print(json.dumps("
+        "{k: os.environ.get(k) for k in ('NUMBA_CACHE_DIR', 'OMP_NUM_THREADS', 'NUMBA_NUM_THREADS')}))"
+    )
     result = _run_python(code, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"NUMBA_CACHE_DIR": str(tmp_path / ".numba_cache"),
-                                         "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+    assert json.loads(result.stdout) == {
+        "NUMBA_CACHE_DIR": str(tmp_path / ".numba_cache"),
+        "OMP_NUM_THREADS": "1",
+        "NUMBA_NUM_THREADS": "1",
+    }
     explicit = _run_python(code, tmp_path, NUMBA_CACHE_DIR="/somewhere/else", OMP_NUM_THREADS="3")
     assert json.loads(explicit.stdout)["NUMBA_CACHE_DIR"] == "/somewhere/else"
     assert json.loads(explicit.stdout)["OMP_NUM_THREADS"] == "3"
@@ -151,9 +179,13 @@ def test_no_installed_module_derives_a_path_from_its_own_file():
     # In an installed copy __file__ lies in site-packages: project folders, caches, the example database
     # and reports must come from harness.environment instead.
     pattern = re.compile(r"Path\(\s*__file__\s*\)|os\.path\.\w+\(\s*__file__\s*\)")
-    offenders = [f"{path.relative_to(PROJECT)}:{number}"
-                 for package in PACKAGES for path in sorted((PROJECT / package).rglob("*.py"))
-                 for number, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    offenders = [
+        f"{path.relative_to(PROJECT)}:{number}"
+        for package in PACKAGES
+        for path in sorted((PROJECT / package).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
     assert not offenders, f"paths computed from __file__: {offenders}"
 
 
@@ -161,17 +193,25 @@ def test_no_installed_module_derives_a_path_from_its_own_file():
 
 
 def test_version_prints_flowlaws_python_and_the_libraries(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "harness.cli", "--version"], cwd=tmp_path,
-                            env=_clean_environment(), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "--version"],
+        cwd=tmp_path,
+        env=_clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"flowlaws {importlib.metadata.version('flowlaws')} (")
     shown = dict(line.split(" ", 1) for line in lines[1:])
-    assert shown == {"Python": platform.python_version(),
-                     "Hypothesis": importlib.metadata.version("hypothesis"),
-                     "Numba": importlib.metadata.version("numba"),
-                     "NumPy": importlib.metadata.version("numpy"),
-                     "torch": importlib.metadata.version("torch")}
+    assert shown == {
+        "Python": platform.python_version(),
+        "Hypothesis": importlib.metadata.version("hypothesis"),
+        "Numba": importlib.metadata.version("numba"),
+        "NumPy": importlib.metadata.version("numpy"),
+        "torch": importlib.metadata.version("torch"),
+    }
 
 
 def test_the_version_has_one_source():
@@ -179,8 +219,11 @@ def test_the_version_has_one_source():
 
     declared = re.search(r'^version = "([^"]+)"$', (PROJECT / "pyproject.toml").read_text(), re.M).group(1)
     assert harness.__version__ == importlib.metadata.version("flowlaws") == declared
-    copies = [str(path.relative_to(PROJECT)) for path in sorted((PROJECT / "harness").rglob("*.py"))
-              if f'"{declared}"' in path.read_text()]
+    copies = [
+        str(path.relative_to(PROJECT))
+        for path in sorted((PROJECT / "harness").rglob("*.py"))
+        if f'"{declared}"' in path.read_text()
+    ]
     assert not copies, f"the version string is repeated in {copies}"
 
 
@@ -215,12 +258,22 @@ def test_same_moves_targets_like_inputs(group):
         assert np.allclose(rho_out, rho_in)
 
 
-@pytest.mark.parametrize("network, group", [
-    ("linear:3,1,2", "cyclic"), ("linear:4,1,2", "cyclic"), ("linear:3,1,2", "swap:0,2"), ("linear:3,1,2", "sym"),
-    ("linear:3,1,2", "dihedral"), ("linear:2,1,2", "signperm"), ("linear:3,1,2", "spm:-1,-2,-3"),
-    ("linear:2,1,2", "spm:-1,-2"), ("linear:2,1,2", "spm:2,-1"), ("linear:2,1,2", "rot:4"),
-    ("poly:3,1,2,k=2", "sym"),
-])
+@pytest.mark.parametrize(
+    "network, group",
+    [
+        ("linear:3,1,2", "cyclic"),
+        ("linear:4,1,2", "cyclic"),
+        ("linear:3,1,2", "swap:0,2"),
+        ("linear:3,1,2", "sym"),
+        ("linear:3,1,2", "dihedral"),
+        ("linear:2,1,2", "signperm"),
+        ("linear:3,1,2", "spm:-1,-2,-3"),
+        ("linear:2,1,2", "spm:-1,-2"),
+        ("linear:2,1,2", "spm:2,-1"),
+        ("linear:2,1,2", "rot:4"),
+        ("poly:3,1,2,k=2", "sym"),
+    ],
+)
 def test_sign_multiplies_targets_by_the_determinant(network, group):
     elements = _actions(network, f"{group}/sign")
     for rho_in, rho_out in elements:

@@ -27,25 +27,36 @@ CASES = [
 
 
 def flow_of(spec, loss, group=None, seed=1, samples=5, scale=1.0):
-    built = Scenario(spec, loss, group, data="augmented" if group else "free", n_samples=samples, seed=seed,
-                     theta_scale=scale).build()
+    built = Scenario(
+        spec, loss, group, data="augmented" if group else "free", n_samples=samples, seed=seed, theta_scale=scale
+    ).build()
     return GradientFlow(built.network, built.loss, built.data), built.theta0
 
 
 def reference_solution(flow, theta0, times, direction=1):
     """SciPy DOP853 at tight tolerances on θ' = −s∇L(θ)."""
-    solution = solve_ivp(lambda t, theta: -direction * flow.gradient(theta), (0.0, times[-1]), theta0,
-                         method="DOP853", rtol=1e-13, atol=1e-14, t_eval=times)
+    solution = solve_ivp(
+        lambda t, theta: -direction * flow.gradient(theta),
+        (0.0, times[-1]),
+        theta0,
+        method="DOP853",
+        rtol=1e-13,
+        atol=1e-14,
+        t_eval=times,
+    )
     assert solution.success
     return solution.y.T
 
 
 @pytest.mark.parametrize("spec,loss,group", CASES)
-@pytest.mark.parametrize("method,options,tolerance", [
-    ("dp5", dict(rtol=1e-11, atol=1e-13), 1e-8),
-    ("rk4", dict(steps=2000), 1e-8),
-    ("gauss", dict(steps=1000), 1e-9),
-])
+@pytest.mark.parametrize(
+    "method,options,tolerance",
+    [
+        ("dp5", dict(rtol=1e-11, atol=1e-13), 1e-8),
+        ("rk4", dict(steps=2000), 1e-8),
+        ("gauss", dict(steps=1000), 1e-9),
+    ],
+)
 def test_states_agree_with_scipy_dop853(spec, loss, group, method, options, tolerance):
     flow, theta0 = flow_of(spec, loss, group)
     trajectory = integrate(flow, theta0, 1.0, method, n_save=4, **options)
@@ -82,8 +93,10 @@ def test_explicit_methods_do_not_keep_quadratic_laws_exactly():
 @pytest.mark.parametrize("spec,loss,group", CASES)
 def test_dp5_drift_shrinks_with_tolerance(spec, loss, group):
     flow, theta0 = flow_of(spec, loss, group)
-    drifts = [law_drift(flow.network, integrate(flow, theta0, 3.0, "dp5", rtol=rtol, atol=rtol * 1e-2)).largest
-              for rtol in (1e-5, 1e-9)]
+    drifts = [
+        law_drift(flow.network, integrate(flow, theta0, 3.0, "dp5", rtol=rtol, atol=rtol * 1e-2)).largest
+        for rtol in (1e-5, 1e-9)
+    ]
     assert drifts[1] <= 1e-12 or drifts[1] * 10 <= drifts[0], drifts
 
 
@@ -167,12 +180,15 @@ def test_fixed_steps_beyond_the_step_budget_are_refused_up_front(method):
         integrate(flow, theta0, 5.0, method, steps=1000, max_steps=7)
 
 
-@pytest.mark.parametrize("options,message", [
-    (dict(max_steps=10**9), r"max_steps=1000000000 is above the limit of 10,000,000"),
-    (dict(n_save=10**9), r"n_save=1000000000 would save 1,000,000,001 states of D = 10 numbers"),
-    (dict(n_save=300_000), r"n_save=300000 save times need at least as many steps, more than max_steps=200,000"),
-    (dict(steps=10**9, method="gauss"), r"steps=1000000000 fixed steps cannot finish within max_steps=200,000"),
-])
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        (dict(max_steps=10**9), r"max_steps=1000000000 is above the limit of 10,000,000"),
+        (dict(n_save=10**9), r"n_save=1000000000 would save 1,000,000,001 states of D = 10 numbers"),
+        (dict(n_save=300_000), r"n_save=300000 save times need at least as many steps, more than max_steps=200,000"),
+        (dict(steps=10**9, method="gauss"), r"steps=1000000000 fixed steps cannot finish within max_steps=200,000"),
+    ],
+)
 def test_resource_guards_refuse_before_any_work(options, message):
     flow, theta0 = flow_of("linear:3,2,2", "mse")
     options = {"method": "dp5", **options}
@@ -236,16 +252,19 @@ def test_gauss_halves_a_step_it_cannot_solve_and_still_keeps_the_laws():
 
 # --- the method registry: adding a method is adding a tableau -------------------------------------------------
 
-KUTTA_RK3 = tableaux.ButcherTableau(name="kutta3", a=[[0, 0, 0], [0.5, 0, 0], [-1, 2, 0]], b=[1 / 6, 2 / 3, 1 / 6],
-                                    c=[0, 0.5, 1], order=3)
+KUTTA_RK3 = tableaux.ButcherTableau(
+    name="kutta3", a=[[0, 0, 0], [0.5, 0, 0], [-1, 2, 0]], b=[1 / 6, 2 / 3, 1 / 6], c=[0, 0.5, 1], order=3
+)
 IMPLICIT_MIDPOINT = tableaux.ButcherTableau(name="midpoint", a=[[0.5]], b=[1.0], c=[0.5], order=2)  # 1-stage Gauss
 
 
 @pytest.fixture
 def test_methods():
     """Kutta's RK3 (explicit) and the implicit midpoint rule, registered from this file alone."""
-    added = [methods.register_method(methods.Method("kutta3", KUTTA_RK3, "Kutta's third-order method")),
-             methods.register_method(methods.Method("midpoint", IMPLICIT_MIDPOINT, "implicit midpoint rule"))]
+    added = [
+        methods.register_method(methods.Method("kutta3", KUTTA_RK3, "Kutta's third-order method")),
+        methods.register_method(methods.Method("midpoint", IMPLICIT_MIDPOINT, "implicit midpoint rule")),
+    ]
     yield added
     for method in added:
         methods.unregister_method(method.name)
@@ -297,12 +316,15 @@ def test_the_registry_describes_the_builtin_methods():
         methods.register_method(methods.Method("rk4", tableaux.CLASSICAL_RK4, "again"))
 
 
-@pytest.mark.parametrize("arguments,message", [
-    (dict(a=[[0, 0], [1, 0]], b=[0.5, 0.5], c=[0, 0.5], order=2), "row sums of A are not C"),
-    (dict(a=[[0, 0], [1, 0]], b=[0.5, 0.5], c=[0, 1], order=2, e=[1, 0]), "A must be 2×2"),
-    (dict(a=[[0, 0], [1, 0]], b=[0.5, 0.5], c=[0, 1], order=2, e=[0.5, -0.5, 0]), "error weights go with"),
-    (dict(a=[[0.5]], b=[1], c=[0.5], order=2, e=[1, -1], error_order=1), "implicit method with an error estimate"),
-])
+@pytest.mark.parametrize(
+    "arguments,message",
+    [
+        (dict(a=[[0, 0], [1, 0]], b=[0.5, 0.5], c=[0, 0.5], order=2), "row sums of A are not C"),
+        (dict(a=[[0, 0], [1, 0]], b=[0.5, 0.5], c=[0, 1], order=2, e=[1, 0]), "A must be 2×2"),
+        (dict(a=[[0, 0], [1, 0]], b=[0.5, 0.5], c=[0, 1], order=2, e=[0.5, -0.5, 0]), "error weights go with"),
+        (dict(a=[[0.5]], b=[1], c=[0.5], order=2, e=[1, -1], error_order=1), "implicit method with an error estimate"),
+    ],
+)
 def test_inconsistent_tableaux_are_refused(arguments, message):
     with pytest.raises(ValueError, match=message):
         tableaux.ButcherTableau(name="bad", **arguments)

@@ -61,8 +61,11 @@ def free_mse_fields(inputs: int, hidden: int, outputs: int):
 def worked_example():
     """linear:3,1,1 under the cyclic shift of the inputs, invariant target, MSE: M = aI + b11ᵀ, C = c1ᵀ."""
     U, V, theta = two_layer_symbols(3, 1, 1)
-    moments = [(sympy.eye(3), sympy.zeros(1, 3)), (sympy.ones(3, 3), sympy.zeros(1, 3)),
-               (sympy.zeros(3, 3), sympy.ones(1, 3))]
+    moments = [
+        (sympy.eye(3), sympy.zeros(1, 3)),
+        (sympy.ones(3, 3), sympy.zeros(1, 3)),
+        (sympy.zeros(3, 3), sympy.ones(1, 3)),
+    ]
     return theta, [mse_field(U, V, theta, M, C) for M, C in moments]
 
 
@@ -150,8 +153,11 @@ def test_quadratic_ratio_law_is_found_beside_a_linear_law():
     P, Q, g = x**2 + y * z, y**2 + x * z, x + y + z
     a = [Q * sympy.diff(P, s) - P * sympy.diff(Q, s) for s in theta]
     b = [sympy.diff(g, s) for s in theta]
-    field = [sympy.expand(a[1] * b[2] - a[2] * b[1]), sympy.expand(a[2] * b[0] - a[0] * b[2]),
-             sympy.expand(a[0] * b[1] - a[1] * b[0])]
+    field = [
+        sympy.expand(a[1] * b[2] - a[2] * b[1]),
+        sympy.expand(a[2] * b[0] - a[0] * b[2]),
+        sympy.expand(a[0] * b[1] - a[1] * b[0]),
+    ]
     laws = find_laws(theta, [field], rational_degree=2)
     assert [law.kind for law in laws] == ["polynomial", "rational"], [str(law) for law in laws]
     assert laws[1].degree == 2

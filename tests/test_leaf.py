@@ -42,6 +42,7 @@ def _leaf(points: np.ndarray) -> LeafPoints:
 
 # --- monomials -----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("n_vars, degree", [(1, 1), (3, 2), (4, 3), (8, 2)])
 def test_monomial_basis_has_all_monomials_up_to_the_degree(n_vars, degree):
     exponents = index_tuples_up_to(n_vars, degree)
@@ -59,12 +60,12 @@ def test_monomial_gradients_match_finite_differences():
     for i in range(3):
         shift = np.zeros(3)
         shift[i] = step
-        numeric = (monomial_matrix((point + shift)[None], exponents)
-                   - monomial_matrix((point - shift)[None], exponents))
+        numeric = monomial_matrix((point + shift)[None], exponents) - monomial_matrix((point - shift)[None], exponents)
         np.testing.assert_allclose(analytic[:, i], numeric[0] / (2 * step), atol=1e-8)
 
 
 # --- the largest-gap rule -------------------------------------------------------------------------------------
+
 
 def test_gap_finds_the_null_values():
     gap = SpectralGap.of([1.0, 0.3, 0.01, 1e-14, 1e-15], threshold=1e3, floor=1e-11, unique=True)
@@ -83,6 +84,7 @@ def test_a_smooth_decay_has_no_clear_gap():
 
 
 # --- synthetic leaves with known equations ------------------------------------------------------------------
+
 
 def test_points_on_a_cylinder_satisfy_one_quadric():
     rng = np.random.default_rng(1)
@@ -139,14 +141,16 @@ def test_too_few_points_is_inconclusive():
 
 # --- the worked example of DESIGN.md -------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def worked():
     network = parse_network(WORKED)
     return network, build_group(WORKED_GROUP, network), network.random_theta(np.random.default_rng(7))
 
 
-@pytest.mark.parametrize("loss, data_class, laws", [("mse", "augmented", 2), ("logcosh", "augmented", 1),
-                                                    ("mse", "free", 1)])
+@pytest.mark.parametrize(
+    "loss, data_class, laws", [("mse", "augmented", 2), ("logcosh", "augmented", 1), ("mse", "free", 1)]
+)
 def test_worked_example_laws_seen_by_the_integrators(worked, loss, data_class, laws):
     network, group, theta0 = worked
     result = leaf_equations(network, loss, data_class, group, theta0, seed=1)
@@ -179,13 +183,20 @@ def test_blown_up_legs_are_discarded_not_used(worked):
     def always_blows_up(network, loss, data, start, length, direction, n_save, walk, bound):
         return LegResult(np.full((n_save, start.size), 1e300), "blow_up", 10)
 
-    leaf = collect_leaf_points(network, "mse", "augmented", group, theta0, n_points=50,
-                               walk=LeafWalk(max_legs=20), leg_integrator=always_blows_up)
+    leaf = collect_leaf_points(
+        network,
+        "mse",
+        "augmented",
+        group,
+        theta0,
+        n_points=50,
+        walk=LeafWalk(max_legs=20),
+        leg_integrator=always_blows_up,
+    )
     # every leg fails, also when retried shorter (3 attempts each): not one state is used
     assert leaf.n_points == 1 and leaf.leg_statuses["ok"] == 0 and leaf.leg_statuses["left_ball"] == 3 * 20
     result = vanishing_polynomials(leaf, degree=2)
     assert result.status == "inconclusive" and result.laws_seen is None
-
 
 
 def test_leg_statuses_are_a_str_enum_and_count_every_integrator_status():
@@ -196,8 +207,13 @@ def test_leg_statuses_are_a_str_enum_and_count_every_integrator_status():
     assert LEG_STATUSES == ("ok", "left_ball", "max_steps", "step_underflow", "nonfinite", "stalled")
     assert all(status.meaning and f"{status}" == status.value for status in LegStatus)
     counted = {status.value: LegStatus.of_leg(status).value for status in IntegrationStatus}
-    assert counted == {"ok": "ok", "max_steps": "max_steps", "blow_up": "left_ball",
-                       "step_underflow": "step_underflow", "nonfinite": "nonfinite"}
+    assert counted == {
+        "ok": "ok",
+        "max_steps": "max_steps",
+        "blow_up": "left_ball",
+        "step_underflow": "step_underflow",
+        "nonfinite": "nonfinite",
+    }
     assert LegStatus.of_leg("stalled") is LegStatus.STALLED and LegStatus.of_leg("bogus") is LegStatus.NONFINITE
 
 
@@ -213,15 +229,20 @@ def test_the_walk_accepts_exactly_the_registered_methods():
     finally:
         methods.unregister_method("heun")
 
+
 # --- bad input -----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("arguments, message", [
-    (dict(degree=4), "degree"),
-    (dict(data_class="bogus"), "data class"),
-    (dict(group=None), "needs a group"),
-    (dict(theta0=np.zeros(3)), "theta0"),
-    (dict(theta0=np.zeros(4)), "fixed point"),
-])
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (dict(degree=4), "degree"),
+        (dict(data_class="bogus"), "data class"),
+        (dict(group=None), "needs a group"),
+        (dict(theta0=np.zeros(3)), "theta0"),
+        (dict(theta0=np.zeros(4)), "fixed point"),
+    ],
+)
 def test_bad_input_is_one_clear_error(worked, arguments, message):
     network, group, theta0 = worked
     call = dict(network=network, loss="mse", data_class="augmented", group=group, theta0=theta0)
@@ -237,6 +258,7 @@ def test_bad_walk_settings_are_rejected(field, value):
 
 
 # --- property 6 on the worked example, and a planted wrong count --------------------------------------------
+
 
 @pytest.mark.parametrize("loss, data, laws", [("mse", "augmented", 2), ("logcosh", "augmented", 1), ("mse", "free", 1)])
 def test_property_agrees_with_the_counting_engine_on_the_worked_example(loss, data, laws):

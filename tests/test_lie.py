@@ -9,8 +9,12 @@ from harness.laws.lie import Bracket, Generator, generate_lie_algebra, values_at
 from harness.model.groups import build_group
 from harness.model.specs import parse_network
 
-CASES = [("linear:3,2,2", None), ("poly:2,2,1,k=2", None), ("attention:n=2,d=2,dk=1,dv=1", None),
-         ("linear:3,1,1", "cyclic/trivial")]
+CASES = [
+    ("linear:3,2,2", None),
+    ("poly:2,2,1,k=2", None),
+    ("attention:n=2,d=2,dk=1,dv=1", None),
+    ("linear:3,1,1", "cyclic/trivial"),
+]
 
 
 def family_for(spec, group, exact=True, loss="mse"):
@@ -34,8 +38,13 @@ def test_bracket_is_antisymmetric_and_satisfies_jacobi_exactly(spec, group):
     yx = values_at(Bracket(Y, X, EXACT), theta, EXACT)
     assert np.any(xy) or spec == "linear:3,1,1"
     assert np.array_equal((xy + yx) % EXACT.modulus, np.zeros_like(xy))
-    jacobi = sum(values_at(Bracket(A, Bracket(B, C, EXACT), EXACT), theta, EXACT)
-                 for A, B, C in ((X, Y, Z), (Y, Z, X), (Z, X, Y))) % EXACT.modulus
+    jacobi = (
+        sum(
+            values_at(Bracket(A, Bracket(B, C, EXACT), EXACT), theta, EXACT)
+            for A, B, C in ((X, Y, Z), (Y, Z, X), (Z, X, Y))
+        )
+        % EXACT.modulus
+    )
     assert not np.any(jacobi)
 
 
@@ -60,19 +69,22 @@ def test_exact_and_float_brackets_agree_at_integer_points():
     # Same moment tuples in both arithmetics: small integer tuples from the exact family.
     tuples = exact.exact_tuples()[:3].astype(np.int64)
     theta = np.array([1, -2, 0, 3, 1, 1, -1, 2, 0, 1])
-    X, Y = (Generator(exact, tuples[i:i + 1]) for i in range(2))
-    Xf, Yf = (Generator(floating, tuples[i:i + 1].astype(float)) for i in range(2))
+    X, Y = (Generator(exact, tuples[i : i + 1]) for i in range(2))
+    Xf, Yf = (Generator(floating, tuples[i : i + 1].astype(float)) for i in range(2))
     e = values_at(Bracket(X, Y, EXACT), theta, EXACT)
     f = values_at(Bracket(Xf, Yf, FLOAT), theta.astype(float), FLOAT)
     assert np.array_equal(e, np.mod(np.rint(f).astype(np.int64), EXACT.modulus))
 
 
-@pytest.mark.parametrize("spec,group,ranks,laws", [
-    ("linear:2,2,1", None, (2, 3), 3),
-    ("deep-linear:2,3,2", None, (4, 6), 6),
-    ("linear:3,1,1", "cyclic/trivial", (2, 2), 2),
-    ("linear:4,4,4", "cyclic/trivial", None, 10),
-])
+@pytest.mark.parametrize(
+    "spec,group,ranks,laws",
+    [
+        ("linear:2,2,1", None, (2, 3), 3),
+        ("deep-linear:2,3,2", None, (4, 6), 6),
+        ("linear:3,1,1", "cyclic/trivial", (2, 2), 2),
+        ("linear:4,4,4", "cyclic/trivial", None, 10),
+    ],
+)
 def test_generation_closes_soundly(spec, group, ranks, laws):
     family = family_for(spec, group)
     result = generate_lie_algebra(family, seed=2)
@@ -129,8 +141,9 @@ def test_trace_matrix_at_spans_the_counted_lie_algebra_and_classifies_fields():
     tangent = leaf_tangency(network, group, count, [augmented], built.theta0, seed=1)
     assert tangent.outcome == "tangent" and tangent.residuals[0] < 1e-9, tangent.reason
     plain = Scenario("linear:5,1,1", "mse", "cyclic/trivial", "free", n_samples=3, seed=1).build()
-    moved = leaf_tangency(network, group, count, [-GradientFlow(network, "mse", plain.data).gradient(built.theta0)],
-                          built.theta0, seed=1)
+    moved = leaf_tangency(
+        network, group, count, [-GradientFlow(network, "mse", plain.data).gradient(built.theta0)], built.theta0, seed=1
+    )
     assert moved.outcome == "outside" and moved.moved == 1, moved.reason
 
 

@@ -101,11 +101,14 @@ def test_kernel_ids_are_the_kernels_constants_each_used_once():
     assert get_loss("mse").kernel_id == kernels.MSE == 0  # the integrators' moment path keys on it
 
 
-@pytest.mark.parametrize("domain, fitting, failing", [
-    (TargetDomain.REAL, (1, 2, 5), ()),
-    (TargetDomain.LABELS, (1,), (2, 3)),
-    (TargetDomain.PROBABILITIES, (2, 4), (1,)),
-])
+@pytest.mark.parametrize(
+    "domain, fitting, failing",
+    [
+        (TargetDomain.REAL, (1, 2, 5), ()),
+        (TargetDomain.LABELS, (1,), (2, 3)),
+        (TargetDomain.PROBABILITIES, (2, 4), (1,)),
+    ],
+)
 def test_target_domain_says_which_outputs_it_needs(domain, fitting, failing):
     assert all(domain.fits(m) for m in fitting)
     assert not any(domain.fits(m) for m in failing)

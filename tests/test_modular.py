@@ -19,8 +19,9 @@ def test_matmul_is_exact(shape):
     rng = np.random.default_rng(1)
     a = rng.integers(0, PRIME, shape)
     b = rng.integers(0, PRIME, (shape[1], 4))
-    expected = [[sum(int(a[i, k]) * int(b[k, j]) for k in range(shape[1])) % PRIME for j in range(4)]
-                for i in range(shape[0])]
+    expected = [
+        [sum(int(a[i, k]) * int(b[k, j]) for k in range(shape[1])) % PRIME for j in range(4)] for i in range(shape[0])
+    ]
     assert modular.matmul(a, b).tolist() == expected
 
 

@@ -13,9 +13,15 @@ from harness.model.family import SizeLimits
 from harness.model.specs import parse_network
 
 SPECS = [
-    "linear:3,2,2", "linear:1,1,1", "deep-linear:2,3,2,2", "deep-linear:1,2,1",
-    "poly:3,2,1,k=2", "poly:2,2,2,k=3", "attention:n=4,d=3,dk=2,dv=2",
-    "attention:n=3,d=2,dk=1,dv=2,mask=causal", "attention:n=3,d=2,dk=1,dv=1,mask=causal,decay=0.5",
+    "linear:3,2,2",
+    "linear:1,1,1",
+    "deep-linear:2,3,2,2",
+    "deep-linear:1,2,1",
+    "poly:3,2,1,k=2",
+    "poly:2,2,2,k=3",
+    "attention:n=4,d=3,dk=2,dv=2",
+    "attention:n=3,d=2,dk=1,dv=2,mask=causal",
+    "attention:n=3,d=2,dk=1,dv=1,mask=causal,decay=0.5",
 ]
 
 
@@ -165,8 +171,17 @@ def test_attention_masks_enter_features_only():
     np.testing.assert_allclose(causal.token_weights, [[1, 0, 0], [0.5, 1, 0], [0.25, 0.5, 1]])
 
 
-@pytest.mark.parametrize("spec", ["linear:50,50,50", "linear:30,30,30", "linear:10,10,10", "poly:3,2,1,k=20",
-                                  "deep-linear:" + ",".join(["1"] * 17), "attention:n=10,d=10,dk=5,dv=5"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "linear:50,50,50",
+        "linear:30,30,30",
+        "linear:10,10,10",
+        "poly:3,2,1,k=20",
+        "deep-linear:" + ",".join(["1"] * 17),
+        "attention:n=10,d=10,dk=5,dv=5",
+    ],
+)
 def test_the_largest_networks_in_use_stay_within_the_limits(spec):
     assert str(parse_network(spec)) == spec
 
@@ -195,12 +210,16 @@ from harness.model.groups import build_group  # noqa: E402
 from harness.model.specs import usage  # noqa: E402
 
 ACTION_CASES = [  # (network, group, hidden action): feature, output and token groups on every family
-    ("linear:3,2,3", "cyclic/same", "input"), ("linear:2,3,1", "flip/trivial", "trivial"),
-    ("linear:4,3,4", "rot:4/same", "output"), ("deep-linear:3,3,2,3", "cyclic/same", "input"),
-    ("deep-linear:2,2,1", "swap:0,1/trivial", "trivial"), ("poly:3,2,1,k=2", "sym/trivial", "input"),
-    ("poly:2,2,2,k=3", "signperm/same", "output"), ("poly:2,3,1,k=2", "flip/trivial", "input"),
-    ("attention:n=3,d=2,dk=2,dv=2", "cyclic/same", "input"), ("attention:n=3,d=2,dk=1,dv=1", "tokens-cyclic/same",
-                                                             "trivial"),
+    ("linear:3,2,3", "cyclic/same", "input"),
+    ("linear:2,3,1", "flip/trivial", "trivial"),
+    ("linear:4,3,4", "rot:4/same", "output"),
+    ("deep-linear:3,3,2,3", "cyclic/same", "input"),
+    ("deep-linear:2,2,1", "swap:0,1/trivial", "trivial"),
+    ("poly:3,2,1,k=2", "sym/trivial", "input"),
+    ("poly:2,2,2,k=3", "signperm/same", "output"),
+    ("poly:2,3,1,k=2", "flip/trivial", "input"),
+    ("attention:n=3,d=2,dk=2,dv=2", "cyclic/same", "input"),
+    ("attention:n=3,d=2,dk=1,dv=1", "tokens-cyclic/same", "trivial"),
     ("attention:n=2,d=2,dk=2,dv=2", "tokens-sym/same", "output"),
 ]
 
@@ -208,8 +227,10 @@ ACTION_CASES = [  # (network, group, hidden action): feature, output and token g
 def test_registry_holds_the_built_in_families_in_simple_first_order():
     assert list(FAMILIES) == ["linear", "deep-linear", "poly", "attention"]
     assert all(issubclass(cls, Network) and cls.family == name for name, cls in FAMILIES.items())
-    assert usage() == ("linear:IN,HIDDEN,OUT · deep-linear:IN,H1,...,OUT · poly:IN,HIDDEN,OUT,k=K · "
-                       "attention:n=N,d=D,dk=A,dv=B[,mask=causal][,decay=λ]")
+    assert usage() == (
+        "linear:IN,HIDDEN,OUT · deep-linear:IN,H1,...,OUT · poly:IN,HIDDEN,OUT,k=K · "
+        "attention:n=N,d=D,dk=A,dv=B[,mask=causal][,decay=λ]"
+    )
 
 
 def test_register_family_refuses_a_second_family_of_the_same_name_and_non_families():

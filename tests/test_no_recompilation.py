@@ -14,8 +14,16 @@ from harness.model.scenario import Scenario
 
 KERNELS = (kernel_problem.gradient_kernel, integrators.integrate_kernel)  # one time loop for every method
 
-SPECS = ["linear:3,2,2", "linear:1,1,1", "deep-linear:2,3,2,2", "deep-linear:2,1,2,1,2", "poly:2,2,2,k=2",
-         "poly:3,1,2,k=3", "attention:n=3,d=2,dk=2,dv=2", "attention:n=2,d=2,dk=1,dv=2,mask=causal,decay=0.5"]
+SPECS = [
+    "linear:3,2,2",
+    "linear:1,1,1",
+    "deep-linear:2,3,2,2",
+    "deep-linear:2,1,2,1,2",
+    "poly:2,2,2,k=2",
+    "poly:3,1,2,k=3",
+    "attention:n=3,d=2,dk=2,dv=2",
+    "attention:n=2,d=2,dk=1,dv=2,mask=causal,decay=0.5",
+]
 LOSSES = ["mse", "quartic", "logcosh", "cauchy", "pseudo-huber", "cross-entropy", "huber"]
 GROUPS = [None, "flip/trivial", "cyclic/sign"]
 METHODS = ["dp5", "rk4", "gauss"]
@@ -29,8 +37,12 @@ def examples(count: int):
         spec, loss, group = next(combinations)
         if loss == "cross-entropy" and (spec.endswith(",1") or group == "cyclic/sign"):
             continue  # needs ≥ 2 classes, and a sign action would make the probabilities negative
-        yield Scenario(spec, loss, group, data="augmented" if group else "free", n_samples=1 + produced % 7,
-                       seed=produced), METHODS[produced % len(METHODS)]
+        yield (
+            Scenario(
+                spec, loss, group, data="augmented" if group else "free", n_samples=1 + produced % 7, seed=produced
+            ),
+            METHODS[produced % len(METHODS)],
+        )
         produced += 1
 
 

@@ -31,8 +31,14 @@ def _warm_copy(tmp_path: Path) -> Path:
 
 def _flowlaws_warmup(cache: Path, cwd: Path, **kwargs):
     kwargs.setdefault("env", {**os.environ, "NUMBA_CACHE_DIR": str(cache)})
-    return subprocess.Popen([sys.executable, "-m", "harness.cli", "warmup"], cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "warmup"],
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,
+    )
 
 
 def _entry(cache: Path, function: str) -> str:
@@ -86,8 +92,11 @@ def test_errors_from_numba_cache_loading_are_told_apart_from_others():
 
 def _blocked_on_flock(pid: int) -> bool:
     # /proc/locks shows a process waiting for a lock as "N: -> FLOCK  ADVISORY  WRITE <pid> ...".
-    return any(line.split()[1] == "->" and line.split()[2] == "FLOCK" and line.split()[5] == str(pid)
-               for line in Path("/proc/locks").read_text().splitlines() if len(line.split()) > 5)
+    return any(
+        line.split()[1] == "->" and line.split()[2] == "FLOCK" and line.split()[5] == str(pid)
+        for line in Path("/proc/locks").read_text().splitlines()
+        if len(line.split()) > 5
+    )
 
 
 def test_warm_ups_take_turns_on_the_cache_lock(tmp_path):
@@ -110,11 +119,14 @@ def test_two_cold_starts_at_once_compile_once(tmp_path):
     for path in entry.parent.glob(entry.name + ".*"):  # one kernel left to compile: both processes want it
         path.unlink()
     # NUMBA_DEBUG_CACHE makes Numba print "[cache] data saved to <file>" for each kernel it compiles and saves.
-    processes = [_flowlaws_warmup(cache, tmp_path, env={**os.environ, "NUMBA_CACHE_DIR": str(cache),
-                                                        "NUMBA_DEBUG_CACHE": "1"}) for _ in range(2)]
+    processes = [
+        _flowlaws_warmup(cache, tmp_path, env={**os.environ, "NUMBA_CACHE_DIR": str(cache), "NUMBA_DEBUG_CACHE": "1"})
+        for _ in range(2)
+    ]
     results = [process.communicate(timeout=120) for process in processes]
     assert [process.returncode for process in processes] == [0, 0], results
-    saves = [line for stdout, _ in results for line in stdout.splitlines()
-             if "data saved to" in line and entry.name in line]
+    saves = [
+        line for stdout, _ in results for line in stdout.splitlines() if "data saved to" in line and entry.name in line
+    ]
     assert len(saves) == 1, saves  # one compiled and saved; the other, after the lock, loaded it
     assert (cache / warmup.LOCK_NAME).exists()

@@ -17,7 +17,9 @@ def _problem(spec, seed=0):
     return network, network.features(x), network.target_rows(y), theta
 
 
-@pytest.mark.parametrize("spec", ["linear:3,2,2", "deep-linear:2,2,2,1", "poly:2,2,1,k=2", "attention:n=2,d=2,dk=1,dv=1"])
+@pytest.mark.parametrize(
+    "spec", ["linear:3,2,2", "deep-linear:2,2,2,1", "poly:2,2,1,k=2", "attention:n=2,d=2,dk=1,dv=1"]
+)
 @pytest.mark.parametrize("loss_name", ["mse", "logcosh"])
 def test_gradient_matches_finite_differences_of_the_loss(spec, loss_name):
     network, psi, targets, theta = _problem(spec)
@@ -27,8 +29,7 @@ def test_gradient_matches_finite_differences_of_the_loss(spec, loss_name):
         return loss.value(psi @ network.phi(t).T, targets)
 
     step = 1e-6
-    numeric = np.array([(value(theta + step * e) - value(theta - step * e)) / (2 * step)
-                        for e in np.eye(theta.size)])
+    numeric = np.array([(value(theta + step * e) - value(theta - step * e)) / (2 * step) for e in np.eye(theta.size)])
     np.testing.assert_allclose(loss_gradient(network, loss, psi, targets, theta), numeric, rtol=1e-6, atol=1e-7)
 
 
@@ -39,5 +40,6 @@ def test_gradient_is_the_dense_jacobian_formula_and_the_sum_is_rows_times_the_me
     dense = network.polynomial.jacobian(theta).T @ cotangent.reshape(-1)
     mean = loss_gradient(network, loss, psi, targets, theta)
     np.testing.assert_allclose(mean, dense, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(loss_gradient(network, loss, psi, targets, theta, mean=False), psi.shape[0] * mean,
-                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        loss_gradient(network, loss, psi, targets, theta, mean=False), psi.shape[0] * mean, rtol=1e-12, atol=1e-14
+    )

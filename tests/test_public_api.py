@@ -54,13 +54,17 @@ def test_the_docstring_example_counts_the_cyclic_laws():
 
 
 def test_importing_harness_and_reading_its_names_list_has_no_side_effects():
-    code = ("import os, sys; before = dict(os.environ); import harness; names = harness.__all__; dir(harness); "
-            "assert dict(os.environ) == before; assert 'numba' not in sys.modules and 'numpy' not in sys.modules")
+    code = (
+        "import os, sys; before = dict(os.environ); import harness; names = harness.__all__; dir(harness); "
+        "assert dict(os.environ) == before; assert 'numba' not in sys.modules and 'numpy' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_the_first_public_name_configures_the_process_before_numba_loads(tmp_path):
-    code = ("import os, sys; os.environ.pop('NUMBA_CACHE_DIR', None); import harness; harness.parse_network; "
-            "import numba; assert os.environ['NUMBA_CACHE_DIR'].endswith('.numba_cache'); "
-            "assert os.environ['NUMBA_NUM_THREADS'] == '1'")
+    code = (
+        "import os, sys; os.environ.pop('NUMBA_CACHE_DIR', None); import harness; harness.parse_network; "
+        "import numba; assert os.environ['NUMBA_CACHE_DIR'].endswith('.numba_cache'); "
+        "assert os.environ['NUMBA_NUM_THREADS'] == '1'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)

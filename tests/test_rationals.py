@@ -10,14 +10,20 @@ from harness.algebra.rationals import nullspace_modular, rational_nullspace, rat
 
 def _sampler(rows, n_columns):
     """Random integer combinations of the exact rows, reduced mod the one prime (what the law search feeds in)."""
+
     def sample_rows(count, seed):
         rng = random.Random(seed)
         out = []
         for _ in range(count):
             weights = [rng.randrange(1, 1000) for _ in rows]
-            out.append([sum(modular.from_rational(w * row.get(j, 0)) for w, row in zip(weights, rows)) % modular.PRIME
-                        for j in range(n_columns)])
+            out.append(
+                [
+                    sum(modular.from_rational(w * row.get(j, 0)) for w, row in zip(weights, rows)) % modular.PRIME
+                    for j in range(n_columns)
+                ]
+            )
         return out
+
     return sample_rows
 
 

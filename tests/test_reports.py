@@ -29,8 +29,14 @@ def _verdict_for(scenario: Scenario) -> Verdict:
 
 
 PROP = Property("planted-small", "Networks are small", "D < 4", "nowhere", _verdict_for)
-EXPLORER = Property("explore-sizes", "Sizes", "what D is", "nowhere",
-                    lambda s: Verdict.holds("seen", findings=[{"network": s.network}]), exploration=True)
+EXPLORER = Property(
+    "explore-sizes",
+    "Sizes",
+    "what D is",
+    "nowhere",
+    lambda s: Verdict.holds("seen", findings=[{"network": s.network}]),
+    exploration=True,
+)
 
 
 def _records(*networks: str, prop: Property = PROP) -> list[dict]:
@@ -45,16 +51,19 @@ def _violation(network: str) -> PropertyViolation:
     scenario = Scenario(network)
     error = PropertyViolation(PROP, scenario, PROP.verdict(scenario))
     error.add_note("Falsifying example: test_x(scenario=...)")
-    error.add_note("You can reproduce this example by temporarily adding "
-                   "@reproduce_failure('6.155.2', b'AAEC') as a decorator on your test case")
+    error.add_note(
+        "You can reproduce this example by temporarily adding "
+        "@reproduce_failure('6.155.2', b'AAEC') as a decorator on your test case"
+    )
     return error
 
 
 def test_summary_counts_generation_and_the_shrunk_counterexample_only():
     # Generation: holds (D=2), inconclusive (D=3), the first violation (linear:3,1,1, D=4). Shrinking: more
     # variants, violated and not. Hypothesis's final replay: the shrunk counterexample linear:1,2,1 (D=4).
-    records = _records("linear:1,1,1", "linear:2,1,1", "linear:3,1,1", "linear:4,1,1", "linear:2,1,1",
-                       "linear:1,2,1", "linear:1,2,1")
+    records = _records(
+        "linear:1,1,1", "linear:2,1,1", "linear:3,1,1", "linear:4,1,1", "linear:2,1,1", "linear:1,2,1", "linear:1,2,1"
+    )
     summary = summaries.summarize_test("t::x", records, outcome="failed", exception=_violation("linear:1,2,1"))
     assert summary["counts"] == {"planted-small": {"examples": 3, "holds": 1, "inconclusive": 1, "violated": 1}}
     statuses = [(e["verdict"]["status"], e["scenario"]["network"]) for e in summary["examples"]]
@@ -69,23 +78,32 @@ def test_summary_counts_generation_and_the_shrunk_counterexample_only():
 
 
 def test_summary_of_a_crash_names_the_error_and_of_an_exploration_keeps_findings():
-    crashed = summaries.summarize_test("t::y", [], module_properties=[{"id": "planted-small", "title": "T"}],
-                                     outcome="failed", error_text="ValueError: boom")
+    crashed = summaries.summarize_test(
+        "t::y",
+        [],
+        module_properties=[{"id": "planted-small", "title": "T"}],
+        outcome="failed",
+        error_text="ValueError: boom",
+    )
     assert crashed["properties"] == ["planted-small"] and crashed["error"] == "ValueError: boom"
     explored = summaries.summarize_test("t::z", _records("linear:1,1,1", "linear:2,1,1", prop=EXPLORER))
     assert explored["findings"] == {"explore-sizes": [{"network": "linear:1,1,1"}, {"network": "linear:2,1,1"}]}
 
 
 def test_coverage_key_uses_family_group_factor_names_and_loss_class():
-    assert summaries.coverage_key({"network": "linear:3,1,1", "group": "cyclic/trivial*flip/sign",
-                                 "loss": "logcosh"}) == "linear|cyclic*flip|analytic"
+    assert (
+        summaries.coverage_key({"network": "linear:3,1,1", "group": "cyclic/trivial*flip/sign", "loss": "logcosh"})
+        == "linear|cyclic*flip|analytic"
+    )
     assert summaries.coverage_key({"network": "poly:2,1,1,k=2", "group": None, "loss": "mse"}) == "poly|none|quadratic"
 
 
 def _collector() -> runs.RunCollector:
     collector = runs.RunCollector()
     records = _records("linear:1,1,1", "linear:2,1,1", "linear:3,1,1", "linear:1,2,1")
-    collector.add(summaries.summarize_test("b::x", records, outcome="failed", exception=_violation("linear:1,2,1")), 1.5)
+    collector.add(
+        summaries.summarize_test("b::x", records, outcome="failed", exception=_violation("linear:1,2,1")), 1.5
+    )
     collector.add(summaries.summarize_test("a::x", _records("linear:1,1,1", prop=EXPLORER)), 0.5)
     return collector
 
@@ -118,9 +136,15 @@ def test_write_run_writes_replayable_examples_plots_and_indexes(tmp_path):
     replayed = Scenario.from_dict(stored)
     assert PROP.verdict(replayed).status.value == "violated"
     text = (violated / "report.md").read_text()
-    for expected in ("D < 4", "nowhere", "**violated**: D = 4", "`linear:1,2,1`",
-                     "flowlaws replay reports/r/planted-small-1/scenario.json",
-                     "--flowlaws-profile=quick --flowlaws-seed=3", "@reproduce_failure('6.155.2', b'AAEC')"):
+    for expected in (
+        "D < 4",
+        "nowhere",
+        "**violated**: D = 4",
+        "`linear:1,2,1`",
+        "flowlaws replay reports/r/planted-small-1/scenario.json",
+        "--flowlaws-profile=quick --flowlaws-seed=3",
+        "@reproduce_failure('6.155.2', b'AAEC')",
+    ):
         assert expected in text
     assert not (folder / "planted-small-2" / "drift.png").exists()  # that evidence has no series
     index = json.loads((folder / "index.json").read_text())
@@ -201,27 +225,43 @@ def test_example_folders_beyond_the_cap_are_left_out_and_said_so(tmp_path, monke
 
 def test_a_crash_is_described_with_hypothesis_reproduce_line():
     error = ValueError("boom\nmore")
-    error.add_note("You can reproduce this example by temporarily adding @reproduce_failure('6.155.2', b'AA==') as a"
-                   " decorator on your test case")
-    assert summaries.crash_description(error) == "ValueError: boom (reproduce with @reproduce_failure('6.155.2', b'AA=='))"
+    error.add_note(
+        "You can reproduce this example by temporarily adding @reproduce_failure('6.155.2', b'AA==') as a"
+        " decorator on your test case"
+    )
+    assert (
+        summaries.crash_description(error) == "ValueError: boom (reproduce with @reproduce_failure('6.155.2', b'AA=='))"
+    )
 
 
 def test_a_hypothesis_seed_run_says_so_in_its_reproduction_line():
-    run, _ = runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0,
-                               seeding="hypothesis-seed")
+    run, _ = runs.build_run(
+        _collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0, seeding="hypothesis-seed"
+    )
     line = rendering.Reproduction(Path("/p"), run.profile, run.seed, run.seeding).pytest("a::x")
     assert line.endswith("--flowlaws-profile=quick --hypothesis-seed=3")
     assert run.to_dict()["seeding"] == "hypothesis-seed"
-    gate, timings = runs.build_run(_collector(), run_id="g", profile="ci", seed=None, started=0.0, finished=2.0,
-                                      seeding="derandomized")
+    gate, timings = runs.build_run(
+        _collector(), run_id="g", profile="ci", seed=None, started=0.0, finished=2.0, seeding="derandomized"
+    )
     assert "derandomized" in rendering.index_markdown(gate, timings)
     assert "seed" not in rendering.Reproduction(Path("/p"), "ci", None, "derandomized").pytest("a::x")
 
 
-TIMED = Property("timed", "Timed", "-", "nowhere",
-                 lambda s: Verdict.inconclusive("undecided", D=2, count_seconds=0.123, seconds=4.5,
-                                                leaf={"seconds": 1.25, "rank": 1},
-                                                findings=[{"network": s.network, "solve_seconds": 0.5}]))
+TIMED = Property(
+    "timed",
+    "Timed",
+    "-",
+    "nowhere",
+    lambda s: Verdict.inconclusive(
+        "undecided",
+        D=2,
+        count_seconds=0.123,
+        seconds=4.5,
+        leaf={"seconds": 1.25, "rank": 1},
+        findings=[{"network": s.network, "solve_seconds": 0.5}],
+    ),
+)
 
 
 def test_timings_are_only_in_timings_json(tmp_path):
@@ -231,10 +271,12 @@ def test_timings_are_only_in_timings_json(tmp_path):
     collector.add(summary, 1.0)
     written = []
     for name, (started, finished) in (("one", (0.0, 2.0)), ("two", (100.0, 250.0))):
-        run, timings = runs.build_run(collector, run_id="r", profile="quick", seed=3, started=started,
-                                      finished=finished, seeding="flowlaws-seed")
-        written.append(folders.write_run(run, timings, tmp_path / name / "reports", project_root=tmp_path / name,
-                                      plots=False))
+        run, timings = runs.build_run(
+            collector, run_id="r", profile="quick", seed=3, started=started, finished=finished, seeding="flowlaws-seed"
+        )
+        written.append(
+            folders.write_run(run, timings, tmp_path / name / "reports", project_root=tmp_path / name, plots=False)
+        )
     files = {}
     for folder in written:
         files[folder] = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -242,8 +284,12 @@ def test_timings_are_only_in_timings_json(tmp_path):
             if name != "timings.json":
                 assert b"seconds" not in data and b"0.123" not in data and b"1.25" not in data, name
     timings_json = json.loads(files[written[0]].pop("timings.json"))
-    assert timings_json["examples"]["timed-1"] == {"count_seconds": 0.123, "seconds": 4.5, "leaf.seconds": 1.25,
-                                                 "findings.0.solve_seconds": 0.5}
+    assert timings_json["examples"]["timed-1"] == {
+        "count_seconds": 0.123,
+        "seconds": 4.5,
+        "leaf.seconds": 1.25,
+        "findings.0.solve_seconds": 0.5,
+    }
     files[written[1]].pop("timings.json")
     assert files[written[0]] == files[written[1]]  # different clocks, byte-identical content
 
@@ -255,16 +301,18 @@ def test_run_outcome_precedence_and_the_index_line():
     clean.add(summaries.summarize_test("c::x", _records("linear:1,1,1")), 0.1)
     calm, _ = runs.build_run(clean, run_id="c", profile="quick", seed=3, started=0.0, finished=1.0)
     assert calm.outcome_kind is runs.RunOutcome.NO_VIOLATION and calm.outcome == "no violation"
-    cut, _ = runs.build_run(clean, run_id="c", profile="quick", seed=3, started=0.0, finished=1.0,
-                            unfinished=["c::y", "c::z"])
+    cut, _ = runs.build_run(
+        clean, run_id="c", profile="quick", seed=3, started=0.0, finished=1.0, unfinished=["c::y", "c::z"]
+    )
     assert cut.outcome_kind is runs.RunOutcome.INTERRUPTED
     assert cut.outcome == "interrupted (2 tests did not finish); no violation in the rest"
     assert [member.value for member in runs.RunOutcome] == ["violated", "errors", "interrupted", "no violation"]
 
 
 def test_seeding_is_typed_and_written_as_its_value():
-    run, _ = runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0,
-                            seeding="hypothesis-seed")
+    run, _ = runs.build_run(
+        _collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0, seeding="hypothesis-seed"
+    )
     assert run.seeding is runs.Seeding.HYPOTHESIS_SEED and run.to_dict()["seeding"] == "hypothesis-seed"
     assert json.loads(json.dumps(run.to_dict()))["seeding"] == "hypothesis-seed"
     assert all(member.message for member in runs.Seeding)

@@ -16,8 +16,16 @@ def _Generation(rank: int, stop_reason: str) -> LieGeneration:
 
 
 def test_vocabularies_keep_their_strings():
-    assert {r.value for r in StopReason} >= {"certificate", "involutive", "depth-cap", "sample-cap", "no-clear-gap",
-                                             "points-disagree", "pointwise-span-equal", "pointwise-span-differs"}
+    assert {r.value for r in StopReason} >= {
+        "certificate",
+        "involutive",
+        "depth-cap",
+        "sample-cap",
+        "no-clear-gap",
+        "points-disagree",
+        "pointwise-span-equal",
+        "pointwise-span-differs",
+    }
     assert Certificate.LAWS == "laws" and CountMethod("float-svd") is CountMethod.FLOAT_SVD
     assert f"{StopReason.DEPTH_CAP}" == "depth-cap" and str(Certificate.INVOLUTIVE) == "involutive"
     assert all(member.message for vocabulary in (StopReason, Certificate, CountMethod) for member in vocabulary)
@@ -34,10 +42,25 @@ def test_certify():
 
 
 def _count(**changes) -> LawCount:
-    values: dict[str, Any] = dict(arch="linear:2,1,1", group=None, data="free", loss="mse", D=3, laws=1, free_laws=1, extra_laws=0,
-                  lie_rank_by_level=(2,), free_lie_rank_by_level=(2,), certified=True, certificate=Certificate.LAWS,
-                  method=CountMethod.FLOAT_SVD, stop_reason=StopReason.CERTIFICATE, verified_laws=1,
-                  singular_values=(1.0, 0.5, 1e-17), gap=Gap(2, 4.5e15, 1e6))
+    values: dict[str, Any] = dict(
+        arch="linear:2,1,1",
+        group=None,
+        data="free",
+        loss="mse",
+        D=3,
+        laws=1,
+        free_laws=1,
+        extra_laws=0,
+        lie_rank_by_level=(2,),
+        free_lie_rank_by_level=(2,),
+        certified=True,
+        certificate=Certificate.LAWS,
+        method=CountMethod.FLOAT_SVD,
+        stop_reason=StopReason.CERTIFICATE,
+        verified_laws=1,
+        singular_values=(1.0, 0.5, 1e-17),
+        gap=Gap(2, 4.5e15, 1e6),
+    )
     values.update(changes)
     return LawCount(**values)
 

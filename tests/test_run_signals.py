@@ -20,7 +20,7 @@ import pytest
 
 from harness.reporting import folders
 
-SLOW = '''
+SLOW = """
 import os, time
 from pathlib import Path
 from hypothesis import given, strategies as st
@@ -42,7 +42,7 @@ def test_slow(scenario):
 @given(st.builds(Scenario, network=st.just("linear:2,1,1"), seed=st.integers(0, 10**6)))
 def test_slow_too(scenario):
     enforce(PROPERTY, scenario)
-'''
+"""
 
 
 def _campaign_processes(marker: str) -> list[int]:
@@ -77,23 +77,48 @@ def _start(tmp_path: Path, workers: str):
     scratch_parent = tmp_path / "tmp"
     scratch_parent.mkdir()
     marker = tmp_path / "started"
-    environment = {**os.environ, "FLOWLAWS_TEST_MARKER": str(marker), "TMPDIR": str(scratch_parent),
-                   "FLOWLAWS_EXAMPLE_DB": str(tmp_path / "db")}
+    environment = {
+        **os.environ,
+        "FLOWLAWS_TEST_MARKER": str(marker),
+        "TMPDIR": str(scratch_parent),
+        "FLOWLAWS_EXAMPLE_DB": str(tmp_path / "db"),
+    }
     out, err = open(tmp_path / "stdout", "w"), open(tmp_path / "stderr", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "run", "--properties-dir", str(folder), "--profile", "thorough",
-         "-n", workers, "--report-dir", str(tmp_path / "reports"), "--no-plots"],
-        cwd=tmp_path, env=environment, stdout=out, stderr=err, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            "--properties-dir",
+            str(folder),
+            "--profile",
+            "thorough",
+            "-n",
+            workers,
+            "--report-dir",
+            str(tmp_path / "reports"),
+            "--no-plots",
+        ],
+        cwd=tmp_path,
+        env=environment,
+        stdout=out,
+        stderr=err,
+        start_new_session=True,
+    )
     out.close()
     err.close()
     return process, marker, scratch_parent
 
 
-@pytest.mark.parametrize("signum, workers, code", [
-    (signal.SIGINT, "2", 130),
-    (signal.SIGTERM, "0", 143),
-    (signal.SIGKILL, "2", -signal.SIGKILL),
-])
+@pytest.mark.parametrize(
+    "signum, workers, code",
+    [
+        (signal.SIGINT, "2", 130),
+        (signal.SIGTERM, "0", 143),
+        (signal.SIGKILL, "2", -signal.SIGKILL),
+    ],
+)
 def test_a_signalled_run_leaves_no_process_no_scratch_and_no_half_report(tmp_path, signum, workers, code):
     process, marker, scratch_parent = _start(tmp_path, workers)
     try:
@@ -108,8 +133,9 @@ def test_a_signalled_run_leaves_no_process_no_scratch_and_no_half_report(tmp_pat
             process.wait()
     stdout, stderr = (tmp_path / "stdout").read_text(), (tmp_path / "stderr").read_text()
     assert process.returncode == code, stdout + stderr
-    assert _wait_until(lambda: not _campaign_processes(str(marker)), 15), \
+    assert _wait_until(lambda: not _campaign_processes(str(marker)), 15), (
         f"processes left behind: {_campaign_processes(str(marker))}"
+    )
     assert not list(scratch_parent.glob("flowlaws-run-*")), "scratch folder left behind"
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stdout + stderr
     latest = folders.latest_run(tmp_path / "reports")

@@ -26,10 +26,13 @@ def test_forced_seed_and_the_gate():
     assert _choose(explorer=False) == (None, None)
 
 
-@pytest.mark.parametrize("changes, message", [
-    (dict(given=3, explorer=False), "has no effect under the quick profile"),
-    (dict(given=3, forced=4), "not both"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(given=3, explorer=False), "has no effect under the quick profile"),
+        (dict(given=3, forced=4), "not both"),
+    ],
+)
 def test_contradicting_seed_options_are_a_usage_error(changes, message):
     with pytest.raises(pytest.UsageError, match=message):
         _choose(**changes)

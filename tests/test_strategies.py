@@ -109,10 +109,14 @@ def _subsets(names):
 @given(st.data())
 def test_any_accepted_arguments_give_valid_scenarios_within_their_limits(data):
     arguments = dict(
-        families=data.draw(_subsets(tuple(FAMILIES))), group_kinds=data.draw(_subsets(group_kind_names())),
-        outputs=data.draw(_subsets(OUTPUT_ACTIONS)), loss_kinds=data.draw(_subsets(LOSS_CLASSES)),
-        max_params=data.draw(st.integers(2, 40)), max_features=data.draw(st.integers(1, 64)),
-        max_order=data.draw(st.integers(2, 400)), max_tokens=data.draw(st.integers(1, 5)),
+        families=data.draw(_subsets(tuple(FAMILIES))),
+        group_kinds=data.draw(_subsets(group_kind_names())),
+        outputs=data.draw(_subsets(OUTPUT_ACTIONS)),
+        loss_kinds=data.draw(_subsets(LOSS_CLASSES)),
+        max_params=data.draw(st.integers(2, 40)),
+        max_features=data.draw(st.integers(1, 64)),
+        max_order=data.draw(st.integers(2, 400)),
+        max_tokens=data.draw(st.integers(1, 5)),
         masks=data.draw(_subsets(("none", "causal"))),
     )
     try:
@@ -187,8 +191,11 @@ def test_losses_fit_the_network_outputs():
     with pytest.raises(NoSuchExample):
         find(losses(network=scalar), lambda name: name == "cross-entropy", settings=FIND)
     with pytest.raises(NoSuchExample):  # flip/same turns probability rows negative
-        find(losses(network=vector.__class__(3, 1, 3), group="flip/same"), lambda name: name == "cross-entropy",
-             settings=FIND)
+        find(
+            losses(network=vector.__class__(3, 1, 3), group="flip/same"),
+            lambda name: name == "cross-entropy",
+            settings=FIND,
+        )
     assert find(losses(network=vector, group="cyclic/same"), lambda name: name == "cross-entropy", settings=FIND)
 
 

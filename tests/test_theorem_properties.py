@@ -81,15 +81,18 @@ def test_theorem1_drift_data_stand_for_the_class_even_when_theta0_is_small():
     # With θ₀ small the predictions are ≈ 0; large targets alone would leave every orbit's residuals equal and
     # logcosh' nearly constant on orbits (a near-MSE sub-class where the extra law barely moves). The data sets
     # must put the residuals of one orbit across the bend, so the extra law drifts clearly.
-    verdict = prop_theorem1.check(Scenario("linear:3,1,1", "logcosh", "cyclic/trivial", "augmented", seed=3,
-                                           theta_scale=0.2))
+    verdict = prop_theorem1.check(
+        Scenario("linear:3,1,1", "logcosh", "cyclic/trivial", "augmented", seed=3, theta_scale=0.2)
+    )
     assert verdict.status is Status.HOLDS, verdict.reason
     assert all(run["outcome"] == "drifts" and run["drift_tight"] > 1e-3 for run in verdict.evidence["drift"])
 
 
 # Inconclusive cases of the hunt that now decide: rot:6 on degree-2 features has an extra MSE law (the direction of
 # v) that the quarter-turn surrogate could not provide; the class's own rational moment span does.
-ROT6_POLY: dict[str, Any] = dict(network="poly:2,1,1,k=2", group="rot:6/trivial", data="augmented", n_samples=7, seed=314341)
+ROT6_POLY: dict[str, Any] = dict(
+    network="poly:2,1,1,k=2", group="rot:6/trivial", data="augmented", n_samples=7, seed=314341
+)
 
 
 def test_theorem1_decides_the_rot6_case_through_the_rational_moment_span():
@@ -119,7 +122,9 @@ def test_theorem2_replaces_a_flow_that_passes_near_a_ratio_laws_pole():
 # Inconclusive cases of the hunt that the formula-free drift test decides: linear:5,1,1 under C5 has two extra MSE
 # laws with coefficients in Q(√5) (no explicit form in the ansatz); the analytic and plain gradients at θ₀ leave
 # Lie(F_MSE-aug)(θ₀), the augmented MSE ones lie in it.
-C5_LINEAR: dict[str, Any] = dict(network="linear:5,1,1", group="cyclic/trivial", data="augmented", n_samples=3, seed=5790)
+C5_LINEAR: dict[str, Any] = dict(
+    network="linear:5,1,1", group="cyclic/trivial", data="augmented", n_samples=3, seed=5790
+)
 
 
 def test_theorem1_decides_c5_extra_laws_without_a_formula():

@@ -57,8 +57,12 @@ class DiagonalNetwork(Network):
         self._check_size()
 
     def sizes(self):
-        return {"max_inputs": self.n_in, "max_params": 2 * self.n_in, "max_features": self.n_in,
-                "max_factors": 2 * self.n_in}
+        return {
+            "max_inputs": self.n_in,
+            "max_params": 2 * self.n_in,
+            "max_features": self.n_in,
+            "max_factors": 2 * self.n_in,
+        }
 
     def __str__(self):
         return f"diag:{self.n_in}"
@@ -98,7 +102,9 @@ class DiagonalNetwork(Network):
     @classmethod
     def feature_dims(cls, budget, shape):
         P, F = budget.max_params, budget.max_features
-        return [n for n in shape.feature_dims(P) if 2 * n <= P and n <= F and (n == 1 or not shape.outputs_match_features)]
+        return [
+            n for n in shape.feature_dims(P) if 2 * n <= P and n <= F and (n == 1 or not shape.outputs_match_features)
+        ]
 
     @classmethod
     def size_draws(cls, budget, shape):

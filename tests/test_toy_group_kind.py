@@ -38,8 +38,9 @@ def _reversal(factor, n):
     return [(matrix, int(round(np.linalg.det(matrix))))]  # the sign character: det of the permutation
 
 
-REVERSE = GroupKind("reverse", HELP, generators=_reversal, order=lambda factor, n: 2 if n >= 2 else 1,
-                    plain_permutation=True, min_dim=2)
+REVERSE = GroupKind(
+    "reverse", HELP, generators=_reversal, order=lambda factor, n: 2 if n >= 2 else 1, plain_permutation=True, min_dim=2
+)
 
 
 def _equivalent_spm(n: int) -> str:
@@ -135,8 +136,9 @@ def test_the_strategies_draw_the_kind(reverse):
 
 
 def test_scenarios_of_the_kind_build_and_their_augmented_data_are_closed(reverse):
-    @settings(max_examples=5, database=None, derandomize=True, deadline=None,
-              suppress_health_check=[HealthCheck.too_slow])
+    @settings(
+        max_examples=5, database=None, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
     @given(scenarios(group_kinds=("reverse",), data=("augmented",), max_params=8))
     def check(scenario):
         assert group_kind(scenario.group) == "reverse"

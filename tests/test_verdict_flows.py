@@ -16,11 +16,17 @@ def judgement(law: str, outcome: str) -> DriftJudgement:
     return DriftJudgement(law, outcome, f"{law} {outcome}", 1.0, 1.0)
 
 
-@pytest.mark.parametrize("outcome, expected, status", [
-    ("drifts", "drifts", Status.HOLDS), ("conserved", "drifts", Status.VIOLATED),
-    ("conserved", "conserved", Status.HOLDS), ("drifts", "conserved", Status.VIOLATED),
-    ("inconclusive", "drifts", Status.INCONCLUSIVE), ("inconclusive", "conserved", Status.INCONCLUSIVE),
-])
+@pytest.mark.parametrize(
+    "outcome, expected, status",
+    [
+        ("drifts", "drifts", Status.HOLDS),
+        ("conserved", "drifts", Status.VIOLATED),
+        ("conserved", "conserved", Status.HOLDS),
+        ("drifts", "conserved", Status.VIOLATED),
+        ("inconclusive", "drifts", Status.INCONCLUSIVE),
+        ("inconclusive", "conserved", Status.INCONCLUSIVE),
+    ],
+)
 def test_expect(outcome, expected, status):
     verdict = expect(judgement("h", outcome), expected)
     assert verdict.status is status and verdict.reason == f"h {outcome}"
@@ -56,18 +62,22 @@ def tangency(outcome: str, moved: int = 0, reachable: int | None = None) -> Leaf
     return LeafTangency(outcome, outcome, 2, (1.0,), 1e9, (0.5,), moved, reachable=reachable)
 
 
-@pytest.mark.parametrize("tried, motion", [
-    ([tangency("outside", 2, 2)], LeafMotion.ALL_MOVED),
-    ([tangency("tangent"), tangency("outside", 1, 1)], LeafMotion.BRACKETS_ONLY),
-    ([tangency("outside", 1, 2)], LeafMotion.FEWER),
-    ([tangency("tangent"), tangency("tangent")], LeafMotion.TANGENT),
-    ([tangency("tangent")], LeafMotion.UNDECIDED),  # one point of two is not enough to refute
-    ([tangency("tangent"), tangency("inconclusive")], LeafMotion.UNDECIDED),
-])
+@pytest.mark.parametrize(
+    "tried, motion",
+    [
+        ([tangency("outside", 2, 2)], LeafMotion.ALL_MOVED),
+        ([tangency("tangent"), tangency("outside", 1, 1)], LeafMotion.BRACKETS_ONLY),
+        ([tangency("outside", 1, 2)], LeafMotion.FEWER),
+        ([tangency("tangent"), tangency("tangent")], LeafMotion.TANGENT),
+        ([tangency("tangent")], LeafMotion.UNDECIDED),  # one point of two is not enough to refute
+        ([tangency("tangent"), tangency("inconclusive")], LeafMotion.UNDECIDED),
+    ],
+)
 def test_leaf_motion(tried, motion):
     assert leaf_motion(tried, extra=2, points=2) is motion
     assert motion.status is {LeafMotion.ALL_MOVED: Status.HOLDS, LeafMotion.TANGENT: Status.VIOLATED}.get(
-        motion, Status.INCONCLUSIVE)
+        motion, Status.INCONCLUSIVE
+    )
     assert motion.message
 
 

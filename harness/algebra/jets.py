@@ -101,14 +101,14 @@ class JetArithmetic:
         if direction.shape[0] != point.shape[0]:
             raise ValueError("the direction must be a jet in the same nilpotents as the point")
         shape = (point.shape[0],) + np.broadcast_shapes(point.shape[1:], direction.shape[1:])
-        return np.concatenate(
-            [np.broadcast_to(point, shape), np.broadcast_to(direction, shape)], axis=0
-        ).astype(self.dtype, copy=False)
+        return np.concatenate([np.broadcast_to(point, shape), np.broadcast_to(direction, shape)], axis=0).astype(
+            self.dtype, copy=False
+        )
 
     @staticmethod
     def coefficient_of_newest(jet: np.ndarray) -> np.ndarray:
         """The coefficient of the newest nilpotent (a jet in the others)."""
-        return jet[jet.shape[0] // 2:]
+        return jet[jet.shape[0] // 2 :]
 
     @staticmethod
     def without_newest(jet: np.ndarray) -> np.ndarray:
@@ -121,6 +121,7 @@ FLOAT = JetArithmetic(None)
 
 
 # --- a sparse polynomial map Φ evaluated on jets ---------------------------------------------------------
+
 
 class _ScatterSum:
     """Sums the last axis of an array into ``size`` bins given by ``targets`` (sorted once, reduceat after)."""
@@ -180,8 +181,13 @@ class PolynomialJets:
             suffix[s] = factors[-1] if s == self.degree - 2 else arithmetic.multiply(suffix[s + 1], factors[s + 1])
         parts = []
         for s in range(self.degree):
-            others = prefix[s] if suffix[s] is None else suffix[s] if prefix[s] is None else arithmetic.multiply(
-                prefix[s], suffix[s])
+            others = (
+                prefix[s]
+                if suffix[s] is None
+                else suffix[s]
+                if prefix[s] is None
+                else arithmetic.multiply(prefix[s], suffix[s])
+            )
             parts.append(arithmetic.multiply(weight, others))
         shape = np.broadcast_shapes(*[p.shape for p in parts])
         contributions = np.concatenate([np.broadcast_to(p, shape) for p in parts], axis=-1)

@@ -28,7 +28,9 @@ def reduce(values) -> np.ndarray:
     """Residues in [0, p) as int64 (accepts any integer array, Python ints or objects)."""
     array = np.asarray(values)
     if array.dtype == object:
-        return np.vectorize(lambda v: int(v) % PRIME, otypes=[np.int64])(array) if array.size else array.astype(np.int64)
+        return (
+            np.vectorize(lambda v: int(v) % PRIME, otypes=[np.int64])(array) if array.size else array.astype(np.int64)
+        )
     return np.mod(array.astype(np.int64, copy=False), PRIME)
 
 
@@ -52,8 +54,10 @@ def matmul(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     right = np.asarray(right, dtype=np.int64)
     inner = left.shape[-1]
     if inner == 0:
-        return np.zeros(np.broadcast_shapes(left.shape[:-1] + (1,), right.shape[:-2] + (1, 1))[:-1]
-                        + (right.shape[-1],), dtype=np.int64)
+        return np.zeros(
+            np.broadcast_shapes(left.shape[:-1] + (1,), right.shape[:-2] + (1, 1))[:-1] + (right.shape[-1],),
+            dtype=np.int64,
+        )
     if inner > _FLOAT_EXACT_TERMS:
         half = inner // 2
         return (matmul(left[..., :half], right[..., :half, :]) + matmul(left[..., half:], right[..., half:, :])) % PRIME
@@ -180,8 +184,9 @@ class EchelonBasis:
         """
         vectors = np.atleast_2d(vectors)
         if vectors.shape[0] > self._BLOCK:  # the in-batch reduction is quadratic in the batch: keep batches small
-            return np.concatenate([self.add(vectors[i: i + self._BLOCK])
-                                   for i in range(0, vectors.shape[0], self._BLOCK)])
+            return np.concatenate(
+                [self.add(vectors[i : i + self._BLOCK]) for i in range(0, vectors.shape[0], self._BLOCK)]
+            )
         residual = self.residual(vectors)
         new = np.zeros(residual.shape[0], dtype=bool)
         block = np.zeros_like(residual)  # the batch's new rows, in reduced echelon form among themselves

@@ -34,8 +34,7 @@ def rational_nullspace(rows: Iterable[dict], n_columns: int, sample_rows=None) -
             return basis
     sparse = {}
     for row in rows:
-        entries = {j: QQ(v.numerator, v.denominator) if isinstance(v, Fraction) else QQ(v)
-                   for j, v in row.items() if v}
+        entries = {j: QQ(v.numerator, v.denominator) if isinstance(v, Fraction) else QQ(v) for j, v in row.items() if v}
         if entries:
             sparse[len(sparse)] = entries
     if not sparse:

@@ -79,8 +79,11 @@ def multiply(left: dict, right: dict) -> dict:
 def to_sympy(polynomial: dict, symbols: tuple) -> sympy.Expr:
     terms = []
     for exponent, coefficient in polynomial.items():
-        term = sympy.Rational(coefficient.numerator, coefficient.denominator) if isinstance(coefficient, Fraction) \
+        term = (
+            sympy.Rational(coefficient.numerator, coefficient.denominator)
+            if isinstance(coefficient, Fraction)
             else sympy.Integer(coefficient)
+        )
         for symbol, power in zip(symbols, exponent):
             if power:
                 term *= symbol**power

@@ -51,8 +51,13 @@ class Gap:
     def from_dict(cls, record: Any) -> Gap | None:
         if not isinstance(record, Mapping) or "index" not in record:
             return None
-        return cls(int(record["index"]), number(record.get("ratio")), float(number(record.get("threshold", 0.0))),
-                   number(record.get("floor")), number(record.get("runner_up")))
+        return cls(
+            int(record["index"]),
+            number(record.get("ratio")),
+            float(number(record.get("threshold", 0.0))),
+            number(record.get("floor")),
+            number(record.get("runner_up")),
+        )
 
 
 @dataclass(frozen=True)
@@ -71,8 +76,9 @@ class SpectralGap:
     unique: bool = False
 
     @classmethod
-    def of(cls, values, *, threshold: float = GAP_THRESHOLD, floor: float = ROUNDING_FLOOR,
-           unique: bool = False) -> SpectralGap:
+    def of(
+        cls, values, *, threshold: float = GAP_THRESHOLD, floor: float = ROUNDING_FLOOR, unique: bool = False
+    ) -> SpectralGap:
         values = np.sort(np.abs(np.asarray(values, dtype=float)))[::-1]
         if values.size == 0 or values[0] == 0.0:
             return cls(0, math.inf, threshold, floor, unique=unique)
@@ -93,8 +99,10 @@ class SpectralGap:
         if self.ratio < self.threshold:
             return f"no spectral gap: largest σ_k/σ_(k+1) = {self.ratio:.3g} < {self.threshold:g} at k = {self.rank}"
         if not self.clear:
-            return (f"two spectral gaps: {self.ratio:.3g} at k = {self.rank} and {self.runner_up:.3g}, both above "
-                    f"{self.threshold:g}; the noise is not at the floor {self.floor:g}")
+            return (
+                f"two spectral gaps: {self.ratio:.3g} at k = {self.rank} and {self.runner_up:.3g}, both above "
+                f"{self.threshold:g}; the noise is not at the floor {self.floor:g}"
+            )
         return ""
 
     def as_gap(self) -> Gap:

@@ -16,22 +16,37 @@ def add_parser(subparsers) -> None:
         "count",
         help="count the conservation laws of a network for a data class and a loss",
         description="Count independent conservation laws: D − dim Lie(F) at a generic point, with the Lie rank "
-                    "at each bracket level, the free-data count beside it, and whether the count is certified.",
+        "at each bracket level, the free-data count beside it, and whether the count is certified.",
     )
     parser.add_argument("--arch", required=True, help="network spec, e.g. linear:3,1,1 or attention:n=2,d=2,dk=1,dv=1")
     parser.add_argument("--group", default=None, help="group spec, e.g. cyclic/trivial, flip/sign, rot:4/same")
-    parser.add_argument("--data", default=None, help=f"data class: {' | '.join(DATA_CLASSES)} "
-                                                     "(default: augmented with --group, else free)")
+    parser.add_argument(
+        "--data",
+        default=None,
+        help=f"data class: {' | '.join(DATA_CLASSES)} (default: augmented with --group, else free)",
+    )
     parser.add_argument("--loss", required=True, help=f"loss: {', '.join(LOSSES)}")
-    parser.add_argument("--method", default="auto", help=f"arithmetic: {' | '.join(METHODS)} (default auto: exact "
-                                                         "for signed permutations, float SVD for rotations)")
+    parser.add_argument(
+        "--method",
+        default="auto",
+        help=f"arithmetic: {' | '.join(METHODS)} (default auto: exact "
+        "for signed permutations, float SVD for rotations)",
+    )
     parser.add_argument("--laws", action="store_true", help="search and print explicit laws (exact groups only)")
     parser.add_argument("--latex", action="store_true", help="print the laws as LaTeX")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--seed", default="0", metavar="S",
-                        help="seed of the random points and samples, an integer from 0 to 2**64 - 1 (default 0)")
-    parser.add_argument("--max-depth", default="8", metavar="N",
-                        help=f"deepest bracket level before giving up, 1 to {MAX_DEPTH_LIMIT} (default 8)")
+    parser.add_argument(
+        "--seed",
+        default="0",
+        metavar="S",
+        help="seed of the random points and samples, an integer from 0 to 2**64 - 1 (default 0)",
+    )
+    parser.add_argument(
+        "--max-depth",
+        default="8",
+        metavar="N",
+        help=f"deepest bracket level before giving up, 1 to {MAX_DEPTH_LIMIT} (default 8)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -39,12 +54,22 @@ def run(args) -> int:
     seed = seed_option("--seed", args.seed)
     max_depth = integer_option("--max-depth", args.max_depth, maximum=MAX_DEPTH_LIMIT)
     if args.group is not None and not args.group.strip():
-        raise InvalidInput("--group '' is empty; allowed: a group spec such as cyclic/trivial (see `flowlaws list`), "
-                           "or no --group at all for free data")
+        raise InvalidInput(
+            "--group '' is empty; allowed: a group spec such as cyclic/trivial (see `flowlaws list`), "
+            "or no --group at all for free data"
+        )
     data = args.data or ("augmented" if args.group else "free")
     check_data_class(data, "--data")
-    result = count_laws(args.arch, data, args.loss, args.group, seed=seed, max_depth=max_depth,
-                        find_explicit=True if args.laws else None, method=args.method)
+    result = count_laws(
+        args.arch,
+        data,
+        args.loss,
+        args.group,
+        seed=seed,
+        max_depth=max_depth,
+        find_explicit=True if args.laws else None,
+        method=args.method,
+    )
     if args.json:
         print(json.dumps(result.to_dict(), allow_nan=False))
         return 0
@@ -54,6 +79,7 @@ def run(args) -> int:
 
 def render(result, *, laws: bool = False, latex: bool = False) -> str:
     """The short human table, and the laws when asked."""
+
     def show(value):
         return "inconclusive" if value is None else str(value)
 
@@ -66,8 +92,10 @@ def render(result, *, laws: bool = False, latex: bool = False) -> str:
         ("free-data laws", show(result.free_laws)),
         ("extra laws", show(result.extra_laws)),
         ("Lie rank by level", " → ".join(map(str, result.lie_rank_by_level)) or "-"),
-        ("certified", f"{'yes' if result.certified else 'no'}"
-                      + (f" ({result.certificate.value})" if result.certificate else "")),
+        (
+            "certified",
+            f"{'yes' if result.certified else 'no'}" + (f" ({result.certificate.value})" if result.certificate else ""),
+        ),
         ("method", f"{result.method.value} (stop: {result.stop_reason.value})"),
         ("verified laws", str(result.verified_laws)),
         ("time", f"{result.seconds:.2f} s"),

@@ -54,35 +54,65 @@ def add_parser(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--arch", required=True, metavar="SPEC",
-                        help="network spec, e.g. linear:3,2,2, deep-linear:2,3,2,1, poly:3,2,1,k=2, "
-                             "attention:n=3,d=2,dk=2,dv=2")
+    parser.add_argument(
+        "--arch",
+        required=True,
+        metavar="SPEC",
+        help="network spec, e.g. linear:3,2,2, deep-linear:2,3,2,1, poly:3,2,1,k=2, attention:n=3,d=2,dk=2,dv=2",
+    )
     parser.add_argument("--loss", default="mse", metavar="NAME", help="loss name (default mse)")
-    parser.add_argument("--group", default=None, metavar="SPEC",
-                        help="augment the data set by this group, e.g. cyclic/trivial (leave out for free data)")
+    parser.add_argument(
+        "--group",
+        default=None,
+        metavar="SPEC",
+        help="augment the data set by this group, e.g. cyclic/trivial (leave out for free data)",
+    )
     fixed = ", ".join(name for name, method in METHODS.items() if not method.adaptive)
     adaptive = ", ".join(name for name, method in METHODS.items() if method.adaptive)
-    parser.add_argument("--method", default="gauss", choices=list(METHODS),
-                        help="integrator (default gauss): " + "; ".join(m.describe() for m in METHODS.values()))
+    parser.add_argument(
+        "--method",
+        default="gauss",
+        choices=list(METHODS),
+        help="integrator (default gauss): " + "; ".join(m.describe() for m in METHODS.values()),
+    )
     parser.add_argument("--t", default="1", metavar="T", help="flow time, positive and finite (default 1)")
-    parser.add_argument("--steps", default="400", metavar="N",
-                        help=f"steps of the fixed-step methods ({fixed}; default 400)")
-    parser.add_argument("--max-steps", default=str(DEFAULT_MAX_STEPS), metavar="N",
-                        help=f"attempted steps before giving up with status max_steps (default {DEFAULT_MAX_STEPS}, "
-                             f"at most {MAX_STEPS_LIMIT:,})")
-    parser.add_argument("--rtol", default="1e-10", metavar="R",
-                        help=f"relative tolerance of the adaptive methods ({adaptive}), at least {MIN_RTOL:g} "
-                             "(default 1e-10)")
-    parser.add_argument("--atol", default="1e-12", metavar="A",
-                        help=f"absolute tolerance of the adaptive methods ({adaptive}; default 1e-12)")
-    parser.add_argument("--seed", default="0", metavar="S",
-                        help="seed of the data set and θ₀, an integer from 0 to 2**64 - 1 (default 0)")
+    parser.add_argument(
+        "--steps", default="400", metavar="N", help=f"steps of the fixed-step methods ({fixed}; default 400)"
+    )
+    parser.add_argument(
+        "--max-steps",
+        default=str(DEFAULT_MAX_STEPS),
+        metavar="N",
+        help=f"attempted steps before giving up with status max_steps (default {DEFAULT_MAX_STEPS}, "
+        f"at most {MAX_STEPS_LIMIT:,})",
+    )
+    parser.add_argument(
+        "--rtol",
+        default="1e-10",
+        metavar="R",
+        help=f"relative tolerance of the adaptive methods ({adaptive}), at least {MIN_RTOL:g} (default 1e-10)",
+    )
+    parser.add_argument(
+        "--atol",
+        default="1e-12",
+        metavar="A",
+        help=f"absolute tolerance of the adaptive methods ({adaptive}; default 1e-12)",
+    )
+    parser.add_argument(
+        "--seed",
+        default="0",
+        metavar="S",
+        help="seed of the data set and θ₀, an integer from 0 to 2**64 - 1 (default 0)",
+    )
     parser.add_argument("--samples", default="8", metavar="N", help="samples before augmentation (default 8)")
     parser.add_argument("--backward", action="store_true", help="integrate backward in time")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--plot", default=None, metavar="FILE",
-                        help="draw loss and law drift over time into FILE (its extension picks the format: png, "
-                             "pdf, svg, ...)")
+    parser.add_argument(
+        "--plot",
+        default=None,
+        metavar="FILE",
+        help="draw loss and law drift over time into FILE (its extension picks the format: png, pdf, svg, ...)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -91,9 +121,11 @@ def _options(args) -> dict:
     max_steps = integer_option("--max-steps", args.max_steps, maximum=MAX_STEPS_LIMIT)
     steps = integer_option("--steps", args.steps, maximum=MAX_STEPS_LIMIT)
     if not method_record(args.method).adaptive and steps > max_steps:
-        raise InvalidInput(f"--steps {steps} is more than --max-steps {max_steps}: a fixed-step run of {steps} steps "
-                           f"could never finish; allowed: --steps up to --max-steps (which may be raised to "
-                           f"{MAX_STEPS_LIMIT:,})")
+        raise InvalidInput(
+            f"--steps {steps} is more than --max-steps {max_steps}: a fixed-step run of {steps} steps "
+            f"could never finish; allowed: --steps up to --max-steps (which may be raised to "
+            f"{MAX_STEPS_LIMIT:,})"
+        )
     rtol = positive_number_option("--rtol", args.rtol, what="tolerance", minimum=MIN_RTOL)
     return {
         "t": positive_number_option("--t", args.t, what="flow time"),
@@ -114,8 +146,10 @@ def _check_plot_path(path: str) -> None:
     extension = os.path.splitext(path)[1].lstrip(".").lower()
     if extension not in formats:
         shown = f"extension {extension!r}" if extension else "no extension"
-        raise InvalidInput(f"--plot {path!r} has {shown}; allowed: a file name ending in one of "
-                           f"{', '.join('.' + name for name in sorted(formats))}")
+        raise InvalidInput(
+            f"--plot {path!r} has {shown}; allowed: a file name ending in one of "
+            f"{', '.join('.' + name for name in sorted(formats))}"
+        )
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise InvalidInput(f"cannot write plot file {path!r}: folder {folder!r} does not exist")
@@ -126,20 +160,37 @@ def _check_plot_path(path: str) -> None:
 def run(args) -> int:
     options = _options(args)
     if args.group is not None and not args.group.strip():
-        raise InvalidInput("--group '' is empty; allowed: a group spec such as cyclic/trivial (see `flowlaws list`), "
-                           "or no --group at all for free data")
+        raise InvalidInput(
+            "--group '' is empty; allowed: a group spec such as cyclic/trivial (see `flowlaws list`), "
+            "or no --group at all for free data"
+        )
     if args.plot is not None:
         _check_plot_path(args.plot)
     network = parse_network(args.arch)
     group = build_group(args.group, network) if args.group is not None else None
     check_data_size(network, options["samples"], group.order if group is not None else 1, name="--samples")
-    scenario = Scenario(args.arch, args.loss, args.group, data="augmented" if args.group else "free",
-                        n_samples=options["samples"], seed=options["seed"])
+    scenario = Scenario(
+        args.arch,
+        args.loss,
+        args.group,
+        data="augmented" if args.group else "free",
+        n_samples=options["samples"],
+        seed=options["seed"],
+    )
     built = scenario.build()
     flow = GradientFlow(built.network, built.loss, built.data)
-    trajectory = integrate(flow, built.theta0, options["t"], args.method, rtol=options["rtol"], atol=options["atol"],
-                           steps=options["steps"], n_save=min(N_SAVE, options["max_steps"]),
-                           max_steps=options["max_steps"], direction=-1 if args.backward else 1)
+    trajectory = integrate(
+        flow,
+        built.theta0,
+        options["t"],
+        args.method,
+        rtol=options["rtol"],
+        atol=options["atol"],
+        steps=options["steps"],
+        n_save=min(N_SAVE, options["max_steps"]),
+        max_steps=options["max_steps"],
+        direction=-1 if args.backward else 1,
+    )
     losses = loss_values(flow, trajectory)  # NaN throughout for a failed run
     drift = law_drift(built.network, trajectory)  # not available for a failed run
     ok = trajectory.ok
@@ -156,20 +207,29 @@ def run(args) -> int:
         "seconds": round(trajectory.seconds, 6),
     }
     if args.plot and ok:
-        _plot(args.plot, trajectory.times, losses, drift, f"{scenario.network} · {scenario.loss} · "
-                                                            f"{scenario.group or 'free data'} · {args.method}")
+        _plot(
+            args.plot,
+            trajectory.times,
+            losses,
+            drift,
+            f"{scenario.network} · {scenario.loss} · {scenario.group or 'free data'} · {args.method}",
+        )
         report["plot"] = args.plot
     if args.json:
         print(json.dumps(report, indent=1, ensure_ascii=False))
     else:
         print(f"flow of {scenario}: {built.network.n_params} parameters, {built.data.n_samples} samples")
-        print(f"  method {args.method}, status {trajectory.status}, t reached {trajectory.final_time:g} of "
-              f"{trajectory.direction * trajectory.t_final:g}, {trajectory.n_rhs} gradient evaluations, "
-              f"{trajectory.n_steps} steps ({trajectory.n_rejected} rejected)")
+        print(
+            f"  method {args.method}, status {trajectory.status}, t reached {trajectory.final_time:g} of "
+            f"{trajectory.direction * trajectory.t_final:g}, {trajectory.n_rhs} gradient evaluations, "
+            f"{trajectory.n_steps} steps ({trajectory.n_rejected} rejected)"
+        )
         if not ok:
             print(f"  integration failed: {trajectory.failure}")
-            print("  loss n/a, law drift n/a: a run that stopped early is not judged"
-                  + (" (no plot written)" if args.plot else ""))
+            print(
+                "  loss n/a, law drift n/a: a run that stopped early is not judged"
+                + (" (no plot written)" if args.plot else "")
+            )
             return EXIT_INTEGRATION_FAILED
         print(f"  loss {losses[0]:.6g} -> {losses[-1]:.6g}")
         print(f"  largest relative drift of a known law: {drift.largest:.3e}")

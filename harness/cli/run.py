@@ -72,17 +72,24 @@ _EXIT_ON_SIGNAL = {signal.SIGINT: CampaignExit.INTERRUPTED, signal.SIGTERM: Camp
 def add_parser(subparsers):
     parser = subparsers.add_parser("run", help="run a property-based campaign and write its report")
     parser.add_argument("properties", nargs="*", metavar="PROPERTY", help="property ids or module names (default: all)")
-    parser.add_argument("--profile", default="quick",
-                        help="quick or thorough (explorers: fresh examples, the example database), or ci (the "
-                             "gate's derandomized examples); default quick")
-    parser.add_argument("-n", "--workers", default=None,
-                        help=f"pytest-xdist workers: a number up to {WORKERS_PER_CORE} per core, 0 for none, "
-                             "or auto (default: auto)")
-    parser.add_argument("--minutes", default=None,
-                        help=f"time budget of the whole campaign (at least {MIN_MINUTES:g})")
-    parser.add_argument("--seed", default=None,
-                        help="seed of the draws, 0 to 2**64 - 1 (default: a fresh one, printed); the example "
-                             "database stays on")
+    parser.add_argument(
+        "--profile",
+        default="quick",
+        help="quick or thorough (explorers: fresh examples, the example database), or ci (the "
+        "gate's derandomized examples); default quick",
+    )
+    parser.add_argument(
+        "-n",
+        "--workers",
+        default=None,
+        help=f"pytest-xdist workers: a number up to {WORKERS_PER_CORE} per core, 0 for none, or auto (default: auto)",
+    )
+    parser.add_argument("--minutes", default=None, help=f"time budget of the whole campaign (at least {MIN_MINUTES:g})")
+    parser.add_argument(
+        "--seed",
+        default=None,
+        help="seed of the draws, 0 to 2**64 - 1 (default: a fresh one, printed); the example database stays on",
+    )
     parser.add_argument("--report-dir", default=None, help="report folder (default: reports/ in the project)")
     parser.add_argument("--run-id", default=None, help="name of the run's report folder")
     parser.add_argument("--properties-dir", default=None, help="folder of prop_*.py modules (default: properties/)")
@@ -100,7 +107,11 @@ def select(requested: list[str], discovered: list) -> list:
     chosen = []
     for name in requested:
         stem = Path(name).stem
-        matches = [p for p in discovered if name == p.id or stem in (p.module, f"prop_{p.module}") or f"prop_{stem}" == p.module]
+        matches = [
+            p
+            for p in discovered
+            if name == p.id or stem in (p.module, f"prop_{p.module}") or f"prop_{stem}" == p.module
+        ]
         if not matches:
             known = ", ".join(sorted(p.id for p in discovered))
             raise InvalidInput(f"unknown property {name!r}; known properties: {known}")
@@ -124,8 +135,10 @@ def _workers(value: str | None) -> str:
         raise InvalidInput(f"-n must be a number of workers (0 for none) or auto, got {value!r}")
     limit = WORKERS_PER_CORE * _cores()
     if int(value) > limit:
-        raise InvalidInput(f"-n {int(value)} is more than {WORKERS_PER_CORE} workers per core ({_cores()} cores here: "
-                           f"at most {limit}); use -n auto for one per core")
+        raise InvalidInput(
+            f"-n {int(value)} is more than {WORKERS_PER_CORE} workers per core ({_cores()} cores here: "
+            f"at most {limit}); use -n auto for one per core"
+        )
     return str(int(value))
 
 
@@ -139,8 +152,10 @@ def _minutes(value: str | None) -> float | None:
     if not minutes > 0 or minutes == float("inf"):
         raise InvalidInput(f"--minutes must be positive and finite, got {value}")
     if minutes < MIN_MINUTES:
-        raise InvalidInput(f"--minutes {value} is too short to run any example: pytest's start-up and the Numba "
-                           f"warm-up come first; use at least {MIN_MINUTES:g}")
+        raise InvalidInput(
+            f"--minutes {value} is too short to run any example: pytest's start-up and the Numba "
+            f"warm-up come first; use at least {MIN_MINUTES:g}"
+        )
     return minutes
 
 
@@ -148,15 +163,35 @@ def _seed(value: str | None) -> int | None:
     return None if value is None else seed_option("--seed", value)
 
 
-def pytest_command(args, chosen: list, *, seed: int | None, summary_file: Path, root: Path,
-                   report_dir: Path) -> list[str]:
+def pytest_command(
+    args, chosen: list, *, seed: int | None, summary_file: Path, root: Path, report_dir: Path
+) -> list[str]:
     """The pytest invocation of a campaign (the plugin is named explicitly so any properties folder works)."""
-    command = [sys.executable, "-m", "pytest", *sorted({str(p.path) for p in chosen}),
-               "-p", "harness.testing.plugin", "-p", "no:cacheprovider", "-p", "no:benchmark",
-               "-o", "python_files=prop_*.py", "--tb=short",
-               "--rootdir", str(root), "--flowlaws-profile", args.profile,
-               "--flowlaws-summary-file", str(summary_file), "--flowlaws-report-dir", str(report_dir),
-               "-W", "ignore::DeprecationWarning"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *sorted({str(p.path) for p in chosen}),
+        "-p",
+        "harness.testing.plugin",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:benchmark",
+        "-o",
+        "python_files=prop_*.py",
+        "--tb=short",
+        "--rootdir",
+        str(root),
+        "--flowlaws-profile",
+        args.profile,
+        "--flowlaws-summary-file",
+        str(summary_file),
+        "--flowlaws-report-dir",
+        str(report_dir),
+        "-W",
+        "ignore::DeprecationWarning",
+    ]
     if seed is not None:
         command.append(f"--flowlaws-seed={seed}")  # not --hypothesis-seed: that would disable the database
     workers = _workers(args.workers)
@@ -180,8 +215,10 @@ def run(args) -> int:
     _workers(args.workers)
     seed = _seed(args.seed)
     if args.profile == "ci" and seed is not None:
-        raise InvalidInput("--seed has no effect with --profile ci, the derandomized gate (the same examples every "
-                           "run); use --profile quick or thorough to explore")
+        raise InvalidInput(
+            "--seed has no effect with --profile ci, the derandomized gate (the same examples every "
+            "run); use --profile quick or thorough to explore"
+        )
     from harness import environment
     from harness.reporting.folders import check_writable
     from harness.verdicts.discovery import default_properties_dir, discover_properties
@@ -199,17 +236,25 @@ def run(args) -> int:
     else:
         seed = seed if seed is not None else secrets.randbelow(2**32)
         seeding = f"seed {seed} (--seed {seed} repeats the draws), example database {database}"
-    print(f"flowlaws run: {len(chosen)} properties, profile {args.profile}, {seeding}"
-          + (f", budget {args.minutes:g} min" if args.minutes else ""), flush=True)
+    print(
+        f"flowlaws run: {len(chosen)} properties, profile {args.profile}, {seeding}"
+        + (f", budget {args.minutes:g} min" if args.minutes else ""),
+        flush=True,
+    )
     scratch = Path(tempfile.mkdtemp(prefix="flowlaws-run-"))
     try:
         summary_file = scratch / "summary.json"
         command = pytest_command(args, chosen, seed=seed, summary_file=summary_file, root=root, report_dir=report_dir)
-        environment_variables = {**os.environ, "FLOWLAWS_EXAMPLE_DB": str(database),
-                                 "FLOWLAWS_PARENT_PID": str(os.getpid()), "FLOWLAWS_RUN_SCRATCH": str(scratch),
-                                 "FLOWLAWS_STOP_FILE": str(scratch / "stop")}
-        returncode, budget_hit, stopped_by = _run_pytest(command, root, args.minutes, environment_variables,
-                                                         stop_file=scratch / "stop")
+        environment_variables = {
+            **os.environ,
+            "FLOWLAWS_EXAMPLE_DB": str(database),
+            "FLOWLAWS_PARENT_PID": str(os.getpid()),
+            "FLOWLAWS_RUN_SCRATCH": str(scratch),
+            "FLOWLAWS_STOP_FILE": str(scratch / "stop"),
+        }
+        returncode, budget_hit, stopped_by = _run_pytest(
+            command, root, args.minutes, environment_variables, stop_file=scratch / "stop"
+        )
         summary = _read_summary(summary_file)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -230,8 +275,9 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
         pass
 
 
-def _run_pytest(command: list[str], cwd: Path, minutes: float | None, environment_variables: dict, *,
-                stop_file: Path | None = None) -> tuple[int, bool, int | None]:
+def _run_pytest(
+    command: list[str], cwd: Path, minutes: float | None, environment_variables: dict, *, stop_file: Path | None = None
+) -> tuple[int, bool, int | None]:
     """Run pytest in its own session, streaming its progress; returns (exit code, budget hit, signal received).
 
     The first SIGINT (Ctrl-C) creates ``stop_file``: every worker finishes the example under way and starts
@@ -241,8 +287,9 @@ def _run_pytest(command: list[str], cwd: Path, minutes: float | None, environmen
     """
     # A shell without job control starts background commands with SIGINT ignored, and children inherit
     # that; pytest must hear the forwarded SIGINT to write the report of what ran.
-    process = subprocess.Popen(command, cwd=cwd, env=environment_variables, start_new_session=True,
-                               preexec_fn=_default_interrupt)
+    process = subprocess.Popen(
+        command, cwd=cwd, env=environment_variables, start_new_session=True, preexec_fn=_default_interrupt
+    )
     received: list[int] = []
 
     def forward(signum, frame):
@@ -250,8 +297,11 @@ def _run_pytest(command: list[str], cwd: Path, minutes: float | None, environmen
         repeats = received.count(signum)
         if signum == signal.SIGINT and stop_file is not None and repeats == 1:
             stop_file.touch()
-            print("\nflowlaws run: stopping after the examples under way (Ctrl-C again to interrupt them)",
-                  file=sys.stderr, flush=True)
+            print(
+                "\nflowlaws run: stopping after the examples under way (Ctrl-C again to interrupt them)",
+                file=sys.stderr,
+                flush=True,
+            )
         elif signum == signal.SIGINT and stop_file is not None and repeats == 2:
             _signal_group(process, signal.SIGINT)
         else:
@@ -288,14 +338,19 @@ def _default_interrupt() -> None:
 def _conclude(returncode: int, budget_hit: bool, summary: dict | None, stopped_by: int | None = None) -> int:
     totals = summary["totals"] if summary is not None else None
     if summary is not None and totals is not None:
-        print(f"flowlaws run: {totals['examples']} examples: {totals['holds']} hold, {totals['violated']} violated, "
-              f"{totals['inconclusive']} inconclusive; {totals['errors']} crashed tests, {totals['skipped']} skipped")
+        print(
+            f"flowlaws run: {totals['examples']} examples: {totals['holds']} hold, {totals['violated']} violated, "
+            f"{totals['inconclusive']} inconclusive; {totals['errors']} crashed tests, {totals['skipped']} skipped"
+        )
         folder = Path(summary["report"])
         print(f"flowlaws run: report {folder / 'index.md'} (and {folder / 'index.html'})")
     if stopped_by is not None:
         name = signal.Signals(stopped_by).name
-        print(f"flowlaws run: stopped by {name}" + ("" if totals is not None else "; no report was written"),
-              file=sys.stderr, flush=True)
+        print(
+            f"flowlaws run: stopped by {name}" + ("" if totals is not None else "; no report was written"),
+            file=sys.stderr,
+            flush=True,
+        )
         return _EXIT_ON_SIGNAL[signal.Signals(stopped_by)]
     if totals is not None and (totals["violated"] or totals["errors"]):
         return CampaignExit.VIOLATION
@@ -306,11 +361,16 @@ def _conclude(returncode: int, budget_hit: bool, summary: dict | None, stopped_b
         return CampaignExit.NOTHING_CHECKED
     if totals is None or totals["examples"] == 0:
         if returncode == 1:
-            print("flowlaws run: tests failed before any property example ran (see pytest's output above)",
-                  file=sys.stderr)
+            print(
+                "flowlaws run: tests failed before any property example ran (see pytest's output above)",
+                file=sys.stderr,
+            )
             return CampaignExit.VIOLATION
         # Never "no violation" for a campaign that checked nothing (e.g. a budget spent on start-up).
-        print("flowlaws run: no example ran, so nothing was checked (every test was skipped, or the time budget "
-              "ran out before the first example: give it more --minutes)", file=sys.stderr)
+        print(
+            "flowlaws run: no example ran, so nothing was checked (every test was skipped, or the time budget "
+            "ran out before the first example: give it more --minutes)",
+            file=sys.stderr,
+        )
         return CampaignExit.NOTHING_CHECKED
     return returncode

@@ -22,7 +22,9 @@ from harness.verdicts.verdict import Verdict
 def add_parser(subparsers):
     parser = subparsers.add_parser("selfcheck", help="refute a planted false conjecture (the harness works)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("--report-dir", default=None, help="report folder (default: FLOWLAWS_REPORT_DIR, else ./reports)")
+    parser.add_argument(
+        "--report-dir", default=None, help="report folder (default: FLOWLAWS_REPORT_DIR, else ./reports)"
+    )
     parser.add_argument("--no-report", action="store_true", help="write no report folder")
     parser.set_defaults(handler=run)
     return parser
@@ -31,6 +33,7 @@ def add_parser(subparsers):
 def run(args) -> int:
     from harness import environment
     from harness.reporting import folders
+
     report_dir = Path(args.report_dir) if args.report_dir else environment.report_dir()
     if not args.no_report:
         folders.check_writable(report_dir)
@@ -40,9 +43,15 @@ def run(args) -> int:
     folder = None
     if scenario is not None and error is not None:  # a counterexample comes with the violation that shrank to it
         verdict = error.verdict
-        result.update(arch=scenario.network, group=scenario.group, loss=scenario.loss, data=scenario.data,
-                      D=verdict.evidence["D"], free_laws=verdict.evidence["free_laws"],
-                      augmented_laws=verdict.evidence["augmented_laws"])
+        result.update(
+            arch=scenario.network,
+            group=scenario.group,
+            loss=scenario.loss,
+            data=scenario.data,
+            D=verdict.evidence["D"],
+            free_laws=verdict.evidence["free_laws"],
+            augmented_laws=verdict.evidence["augmented_laws"],
+        )
         if not args.no_report:
             folder = _write_report(records, error, scenario, report_dir, start)
     result["report"] = str(folder) if folder else None  # the report folder: report.md, scenario.json, plots
@@ -59,6 +68,7 @@ def run(args) -> int:
 def _write_report(records, error, scenario, report_dir, start) -> Path:
     from harness import environment
     from harness.reporting import folders, runs, summaries
+
     summary = summaries.summarize_test(NODE, records, outcome="failed", exception=error)
     for example in summary["examples"]:
         example["rerun"] = "flowlaws selfcheck"
@@ -82,8 +92,10 @@ def _print(result: dict, passed: bool) -> None:
     if not result["refuted"]:
         print(f"NOT refuted after {result['examples']} examples: the harness failed its self-check")
         return
-    print(f"refuted after {result['examples']} examples (shrinking included) in {result['seconds']} s; "
-          "shrunk counterexample:")
+    print(
+        f"refuted after {result['examples']} examples (shrinking included) in {result['seconds']} s; "
+        "shrunk counterexample:"
+    )
     print(f"  network  {result['arch']}  (D = {result['D']})")
     print(f"  group    {result['group']}")
     print(f"  loss     {result['loss']}, {result['data']} data")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("warmup", help="compile or load all Numba kernels and print the seconds",
-                                   description=__doc__)
+    parser = subparsers.add_parser(
+        "warmup", help="compile or load all Numba kernels and print the seconds", description=__doc__
+    )
     parser.set_defaults(handler=run)
 
 

@@ -42,9 +42,17 @@ if TYPE_CHECKING:
     from harness.dynamics.leaf import LeafPoints
 
 
-def representative_dataset(network: Network, loss: Loss, data_class: str, group: Group | None,
-                           rng: np.random.Generator, theta0: np.ndarray, *, samples: int,
-                           regime: float = 4.0) -> DataSet:
+def representative_dataset(
+    network: Network,
+    loss: Loss,
+    data_class: str,
+    group: Group | None,
+    rng: np.random.Generator,
+    theta0: np.ndarray,
+    *,
+    samples: int,
+    regime: float = 4.0,
+) -> DataSet:
     """A data set of the class that stands for it at θ₀ (module docstring): Gaussian for polynomial losses;
     for a non-polynomial ℓ, predictions f(θ₀, x) and real targets of a size log-uniform in
     [regime/2, 2·regime], so that ℓ' is neither affine nor constant over the residuals of one orbit."""
@@ -61,16 +69,24 @@ def representative_dataset(network: Network, loss: Loss, data_class: str, group:
 REFERENCE_SCALES = (0.25, 8.0)  # the reference sample's input and target sizes, relative to their unit size
 
 
-def reference_dataset(network: Network, loss: Loss, data_class: str, group: Group | None, rng: np.random.Generator,
-                      samples: int, theta0: np.ndarray) -> DataSet:
+def reference_dataset(
+    network: Network,
+    loss: Loss,
+    data_class: str,
+    group: Group | None,
+    rng: np.random.Generator,
+    samples: int,
+    theta0: np.ndarray,
+) -> DataSet:
     """A data set of the class drawn broadly: prediction and target sizes log-uniform in REFERENCE_SCALES
     (independently), random or teacher targets. It is the yardstick of ``walk_span``, not a walk's data."""
     low, high = (math.log(v) for v in REFERENCE_SCALES)
     input_scale = _input_scale_for_predictions(network, theta0, float(np.exp(rng.uniform(low, high))), rng)
     target_scale = float(np.exp(rng.uniform(low, high)))
     targets = "teacher" if rng.random() < 0.25 else "random"
-    base = random_dataset(network, samples, rng, loss=loss, targets=targets, input_scale=input_scale,
-                          target_scale=target_scale)
+    base = random_dataset(
+        network, samples, rng, loss=loss, targets=targets, input_scale=input_scale, target_scale=target_scale
+    )
     return _of_class(base, data_class, group)
 
 
@@ -102,6 +118,7 @@ def loss_gradient(network: Network, loss: Loss, data: DataSet) -> Callable[[np.n
 
 
 # --- do the walked data sets stand for the class? ----------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class WalkSpan:
@@ -137,16 +154,24 @@ class WalkSpan:
             return f"pointwise span of the {which} data sets at θ₀: {gap.reason}"
         if self.represents:
             return f"the walk's {self.n_walk_sets} data sets span the class's {self.class_rank} directions at θ₀"
-        return (f"the walk's {self.n_walk_sets} data sets span {self.walk_rank} directions at θ₀, the class at least "
-                f"{self.class_rank}: the walk explored a sub-class")
+        return (
+            f"the walk's {self.n_walk_sets} data sets span {self.walk_rank} directions at θ₀, the class at least "
+            f"{self.class_rank}: the walk explored a sub-class"
+        )
 
     @property
     def evidence(self) -> dict:
-        return {"walk_rank": self.walk_rank, "class_rank": self.class_rank, "represents": self.represents,
-                "walk_gap": self.walk_gap.ratio, "class_gap": self.class_gap.ratio,
-                "n_walk_sets": self.n_walk_sets, "n_reference_sets": self.n_reference_sets,
-                "walk_singular_values": list(self.walk_singular_values),
-                "class_singular_values": list(self.class_singular_values)}
+        return {
+            "walk_rank": self.walk_rank,
+            "class_rank": self.class_rank,
+            "represents": self.represents,
+            "walk_gap": self.walk_gap.ratio,
+            "class_gap": self.class_gap.ratio,
+            "n_walk_sets": self.n_walk_sets,
+            "n_reference_sets": self.n_reference_sets,
+            "walk_singular_values": list(self.walk_singular_values),
+            "class_singular_values": list(self.class_singular_values),
+        }
 
 
 def _unit_rows(rows: np.ndarray) -> np.ndarray:
@@ -155,9 +180,19 @@ def _unit_rows(rows: np.ndarray) -> np.ndarray:
     return rows[keep] / norms[keep, None]
 
 
-def walk_span(leaf: LeafPoints, network: Network, loss: Loss | str, data_class: str, group: Group | None, *,
-              seed: int = 0, reference_sets: int | None = None, samples: int = 3, gap_threshold: float = 1e3,
-              floor: float = 1e-10) -> WalkSpan:
+def walk_span(
+    leaf: LeafPoints,
+    network: Network,
+    loss: Loss | str,
+    data_class: str,
+    group: Group | None,
+    *,
+    seed: int = 0,
+    reference_sets: int | None = None,
+    samples: int = 3,
+    gap_threshold: float = 1e3,
+    floor: float = 1e-10,
+) -> WalkSpan:
     """Whether the walk's data sets stand for the class at θ₀ (``WalkSpan``), formula-free.
 
     The reference sample has ``reference_sets`` (default 2D + 10) data sets of ``reference_dataset``; gradients
@@ -168,9 +203,14 @@ def walk_span(leaf: LeafPoints, network: Network, loss: Loss | str, data_class: 
     theta0 = leaf.theta0
     rng = np.random.default_rng([seed, 29])
     count = 2 * network.n_params + 10 if reference_sets is None else reference_sets
-    reference = np.array([loss_gradient(network, loss, reference_dataset(network, loss, data_class, group, rng,
-                                                                       samples, theta0))(theta0)
-                          for _ in range(count)])
+    reference = np.array(
+        [
+            loss_gradient(network, loss, reference_dataset(network, loss, data_class, group, rng, samples, theta0))(
+                theta0
+            )
+            for _ in range(count)
+        ]
+    )
     walked = _unit_rows(leaf.data_gradients if leaf.data_gradients is not None else np.empty((0, theta0.size)))
     union = np.concatenate([walked, _unit_rows(reference)])
 
@@ -183,8 +223,13 @@ def walk_span(leaf: LeafPoints, network: Network, loss: Loss | str, data_class: 
     walk_values, class_values = spectrum(walked), spectrum(union)
     walk_gap = SpectralGap.of(walk_values, threshold=gap_threshold, floor=floor, unique=True)
     class_gap = SpectralGap.of(class_values, threshold=gap_threshold, floor=floor, unique=True)
-    return WalkSpan(walk_gap.rank, class_gap.rank, walk_gap, class_gap, int(walked.shape[0]), count,
-                    tuple(float(v) for v in walk_values[: network.n_params]),
-                    tuple(float(v) for v in class_values[: network.n_params]))
-
-
+    return WalkSpan(
+        walk_gap.rank,
+        class_gap.rank,
+        walk_gap,
+        class_gap,
+        int(walked.shape[0]),
+        count,
+        tuple(float(v) for v in walk_values[: network.n_params]),
+        tuple(float(v) for v in class_values[: network.n_params]),
+    )

@@ -180,9 +180,15 @@ class DriftJudgement:
         def number(value):
             return None if value is None or not np.isfinite(value) else value
 
-        return {"law": self.law, "outcome": self.outcome, "reason": self.reason,
-                "drift_loose": number(self.drift_loose), "drift_tight": number(self.drift_tight),
-                "min_denominator_ratio": self.min_denominator_ratio, "status": self.status}
+        return {
+            "law": self.law,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "drift_loose": number(self.drift_loose),
+            "drift_tight": number(self.drift_tight),
+            "min_denominator_ratio": self.min_denominator_ratio,
+            "status": self.status,
+        }
 
 
 def flow_horizon(flow: GradientFlow, theta0: np.ndarray) -> float:
@@ -198,8 +204,15 @@ def _relative_drift(law: ExplicitLaw, states: np.ndarray, scale: float) -> np.nd
     return np.abs(values - values[0]) / scale
 
 
-def judge_drift(flow: GradientFlow, theta0: np.ndarray, laws: list[ExplicitLaw], *, horizon: float | None = None,
-                with_series: bool = False, rule: DriftRule = EXPLICIT_LAWS) -> tuple[list[DriftJudgement], dict]:
+def judge_drift(
+    flow: GradientFlow,
+    theta0: np.ndarray,
+    laws: list[ExplicitLaw],
+    *,
+    horizon: float | None = None,
+    with_series: bool = False,
+    rule: DriftRule = EXPLICIT_LAWS,
+) -> tuple[list[DriftJudgement], dict]:
     """Judge each law along the flow from θ₀ with ``rule``; returns the judgements and shared evidence (and
     plot series)."""
     theta0 = np.asarray(theta0, dtype=float)
@@ -207,20 +220,30 @@ def judge_drift(flow: GradientFlow, theta0: np.ndarray, laws: list[ExplicitLaw],
     loose_rtol, tight_rtol = rule.loose_rtol, rule.tight_rtol
     loose = integrate(flow, theta0, horizon, "dp5", rtol=loose_rtol, atol=loose_rtol * rule.atol_per_rtol, n_save=2)
     tight = integrate(flow, theta0, horizon, "dp5", rtol=tight_rtol, atol=tight_rtol * rule.atol_per_rtol, n_save=2)
-    evidence = {"horizon": horizon, "rtol_loose": loose_rtol, "rtol_tight": tight_rtol,
-                "statuses": {"loose": loose.status, "tight": tight.status}, "thresholds": rule.thresholds()}
+    evidence = {
+        "horizon": horizon,
+        "rtol_loose": loose_rtol,
+        "rtol_tight": tight_rtol,
+        "statuses": {"loose": loose.status, "tight": tight.status},
+        "thresholds": rule.thresholds(),
+    }
     if not (loose.ok and tight.ok):
         failed = loose if not loose.ok else tight
         reason = f"integration did not finish (loose: {loose.status}, tight: {tight.status}; {failed.failure})"
-        return [DriftJudgement(law.text, "inconclusive", reason, np.nan, np.nan, status=failed.status)
-                for law in laws], evidence
+        return [
+            DriftJudgement(law.text, "inconclusive", reason, np.nan, np.nan, status=failed.status) for law in laws
+        ], evidence
     losses = loss_values(flow, tight)
     loss_change = abs(losses[-1] - losses[0]) / max(abs(losses[0]), 1e-300)
     evidence.update(loss_start=float(losses[0]), loss_end=float(losses[-1]), relative_loss_change=loss_change)
     dense = None
     if with_series:
-        dense = {rtol: integrate(flow, theta0, horizon, "dp5", rtol=rtol, atol=rtol * rule.atol_per_rtol,
-                                 n_save=SERIES_POINTS) for rtol in (loose_rtol, tight_rtol)}
+        dense = {
+            rtol: integrate(
+                flow, theta0, horizon, "dp5", rtol=rtol, atol=rtol * rule.atol_per_rtol, n_save=SERIES_POINTS
+            )
+            for rtol in (loose_rtol, tight_rtol)
+        }
     judgements, series_drift = [], {}
     for law in laws:
         scale = law.scale(theta0)
@@ -237,22 +260,46 @@ def judge_drift(flow: GradientFlow, theta0: np.ndarray, laws: list[ExplicitLaw],
     if dense is not None and all(run.ok for run in dense.values()):
         a, b = dense[loose_rtol].states, dense[tight_rtol].states
         error = np.linalg.norm(a - b, axis=1) / np.maximum(np.linalg.norm(b, axis=1), 1e-300)
-        evidence["series"] = {"times": dense[tight_rtol].times.tolist(), "drift": series_drift,
-                              "error": error.tolist(), "error_label": f"‖θ(rtol {loose_rtol:g}) − θ(rtol {tight_rtol:g})‖/‖θ‖"}
+        evidence["series"] = {
+            "times": dense[tight_rtol].times.tolist(),
+            "drift": series_drift,
+            "error": error.tolist(),
+            "error_label": f"‖θ(rtol {loose_rtol:g}) − θ(rtol {tight_rtol:g})‖/‖θ‖",
+        }
     return judgements, evidence
 
 
-def _classify(rule: DriftRule, text: str, loose: float, tight: float, denominator_ratio: float | None,
-              loss_change: float) -> DriftJudgement:
+def _classify(
+    rule: DriftRule, text: str, loose: float, tight: float, denominator_ratio: float | None, loss_change: float
+) -> DriftJudgement:
     if not (np.isfinite(loose) and np.isfinite(tight)):
-        return DriftJudgement(text, "inconclusive", f"the law is not finite along the flow (drifts {loose} and "
-                              f"{tight})", loose, tight, denominator_ratio)
+        return DriftJudgement(
+            text,
+            "inconclusive",
+            f"the law is not finite along the flow (drifts {loose} and {tight})",
+            loose,
+            tight,
+            denominator_ratio,
+        )
     if denominator_ratio is not None and denominator_ratio < MIN_DENOMINATOR:
-        return DriftJudgement(text, "inconclusive", f"denominator came within {denominator_ratio:.1e} of zero "
-                              "(relative): a ratio law holds only away from its pole", loose, tight, denominator_ratio)
+        return DriftJudgement(
+            text,
+            "inconclusive",
+            f"denominator came within {denominator_ratio:.1e} of zero "
+            "(relative): a ratio law holds only away from its pole",
+            loose,
+            tight,
+            denominator_ratio,
+        )
     if not loss_change > MIN_LOSS_CHANGE:
-        return DriftJudgement(text, "inconclusive", f"the flow barely moves (relative loss change {loss_change:.1e})",
-                              loose, tight, denominator_ratio)
+        return DriftJudgement(
+            text,
+            "inconclusive",
+            f"the flow barely moves (relative loss change {loss_change:.1e})",
+            loose,
+            tight,
+            denominator_ratio,
+        )
     call = rule.judge(loose, tight)
     reason = {
         DriftBasis.ROUND_OFF: f"drift at round-off ({tight:.1e})",

@@ -37,12 +37,16 @@ def drift_series(scenario: Scenario, law_texts: tuple[str, ...], *, saves: int =
     augmented = scenario.build()
     plain = replace(scenario, data="free", arrays=None).build()
     theta0 = augmented.theta0
-    flows = {"augmented": GradientFlow(augmented.network, augmented.loss, augmented.data),
-             "plain": GradientFlow(plain.network, plain.loss, plain.data)}
+    flows = {
+        "augmented": GradientFlow(augmented.network, augmented.loss, augmented.data),
+        "plain": GradientFlow(plain.network, plain.loss, plain.data),
+    }
     speed = float(np.linalg.norm(flows["augmented"].gradient(theta0))) or 1.0
     horizon = float(np.clip(2.0 * np.linalg.norm(theta0) / speed, 0.5, 10.0))
-    runs = {name: integrate(flow, theta0, horizon, "dp5", rtol=1e-10, atol=1e-12, n_save=saves)
-            for name, flow in flows.items()}
+    runs = {
+        name: integrate(flow, theta0, horizon, "dp5", rtol=1e-10, atol=1e-12, n_save=saves)
+        for name, flow in flows.items()
+    }
     reference = integrate(flows["augmented"], theta0, horizon, "dp5", rtol=1e-12, atol=1e-14, n_save=saves)
     failed = [run for run in (*runs.values(), reference) if not run.ok]
     if failed:  # a run that stopped early shows no drift worth drawing: never plot it as conservation
@@ -57,5 +61,9 @@ def drift_series(scenario: Scenario, law_texts: tuple[str, ...], *, saves: int =
         coarse = np.array([float(function(*state)) for state in runs["augmented"].states])
         n = min(len(accurate), len(coarse))
         error[:n] = np.maximum(error[:n], np.abs(accurate[:n] - coarse[:n]))
-    return DriftSeries(tuple(runs["augmented"].times.tolist()), drift, tuple(error.tolist()),
-                       extra={"statuses": {name: run.status for name, run in runs.items()}})
+    return DriftSeries(
+        tuple(runs["augmented"].times.tolist()),
+        drift,
+        tuple(error.tolist()),
+        extra={"statuses": {name: run.status for name, run in runs.items()}},
+    )

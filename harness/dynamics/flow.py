@@ -101,9 +101,21 @@ class GradientFlow:
         dense = None if self.sparse_only else self.network.dense_gradient
         if dense is not None:
             structure, hidden = dense.structure, dense.hidden
-        return kernel_problem.make_problem(polynomial.out, polynomial.coef, polynomial.variables, rows, row_targets,
-                                          moment_m, moment_c, m, k, self.loss.kernel_id, self.uses_moments,
-                                          structure, hidden)
+        return kernel_problem.make_problem(
+            polynomial.out,
+            polynomial.coef,
+            polynomial.variables,
+            rows,
+            row_targets,
+            moment_m,
+            moment_c,
+            m,
+            k,
+            self.loss.kernel_id,
+            self.uses_moments,
+            structure,
+            hidden,
+        )
 
     @cached_property
     def n_params(self) -> int:
@@ -134,8 +146,9 @@ class GradientFlow:
 
     def reference_gradient(self, theta) -> np.ndarray:
         """∇L(θ) = J(θ)ᵀ vec(G) in plain NumPy, independent of the kernels (``harness.model.numpy_reference``)."""
-        return numpy_reference.loss_gradient(self.network, self.loss, self.features, self.targets,
-                                             self.check_theta(theta))
+        return numpy_reference.loss_gradient(
+            self.network, self.loss, self.features, self.targets, self.check_theta(theta)
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,18 +185,30 @@ class Trajectory:
         """None for a finished run; otherwise the status, what it means and the time reached."""
         if self.ok:
             return None
-        return (f"{self.status}: {IntegrationStatus(self.status).meaning}; stopped at t = {self.final_time:g} of "
-                f"{self.direction * self.t_final:g}")
+        return (
+            f"{self.status}: {IntegrationStatus(self.status).meaning}; stopped at t = {self.final_time:g} of "
+            f"{self.direction * self.t_final:g}"
+        )
 
     @property
     def initial_state(self) -> np.ndarray:
         return self.states[0]
 
     def summary(self) -> dict:
-        return {"method": self.method, "status": self.status, "direction": self.direction,
-                "t_final": self.t_final, "final_time": self.final_time, "n_rhs": self.n_rhs,
-                "n_steps": self.n_steps, "n_rejected": self.n_rejected, "rtol": self.rtol, "atol": self.atol,
-                "step": self.step, "ok": self.ok}
+        return {
+            "method": self.method,
+            "status": self.status,
+            "direction": self.direction,
+            "t_final": self.t_final,
+            "final_time": self.final_time,
+            "n_rhs": self.n_rhs,
+            "n_steps": self.n_steps,
+            "n_rejected": self.n_rejected,
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "step": self.step,
+            "ok": self.ok,
+        }
 
 
 def _positive_number(name: str, value, *, allow_inf: bool = False) -> float:
@@ -212,9 +237,20 @@ def method_record(method: str) -> Method:
         raise InvalidInput(f"unknown integration method {method!r}; allowed: {', '.join(METHODS)}") from None
 
 
-def integrate(flow: GradientFlow, theta0, t_final: float, method: str = "dp5", *, rtol: float = DEFAULT_RTOL,
-              atol: float = DEFAULT_ATOL, steps: int = DEFAULT_STEPS, n_save: int = 1, direction: int = 1,
-              max_steps: int = DEFAULT_MAX_STEPS, blow_up: float = DEFAULT_BLOW_UP) -> Trajectory:
+def integrate(
+    flow: GradientFlow,
+    theta0,
+    t_final: float,
+    method: str = "dp5",
+    *,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    steps: int = DEFAULT_STEPS,
+    n_save: int = 1,
+    direction: int = 1,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    blow_up: float = DEFAULT_BLOW_UP,
+) -> Trajectory:
     """Integrate θ' = −s·∇L(θ) (s = ``direction``) from θ₀ over flow time ``t_final``.
 
     ``method`` names a registered method (``harness.kernels.methods.METHODS``): an adaptive one (``dp5``,
@@ -241,29 +277,38 @@ def integrate(flow: GradientFlow, theta0, t_final: float, method: str = "dp5", *
     n_save = _positive_integer("n_save", n_save)
     max_steps = _positive_integer("max_steps", max_steps, limit=MAX_STEPS_LIMIT)
     if not record.adaptive and steps > max_steps:
-        raise InvalidInput(f"steps={steps!r} fixed steps cannot finish within max_steps={max_steps:,}; allowed: "
-                           f"steps <= max_steps (max_steps at most {MAX_STEPS_LIMIT:,})")
+        raise InvalidInput(
+            f"steps={steps!r} fixed steps cannot finish within max_steps={max_steps:,}; allowed: "
+            f"steps <= max_steps (max_steps at most {MAX_STEPS_LIMIT:,})"
+        )
     saved_values = (n_save + 1) * flow.n_params
     if saved_values > MAX_SAVED_VALUES:
-        raise InvalidInput(f"n_save={n_save!r} would save {n_save + 1:,} states of D = {flow.n_params} numbers "
-                           f"({saved_values:,} numbers), above the limit of {MAX_SAVED_VALUES:,} "
-                           f"({MAX_SAVED_VALUES * 8 // 10**6} MB); allowed: n_save <= "
-                           f"{max(MAX_SAVED_VALUES // flow.n_params - 1, 0):,} for this flow")
+        raise InvalidInput(
+            f"n_save={n_save!r} would save {n_save + 1:,} states of D = {flow.n_params} numbers "
+            f"({saved_values:,} numbers), above the limit of {MAX_SAVED_VALUES:,} "
+            f"({MAX_SAVED_VALUES * 8 // 10**6} MB); allowed: n_save <= "
+            f"{max(MAX_SAVED_VALUES // flow.n_params - 1, 0):,} for this flow"
+        )
     if n_save > max_steps:
-        raise InvalidInput(f"n_save={n_save!r} save times need at least as many steps, more than "
-                           f"max_steps={max_steps:,}; allowed: n_save <= max_steps")
+        raise InvalidInput(
+            f"n_save={n_save!r} save times need at least as many steps, more than "
+            f"max_steps={max_steps:,}; allowed: n_save <= max_steps"
+        )
     blow_up = _positive_number("blow_up", blow_up, allow_inf=True)
     if direction not in (1, -1) or isinstance(direction, bool):
         raise InvalidInput(f"direction={direction!r} must be +1 (forward in time) or -1 (backward)")
     peak = max(-theta0.min(), theta0.max())
     if peak > blow_up:
-        raise InvalidInput(f"theta0 already exceeds the blow-up bound: max |theta0| = {peak:.3g} > blow_up={blow_up:.3g}")
+        raise InvalidInput(
+            f"theta0 already exceeds the blow-up bound: max |theta0| = {peak:.3g} > blow_up={blow_up:.3g}"
+        )
     save_times = np.arange(n_save + 1, dtype=np.float64) * (t_final / n_save)
     save_times[-1] = t_final
     step = t_final / steps
     start = time.perf_counter()
-    result = integrators.run_tableau(theta0, flow.problem, direction, save_times, record.tableau, rtol, atol, step,
-                                     max_steps, blow_up)
+    result = integrators.run_tableau(
+        theta0, flow.problem, direction, save_times, record.tableau, rtol, atol, step, max_steps, blow_up
+    )
     seconds = time.perf_counter() - start
     states, saved, status, n_rhs, n_steps, n_rejected, t_reached, final_state = result
     adaptive = record.adaptive
@@ -363,5 +408,6 @@ def _unavailable_drift(network: Network, trajectory: Trajectory, law_function, k
         names = tuple(f"h{i}" for i in range(np.asarray(value, dtype=float).size))
     n_laws = len(names)
     nan = np.full(n_laws, np.nan)
-    return LawDrift(names, nan, nan.copy(), nan.copy(), np.full((len(trajectory.states), n_laws), np.nan),
-                    status=trajectory.status)
+    return LawDrift(
+        names, nan, nan.copy(), nan.copy(), np.full((len(trajectory.states), n_laws), np.nan), status=trajectory.status
+    )

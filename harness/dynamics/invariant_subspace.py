@@ -33,19 +33,45 @@ SHORTER_RUNS = 3  # a run that failed over the time the initial speed asks for i
 DP5_RTOL = 1e-10
 
 
-def _integrate(flow: GradientFlow, start: np.ndarray, duration: float, method: str, steps: int, blow_up: float,
-               n_save: int | None = None):
+def _integrate(
+    flow: GradientFlow,
+    start: np.ndarray,
+    duration: float,
+    method: str,
+    steps: int,
+    blow_up: float,
+    n_save: int | None = None,
+):
     n_save = steps if n_save is None else n_save
     if method == "gauss":
-        return integrate(flow, start, duration, method="gauss", steps=steps, n_save=n_save, blow_up=blow_up,
-                         max_steps=MAX_STEPS)
-    return integrate(flow, start, duration, method="dp5", rtol=DP5_RTOL, atol=DP5_RTOL * 1e-2 * float(np.linalg.norm(start)),
-                     n_save=n_save, blow_up=blow_up, max_steps=2 * MAX_STEPS)
+        return integrate(
+            flow, start, duration, method="gauss", steps=steps, n_save=n_save, blow_up=blow_up, max_steps=MAX_STEPS
+        )
+    return integrate(
+        flow,
+        start,
+        duration,
+        method="dp5",
+        rtol=DP5_RTOL,
+        atol=DP5_RTOL * 1e-2 * float(np.linalg.norm(start)),
+        n_save=n_save,
+        blow_up=blow_up,
+        max_steps=2 * MAX_STEPS,
+    )
 
 
-def distance_from_subspace_verdict(network: Network, loss: Loss, data: DataSet, subspace: EquivariantSubspace,
-                                   theta0: np.ndarray, *, length: float = 0.5, steps: int = 80,
-                                   twin_offset: float = 1e-8, max_amplification: float = 1e4) -> Verdict:
+def distance_from_subspace_verdict(
+    network: Network,
+    loss: Loss,
+    data: DataSet,
+    subspace: EquivariantSubspace,
+    theta0: np.ndarray,
+    *,
+    length: float = 0.5,
+    steps: int = 80,
+    twin_offset: float = 1e-8,
+    max_amplification: float = 1e4,
+) -> Verdict:
     """Integrate from P_E θ₀ over a flow time moving θ by about length·‖θ₀‖; judge max_t dist(θ(t), E)/‖θ(t)‖.
 
     E may be unstable (a saddle set of the loss): then round-off off E grows like e^{λt} and would look like a
@@ -55,13 +81,18 @@ def distance_from_subspace_verdict(network: Network, loss: Loss, data: DataSet, 
     anyway: it grows from the first step like t·‖(I − P_E)∇L‖.
     """
     projector = subspace.projector
-    evidence = {"hidden_action": subspace.hidden, "dim_E": subspace.dimension, "n_params": network.n_params,
-                "equivariance_defect": subspace.equivariance_defect}
+    evidence = {
+        "hidden_action": subspace.hidden,
+        "dim_E": subspace.dimension,
+        "n_params": network.n_params,
+        "equivariance_defect": subspace.equivariance_defect,
+    }
     if subspace.dimension == 0:
         return Verdict.inconclusive("E = {0}: the only equivariant parameter is 0 (nothing moves)", **evidence)
     if subspace.dimension == network.n_params:
-        return Verdict.inconclusive("E is the whole parameter space: the action is trivial (nothing to test)",
-                                    **evidence)
+        return Verdict.inconclusive(
+            "E is the whole parameter space: the action is trivial (nothing to test)", **evidence
+        )
     start = projector @ theta0
     size = float(np.linalg.norm(start))
     flow = GradientFlow(network, loss, data)
@@ -97,8 +128,9 @@ def distance_from_subspace_verdict(network: Network, loss: Loss, data: DataSet, 
             break
     if trajectory is None:
         evidence["trajectory"] = attempt.summary()
-        return Verdict.inconclusive(f"the flow did not finish with {' or '.join(METHODS)}: {attempt.status}",
-                                    **evidence)
+        return Verdict.inconclusive(
+            f"the flow did not finish with {' or '.join(METHODS)}: {attempt.status}", **evidence
+        )
     duration = trajectory.t_final
     evidence["trajectory"] = trajectory.summary()
     evidence["method"] = trajectory.method
@@ -121,7 +153,7 @@ def distance_from_subspace_verdict(network: Network, loss: Loss, data: DataSet, 
         offset = twin_offset * max(float(np.linalg.norm(base)), 1e-300)
         fresh = rng.standard_normal(network.n_params)
         best = None
-        for direction in ([fresh] if carried is None else [carried, fresh]):
+        for direction in [fresh] if carried is None else [carried, fresh]:
             direction = direction - projector @ direction
             norm = float(np.linalg.norm(direction))
             if norm == 0.0:
@@ -153,30 +185,50 @@ def distance_from_subspace_verdict(network: Network, loss: Loss, data: DataSet, 
     distances = np.linalg.norm(off, axis=1) / np.maximum(np.linalg.norm(states, axis=1), 1e-300)
     motion = float(np.linalg.norm(states[-1] - states[0]) / size)
     worst = float(distances.max())
-    evidence.update(max_relative_distance=worst, judged_until_time=float(trajectory.times[window - 1]),
-                    largest_amplification_judged=float(amplification[:window].max()),
-                    distance_after_window=float(
-                        np.linalg.norm(trajectory.states[-1] - projector @ trajectory.states[-1])
-                        / np.linalg.norm(trajectory.states[-1])),
-                    motion=motion, holds_below=HOLDS_BELOW, violated_above=VIOLATED_ABOVE)
+    evidence.update(
+        max_relative_distance=worst,
+        judged_until_time=float(trajectory.times[window - 1]),
+        largest_amplification_judged=float(amplification[:window].max()),
+        distance_after_window=float(
+            np.linalg.norm(trajectory.states[-1] - projector @ trajectory.states[-1])
+            / np.linalg.norm(trajectory.states[-1])
+        ),
+        motion=motion,
+        holds_below=HOLDS_BELOW,
+        violated_above=VIOLATED_ABOVE,
+    )
     if worst > VIOLATED_ABOVE:
         return Verdict.violated(
             f"leaves E (dim {subspace.dimension}/{network.n_params}): distance {worst:.2e} > {VIOLATED_ABOVE:g} "
             f"after moving {motion:.3g} of ‖θ₀‖ (round-off amplification ≤ {amplification[:window].max():.3g})",
-            **evidence)
+            **evidence,
+        )
     if motion < 1e-3:
-        reason = (f"E is unstable: round-off off E is amplified {max_amplification:g}× before θ moved "
-                  f"{motion:.3g} of ‖θ₀‖"
-                  if window < len(amplification) else f"the flow barely moved ({motion:.3g} of ‖θ₀‖)")
+        reason = (
+            f"E is unstable: round-off off E is amplified {max_amplification:g}× before θ moved {motion:.3g} of ‖θ₀‖"
+            if window < len(amplification)
+            else f"the flow barely moved ({motion:.3g} of ‖θ₀‖)"
+        )
         return _tangency_verdict(flow, projector, trajectory.states, size, reason, evidence)
     if worst <= HOLDS_BELOW:
-        return Verdict.holds(f"stays on E (dim {subspace.dimension}/{network.n_params}): max distance {worst:.2e} "
-                             f"while moving {motion:.3g} of ‖θ₀‖", **evidence)
+        return Verdict.holds(
+            f"stays on E (dim {subspace.dimension}/{network.n_params}): max distance {worst:.2e} "
+            f"while moving {motion:.3g} of ‖θ₀‖",
+            **evidence,
+        )
     return Verdict.inconclusive(f"distance {worst:.2e} between {HOLDS_BELOW:g} and {VIOLATED_ABOVE:g}", **evidence)
 
 
-def _tangency_verdict(flow: GradientFlow, projector: np.ndarray, states: np.ndarray, size: float, why: str,
-                      evidence: dict, *, random_points: int = 8) -> Verdict:
+def _tangency_verdict(
+    flow: GradientFlow,
+    projector: np.ndarray,
+    states: np.ndarray,
+    size: float,
+    why: str,
+    evidence: dict,
+    *,
+    random_points: int = 8,
+) -> Verdict:
     """Decide invariance of E without following the flow, when the flow cannot show it (``why``).
 
     A linear subspace E is invariant under θ' = X(θ) iff X is tangent to E on E (uniqueness of solutions), so
@@ -203,10 +255,16 @@ def _tangency_verdict(flow: GradientFlow, projector: np.ndarray, states: np.ndar
         return Verdict.inconclusive(f"{why}; and the field vanishes at every point of E tried", **evidence)
     worst = max(normal)
     if worst > VIOLATED_ABOVE:
-        return Verdict.violated(f"{why}; the gradient is not tangent to E: normal component {worst:.2e} of ‖∇L‖ "
-                                f"at a point of E", **evidence)
+        return Verdict.violated(
+            f"{why}; the gradient is not tangent to E: normal component {worst:.2e} of ‖∇L‖ at a point of E", **evidence
+        )
     if worst <= HOLDS_BELOW:
-        return Verdict.holds(f"{why}, so E is decided by tangency instead: the gradient is tangent to E at "
-                             f"{len(normal)} points of E (largest normal component {worst:.2e} of ‖∇L‖)", **evidence)
-    return Verdict.inconclusive(f"{why}; tangency undecided: normal component {worst:.2e} between {HOLDS_BELOW:g} "
-                                f"and {VIOLATED_ABOVE:g}", **evidence)
+        return Verdict.holds(
+            f"{why}, so E is decided by tangency instead: the gradient is tangent to E at "
+            f"{len(normal)} points of E (largest normal component {worst:.2e} of ‖∇L‖)",
+            **evidence,
+        )
+    return Verdict.inconclusive(
+        f"{why}; tangency undecided: normal component {worst:.2e} between {HOLDS_BELOW:g} and {VIOLATED_ABOVE:g}",
+        **evidence,
+    )

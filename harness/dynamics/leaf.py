@@ -93,6 +93,7 @@ LEG_STATUSES = tuple(status.value for status in LegStatus)
 
 # --- the walk ------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class LeafWalk:
     """Settings of the random walk on the leaf.
@@ -167,20 +168,37 @@ class LeafPoints:
         return float(np.sqrt((centred * centred).sum(axis=1).mean()) / max(np.linalg.norm(self.theta0), 1e-300))
 
 
-def class_dataset(network: Network, loss: Loss, data_class: str, group: Group | None, rng: np.random.Generator,
-                  walk: LeafWalk, theta0: np.ndarray) -> DataSet:
+def class_dataset(
+    network: Network,
+    loss: Loss,
+    data_class: str,
+    group: Group | None,
+    rng: np.random.Generator,
+    walk: LeafWalk,
+    theta0: np.ndarray,
+) -> DataSet:
     """A random data set of the class: Gaussian samples (free), or their orbit under G (augmented).
 
     For non-polynomial losses the predictions f(θ₀, x) (inputs scaled) and the real targets get a size drawn
     log-uniformly in [regime/2, 2·regime], so that the residuals of one orbit differ by several times the
     loss's bend (module docstring: scaling the targets alone leaves ℓ' constant on orbits when θ₀ is small).
     """
-    return representative_dataset(network, loss, data_class, group, rng, theta0, samples=walk.samples,
-                                  regime=walk.regime)
+    return representative_dataset(
+        network, loss, data_class, group, rng, theta0, samples=walk.samples, regime=walk.regime
+    )
 
 
-def flow_leg(network: Network, loss: Loss, data: DataSet, start: np.ndarray, length: float, direction: int,
-             n_save: int, walk: LeafWalk, bound: float) -> LegResult:
+def flow_leg(
+    network: Network,
+    loss: Loss,
+    data: DataSet,
+    start: np.ndarray,
+    length: float,
+    direction: int,
+    n_save: int,
+    walk: LeafWalk,
+    bound: float,
+) -> LegResult:
     """One leg with flowlaws' Numba integrators (``harness.dynamics.flow``): duration length / ‖∇L(start)‖."""
     from harness.dynamics.flow import GradientFlow, integrate
 
@@ -189,14 +207,33 @@ def flow_leg(network: Network, loss: Loss, data: DataSet, start: np.ndarray, len
     if not (np.isfinite(speed) and speed > 0):
         return LegResult(np.empty((0, start.size)), "stalled")
     scale = max(float(np.linalg.norm(start)), 1e-300)
-    trajectory = integrate(flow, start, length / speed, method=walk.method, rtol=walk.rtol, atol=walk.atol * scale,
-                           steps=walk.fixed_steps, n_save=n_save, direction=direction, max_steps=walk.max_steps,
-                           blow_up=bound)
+    trajectory = integrate(
+        flow,
+        start,
+        length / speed,
+        method=walk.method,
+        rtol=walk.rtol,
+        atol=walk.atol * scale,
+        steps=walk.fixed_steps,
+        n_save=n_save,
+        direction=direction,
+        max_steps=walk.max_steps,
+        blow_up=bound,
+    )
     return LegResult(trajectory.states[1:], trajectory.status, trajectory.n_rhs)
 
 
-def scipy_leg(network: Network, loss: Loss, data: DataSet, start: np.ndarray, length: float, direction: int,
-              n_save: int, walk: LeafWalk, bound: float) -> LegResult:
+def scipy_leg(
+    network: Network,
+    loss: Loss,
+    data: DataSet,
+    start: np.ndarray,
+    length: float,
+    direction: int,
+    n_save: int,
+    walk: LeafWalk,
+    bound: float,
+) -> LegResult:
     """One leg with SciPy's DOP853: a slow reference independent of the Numba integrators."""
     from scipy.integrate import solve_ivp
 
@@ -207,12 +244,21 @@ def scipy_leg(network: Network, loss: Loss, data: DataSet, start: np.ndarray, le
     duration = length / speed
     scale = max(float(np.linalg.norm(start)), 1e-300)
     times = np.linspace(0.0, duration, n_save + 1)[1:]
+
     def escaped(_t, theta):
         return bound - np.abs(theta).max()
 
     escaped.terminal = True
-    solution = solve_ivp(lambda _t, theta: -direction * gradient(theta), (0.0, duration), start, method="DOP853",
-                         rtol=walk.rtol, atol=walk.atol * scale, t_eval=times, events=escaped)
+    solution = solve_ivp(
+        lambda _t, theta: -direction * gradient(theta),
+        (0.0, duration),
+        start,
+        method="DOP853",
+        rtol=walk.rtol,
+        atol=walk.atol * scale,
+        t_eval=times,
+        events=escaped,
+    )
     if solution.status == 1:
         return LegResult(np.empty((0, start.size)), "blow_up", int(solution.nfev))
     if solution.status != 0 or solution.y.shape[1] != n_save:
@@ -225,13 +271,22 @@ def gradient_cost(network: Network, loss: Loss, data: DataSet) -> int:
     (MSE: m·K²) or from every feature row (rows·m·K)."""
     terms = network.polynomial.n_monomials * (network.polynomial.degree + 1)
     if loss.kernel_id == 0:
-        return terms + network.n_outputs * network.n_features ** 2
+        return terms + network.n_outputs * network.n_features**2
     return terms + data.n_samples * network.rows_per_sample * network.n_outputs * network.n_features
 
 
-def collect_leaf_points(network: Network, loss: Loss | str, data_class: str, group: Group | None,
-                        theta0: np.ndarray, *, n_points: int, seed: int = 0, walk: LeafWalk = LeafWalk(),
-                        leg_integrator: LegIntegrator | None = None) -> LeafPoints:
+def collect_leaf_points(
+    network: Network,
+    loss: Loss | str,
+    data_class: str,
+    group: Group | None,
+    theta0: np.ndarray,
+    *,
+    n_points: int,
+    seed: int = 0,
+    walk: LeafWalk = LeafWalk(),
+    leg_integrator: LegIntegrator | None = None,
+) -> LeafPoints:
     """At least ``n_points`` points reached from θ₀ by flows of data sets of the class (fewer if legs fail).
 
     Each leg starts from a random point already reached (all of them lie on the leaf), draws a new data set
@@ -279,8 +334,10 @@ def collect_leaf_points(network: Network, loss: Loss | str, data_class: str, gro
             n_rhs += leg.n_rhs
             work += leg.n_rhs * cost
             status = LegStatus.of_leg(leg.status)
-            if status is LegStatus.OK and (not np.all(np.isfinite(leg.states))
-                                           or np.linalg.norm(leg.states - theta0, axis=1).max() > walk.radius * size):
+            if status is LegStatus.OK and (
+                not np.all(np.isfinite(leg.states))
+                or np.linalg.norm(leg.states - theta0, axis=1).max() > walk.radius * size
+            ):
                 status = LegStatus.LEFT_BALL
             if status is not LegStatus.OK:
                 statuses[status.value] += 1
@@ -298,8 +355,13 @@ def collect_leaf_points(network: Network, loss: Loss | str, data_class: str, gro
             if np.linalg.norm(start - leg_start) >= 0.5 * walk.step * size:
                 break
             extensions += 1
-    return LeafPoints(theta0, np.array(points), statuses, n_rhs,
-                      np.array(data_gradients) if data_gradients else np.empty((0, network.n_params)))
+    return LeafPoints(
+        theta0,
+        np.array(points),
+        statuses,
+        n_rhs,
+        np.array(data_gradients) if data_gradients else np.empty((0, network.n_params)),
+    )
 
 
 def points_needed(n_params: int, degree: int, walk: LeafWalk) -> int:
@@ -307,9 +369,20 @@ def points_needed(n_params: int, degree: int, walk: LeafWalk) -> int:
     return int(math.ceil(walk.points_per_monomial * math.comb(n_params + degree, degree))) + 1
 
 
-def leaf_equations(network: Network, loss: Loss | str, data_class: str, group: Group | None, theta0: np.ndarray,
-                   *, seed: int = 0, degree: int = 2, walk: LeafWalk = LeafWalk(), gap_threshold: float = 1e3,
-                   noise_floor: float = 1e-13, leg_integrator: LegIntegrator | None = None) -> LeafEquations:
+def leaf_equations(
+    network: Network,
+    loss: Loss | str,
+    data_class: str,
+    group: Group | None,
+    theta0: np.ndarray,
+    *,
+    seed: int = 0,
+    degree: int = 2,
+    walk: LeafWalk = LeafWalk(),
+    gap_threshold: float = 1e3,
+    noise_floor: float = 1e-13,
+    leg_integrator: LegIntegrator | None = None,
+) -> LeafEquations:
     """Walk the leaf through θ₀ of the class (free or G-augmented data, ``loss``) and read its equations.
 
     The number of laws the integrators see is ``result.laws_seen``: the rank at θ₀ of the gradients of the
@@ -318,10 +391,17 @@ def leaf_equations(network: Network, loss: Loss | str, data_class: str, group: G
     """
     if degree not in DEGREES:
         raise InvalidInput(f"degree={degree!r} is not one of {DEGREES}")
-    leaf = collect_leaf_points(network, loss, data_class, group, theta0,
-                               n_points=points_needed(network.n_params, degree, walk), seed=seed, walk=walk,
-                               leg_integrator=leg_integrator)
+    leaf = collect_leaf_points(
+        network,
+        loss,
+        data_class,
+        group,
+        theta0,
+        n_points=points_needed(network.n_params, degree, walk),
+        seed=seed,
+        walk=walk,
+        leg_integrator=leg_integrator,
+    )
     equations = vanishing_polynomials(leaf, degree=degree, gap_threshold=gap_threshold, noise_floor=noise_floor)
     span = walk_span(leaf, network, loss, data_class, group, seed=seed, samples=walk.samples)
     return replace(equations, walk_span=span)
-

@@ -37,7 +37,7 @@ def monomial_gradients(point: np.ndarray, exponents: list[tuple[int, ...]]) -> n
     gradients = np.zeros((len(exponents), point.size))
     for j, combo in enumerate(exponents):
         for s, variable in enumerate(combo):
-            others = combo[:s] + combo[s + 1:]
+            others = combo[:s] + combo[s + 1 :]
             gradients[j, variable] += np.prod(point[list(others)]) if others else 1.0
     return gradients
 
@@ -73,9 +73,19 @@ class LeafEquations:
     @property
     def evidence(self) -> dict:
         """The numbers that decided, for verdicts and plots."""
+
         def gap_record(gap):
-            return None if gap is None else {"index": gap.rank, "ratio": gap.ratio, "threshold": gap.threshold,
-                                             "floor": gap.floor, "runner_up": gap.runner_up}
+            return (
+                None
+                if gap is None
+                else {
+                    "index": gap.rank,
+                    "ratio": gap.ratio,
+                    "threshold": gap.threshold,
+                    "floor": gap.floor,
+                    "runner_up": gap.runner_up,
+                }
+            )
 
         return {
             "leaf_status": self.status,
@@ -96,9 +106,16 @@ class LeafEquations:
         }
 
 
-def vanishing_polynomials(leaf: LeafPoints, *, degree: int = 2, gap_threshold: float = 1e3,
-                          noise_floor: float = 1e-13, gradient_floor: float = 1e-7,
-                          min_spread: float = 1e-3, points_per_monomial: float = 2.0) -> LeafEquations:
+def vanishing_polynomials(
+    leaf: LeafPoints,
+    *,
+    degree: int = 2,
+    gap_threshold: float = 1e3,
+    noise_floor: float = 1e-13,
+    gradient_floor: float = 1e-7,
+    min_spread: float = 1e-3,
+    points_per_monomial: float = 2.0,
+) -> LeafEquations:
     """The polynomials of degree ≤ p vanishing on ``leaf.points`` and the rank of their gradients at θ₀.
 
     Inconclusive when the points barely spread (``min_spread``, relative to ‖θ₀‖), when there are fewer than
@@ -114,18 +131,26 @@ def vanishing_polynomials(leaf: LeafPoints, *, degree: int = 2, gap_threshold: f
     points = leaf.points
     n_vars = points.shape[1]
     exponents = index_tuples_up_to(n_vars, degree)
-    common: dict[str, Any] = dict(degree=degree, n_points=leaf.n_points, n_monomials=len(exponents),
-                                  spread=leaf.spread, leg_statuses=dict(leaf.leg_statuses), n_rhs=leaf.n_rhs)
+    common: dict[str, Any] = dict(
+        degree=degree,
+        n_points=leaf.n_points,
+        n_monomials=len(exponents),
+        spread=leaf.spread,
+        leg_statuses=dict(leaf.leg_statuses),
+        n_rhs=leaf.n_rhs,
+    )
     if leaf.spread < min_spread:
-        return LeafEquations("inconclusive", f"too little motion: spread {leaf.spread:.3g} of ‖θ₀‖ < {min_spread:g}",
-                             **common)
+        return LeafEquations(
+            "inconclusive", f"too little motion: spread {leaf.spread:.3g} of ‖θ₀‖ < {min_spread:g}", **common
+        )
     if leaf.n_points < points_per_monomial * len(exponents):
         return LeafEquations(
             "inconclusive",
             f"too few points: {leaf.n_points} for {len(exponents)} monomials "
             f"(need {points_per_monomial:g} per monomial; "
             f"legs: {_leg_summary(leaf.leg_statuses)})",
-            **common)
+            **common,
+        )
     # Centring and per-coordinate scaling is an affine change of variables (the vanishing space is the same)
     # that keeps the monomials O(1). A coordinate that hardly moves is a linear law itself: its scale is
     # floored so that its integration noise is not blown up to O(1).
@@ -143,22 +168,21 @@ def vanishing_polynomials(leaf: LeafPoints, *, degree: int = 2, gap_threshold: f
         return LeafEquations("inconclusive", gap.reason, **common)
     if n_vanishing == 0:
         return LeafEquations("ok", f"no polynomial of degree ≤ {degree} vanishes on the leaf", laws_seen=0, **common)
-    null_space = right[gap.rank:].T  # coefficient vectors (unit norm) of the vanishing polynomials
+    null_space = right[gap.rank :].T  # coefficient vectors (unit norm) of the vanishing polynomials
     gradients = monomial_gradients(scaled[0], exponents).T @ null_space  # (D, n_vanishing), z-gradients at θ₀
     gradient_singular = np.linalg.svd(gradients, compute_uv=False)
     gradient_gap = SpectralGap.of(gradient_singular, threshold=gap_threshold, floor=gradient_floor, unique=True)
     relative_gradient = gradient_singular / max(gradient_singular[0], 1e-300)
-    common.update(gradient_singular_values=tuple(float(s) for s in relative_gradient),
-                  gradient_gap=gradient_gap)
+    common.update(gradient_singular_values=tuple(float(s) for s in relative_gradient), gradient_gap=gradient_gap)
     if not gradient_gap.clear:
         return LeafEquations("inconclusive", f"gradients at θ₀: {gradient_gap.reason}", **common)
     return LeafEquations(
         "ok",
         f"{n_vanishing} polynomials of degree ≤ {degree} vanish; their gradients at θ₀ have rank {gradient_gap.rank}",
-        laws_seen=gradient_gap.rank, **common)
+        laws_seen=gradient_gap.rank,
+        **common,
+    )
 
 
 def _leg_summary(statuses: dict) -> str:
     return ", ".join(f"{name} {count}" for name, count in statuses.items() if count) or "none"
-
-

@@ -55,6 +55,7 @@ _IMPLICIT_EASY_ITERATIONS = 8
 
 # --- shared pieces -------------------------------------------------------------------------------------
 
+
 @njit(cache=True)
 def _max_abs(vector):
     top = 0.0
@@ -103,6 +104,7 @@ def _initial_step(theta, velocity, problem, sign, buffers, rtol, atol, t_final, 
 
 
 # --- explicit steps -----------------------------------------------------------------------------------
+
 
 @njit(cache=True, inline="always")
 def _explicit_stages(theta, h, problem, sign, buffers, tableau_a, tableau_b, slopes, stage_state, trial):
@@ -156,9 +158,11 @@ def _error_norm(theta, trial, h, tableau_e, slopes, rtol, atol, error_estimate):
 
 # --- implicit steps -----------------------------------------------------------------------------------
 
+
 @njit(cache=True)
-def _implicit_stages(theta, h, problem, sign, buffers, tableau_a, tableau_c, velocity, stage_z, slopes, stage_state,
-                     previous):
+def _implicit_stages(
+    theta, h, problem, sign, buffers, tableau_a, tableau_c, velocity, stage_z, slopes, stage_state, previous
+):
     """Solve Z_i = h Σ_j a_ij F(θ + Z_j) by fixed-point iteration to round-off, from Z_i = c_i h F(θ).
 
     On return slopes[i] = F(θ + Z_i). Returns (outcome, iterations): outcome 1 converged, 0 diverged or stalled
@@ -216,9 +220,25 @@ def _compensated_update(theta, h, tableau_b, slopes, compensation):
 
 # --- the time loop ------------------------------------------------------------------------------------
 
+
 @njit(cache=True)
-def integrate_kernel(theta0, problem, sign, save_times, implicit, tableau_a, tableau_b, tableau_c, tableau_e,
-                     error_order, rtol, atol, nominal_step, max_steps, blow_up):
+def integrate_kernel(
+    theta0,
+    problem,
+    sign,
+    save_times,
+    implicit,
+    tableau_a,
+    tableau_b,
+    tableau_c,
+    tableau_e,
+    error_order,
+    rtol,
+    atol,
+    nominal_step,
+    max_steps,
+    blow_up,
+):
     """Integrate θ' = −s∇L(θ) from τ = 0 to save_times[-1] with the tableau (A, B, C, E).
 
     ``implicit`` (0 or 1) says whether A is solved as implicit stage equations. ``error_order > 0``: adaptive
@@ -256,8 +276,9 @@ def integrate_kernel(theta0, problem, sign, save_times, implicit, tableau_a, tab
             return states, saved, STATUS_NONFINITE, 1, 0, 0, t, theta
         n_rhs = 1
     if adaptive:
-        h_abs = _initial_step(theta, slopes[0], problem, sign, buffers, rtol, atol, t_final, error_order, trial,
-                              slopes[1])
+        h_abs = _initial_step(
+            theta, slopes[0], problem, sign, buffers, rtol, atol, t_final, error_order, trial, slopes[1]
+        )
         n_rhs += 1
     else:
         h_abs = nominal_step
@@ -282,8 +303,20 @@ def integrate_kernel(theta0, problem, sign, save_times, implicit, tableau_a, tab
                 n_rhs += 1  # the field at θ, for the initial guess of the stages
                 if not flow_field(theta, problem, sign, buffers, velocity):
                     return states, saved, STATUS_NONFINITE, n_rhs, n_steps, n_rejected, t, theta
-                outcome, iterations = _implicit_stages(theta, h, problem, sign, buffers, tableau_a, tableau_c,
-                                                       velocity, stage_z, slopes, stage_state, vector)
+                outcome, iterations = _implicit_stages(
+                    theta,
+                    h,
+                    problem,
+                    sign,
+                    buffers,
+                    tableau_a,
+                    tableau_c,
+                    velocity,
+                    stage_z,
+                    slopes,
+                    stage_state,
+                    vector,
+                )
                 n_rhs += stages * iterations
                 if outcome == 1:
                     break
@@ -291,8 +324,9 @@ def integrate_kernel(theta0, problem, sign, save_times, implicit, tableau_a, tab
                 n_rejected += 1
                 h_abs = 0.5 * h
                 continue
-            evaluations, finite = _explicit_stages(theta, h, problem, sign, buffers, tableau_a, tableau_b, slopes,
-                                                   stage_state, trial)
+            evaluations, finite = _explicit_stages(
+                theta, h, problem, sign, buffers, tableau_a, tableau_b, slopes, stage_state, trial
+            )
             n_rhs += evaluations
             if not adaptive:
                 if not finite:
@@ -303,7 +337,7 @@ def integrate_kernel(theta0, problem, sign, save_times, implicit, tableau_a, tab
                 if error_norm == 0.0:
                     factor = _MAX_FACTOR
                 else:
-                    factor = min(_MAX_FACTOR, _SAFETY * error_norm ** error_exponent)
+                    factor = min(_MAX_FACTOR, _SAFETY * error_norm**error_exponent)
                 if rejected_before:
                     factor = min(1.0, factor)
                 # a step shortened only to land on a save time should not shrink the next one
@@ -312,7 +346,7 @@ def integrate_kernel(theta0, problem, sign, save_times, implicit, tableau_a, tab
             if not math.isfinite(error_norm):
                 h_abs = h * _MIN_FACTOR
             else:
-                h_abs = h * max(_MIN_FACTOR, _SAFETY * error_norm ** error_exponent)
+                h_abs = h * max(_MIN_FACTOR, _SAFETY * error_norm**error_exponent)
             rejected_before = True
             n_rejected += 1
         # accept
@@ -337,20 +371,37 @@ def integrate_kernel(theta0, problem, sign, save_times, implicit, tableau_a, tab
 
 def run_tableau(theta0, problem, sign, save_times, tableau, rtol, atol, nominal_step, max_steps, blow_up):
     """``integrate_kernel`` with the arrays of ``tableau`` (a ``harness.kernels.tableaux.ButcherTableau``)."""
-    return integrate_kernel(theta0, problem, float(sign), save_times, 0 if tableau.explicit else 1, tableau.a,
-                            tableau.b, tableau.c, tableau.e, int(tableau.error_order), float(rtol), float(atol),
-                            float(nominal_step), int(max_steps), float(blow_up))
+    return integrate_kernel(
+        theta0,
+        problem,
+        float(sign),
+        save_times,
+        0 if tableau.explicit else 1,
+        tableau.a,
+        tableau.b,
+        tableau.c,
+        tableau.e,
+        int(tableau.error_order),
+        float(rtol),
+        float(atol),
+        float(nominal_step),
+        int(max_steps),
+        float(blow_up),
+    )
 
 
 # --- warm-up -----------------------------------------------------------------------------------------
+
 
 def warm_up() -> None:
     """Compile (or load from the cache) the right-hand side and the time loop on tiny inputs of the production
     types: one explicit and one implicit tableau go through the same compiled loop."""
     from harness.kernels.tableaux import DORMAND_PRINCE, GAUSS_LEGENDRE_2
 
-    for use_moments, loss_id, structure in ((True, MSE_KERNEL_ID, STRUCTURE_SPARSE),
-                                            (False, 2, STRUCTURE_TWO_LAYER_LINEAR)):
+    for use_moments, loss_id, structure in (
+        (True, MSE_KERNEL_ID, STRUCTURE_SPARSE),
+        (False, 2, STRUCTURE_TWO_LAYER_LINEAR),
+    ):
         problem = make_problem(*tiny_problem(), 1, 1, loss_id, use_moments, structure, 1)
         theta = np.array([0.5, 0.25])
         save_times = np.array([0.0, 0.01])

@@ -41,6 +41,7 @@ STRUCTURE_TWO_LAYER_LINEAR = 1
 
 # --- the right-hand side ------------------------------------------------------------------------------
 
+
 @njit(cache=True, inline="always")
 def gradient_into(theta, problem, phi, cotangent, prediction, row_gradient, scratch, gradient):
     """∇L(θ) = J(θ)ᵀ vec(G) written into ``gradient``; returns L(θ) (NaN in the moment path, which never needs it).
@@ -146,8 +147,14 @@ def work_buffers(problem, n_params):
     """Work arrays of one integration: phi, cotangent (m·K), prediction, row_gradient (m), scratch, gradient (D)."""
     sizes = problem[7]
     entries = sizes[SIZE_OUTPUTS] * sizes[SIZE_FEATURES]
-    return (np.empty(entries), np.empty(entries), np.empty(sizes[SIZE_OUTPUTS]), np.empty(sizes[SIZE_OUTPUTS]),
-            np.empty(n_params), np.empty(n_params))
+    return (
+        np.empty(entries),
+        np.empty(entries),
+        np.empty(sizes[SIZE_OUTPUTS]),
+        np.empty(sizes[SIZE_OUTPUTS]),
+        np.empty(n_params),
+        np.empty(n_params),
+    )
 
 
 @njit(cache=True)
@@ -212,11 +219,25 @@ def interleaved_order(out: np.ndarray) -> np.ndarray:
     return np.lexsort((out, occurrence))
 
 
-def make_problem(out, coef, variables, features, targets, moment_m, moment_c, n_outputs, n_features, loss_id,
-                 use_moments, structure=STRUCTURE_SPARSE, hidden=0):
+def make_problem(
+    out,
+    coef,
+    variables,
+    features,
+    targets,
+    moment_m,
+    moment_c,
+    n_outputs,
+    n_features,
+    loss_id,
+    use_moments,
+    structure=STRUCTURE_SPARSE,
+    hidden=0,
+):
     """The kernel's problem tuple, every array a fresh C-contiguous writable copy of the exact dtype."""
     order = interleaved_order(out)
     out, coef, variables = np.asarray(out)[order], np.asarray(coef)[order], np.asarray(variables)[order]
+
     def floats(array, ndim):
         return np.array(array, dtype=np.float64, order="C", copy=True, ndmin=ndim)
 
@@ -224,5 +245,13 @@ def make_problem(out, coef, variables, features, targets, moment_m, moment_c, n_
         return np.array(array, dtype=np.int64, order="C", copy=True)
 
     sizes = np.array([n_outputs, n_features, loss_id, 1 if use_moments else 0, structure, hidden], dtype=np.int64)
-    return (integers(out), floats(coef, 1), integers(variables), floats(features, 2), floats(targets, 2),
-            floats(moment_m, 2), floats(moment_c, 2), sizes)
+    return (
+        integers(out),
+        floats(coef, 1),
+        integers(variables),
+        floats(features, 2),
+        floats(targets, 2),
+        floats(moment_m, 2),
+        floats(moment_c, 2),
+        sizes,
+    )

@@ -60,7 +60,7 @@ _MEANINGS = {
     IntegrationStatus.MAX_STEPS: "the step budget (max_steps) ran out before the final time",
     IntegrationStatus.BLOW_UP: "the parameters left the blow-up bound (max |θ| too large)",
     IntegrationStatus.STEP_UNDERFLOW: "the step size needed fell below round-off of t (a stiff or exploding flow, or "
-                                      "a flow time too large for float64 steps)",
+    "a flow time too large for float64 steps)",
     IntegrationStatus.NONFINITE: "the gradient became NaN or infinite",
 }
 # The names in code order (the order the kernels have always used).

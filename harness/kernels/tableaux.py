@@ -28,8 +28,16 @@ class ButcherTableau:
 
     __slots__ = ("name", "a", "b", "c", "order", "e", "error_order", "explicit")
 
-    def __init__(self, name: str, a: ArrayLike, b: ArrayLike, c: ArrayLike, order: int, e: ArrayLike | None = None,
-                 error_order: int = 0):
+    def __init__(
+        self,
+        name: str,
+        a: ArrayLike,
+        b: ArrayLike,
+        c: ArrayLike,
+        order: int,
+        e: ArrayLike | None = None,
+        error_order: int = 0,
+    ):
         self.name = name
         self.order = order
         self.error_order = error_order
@@ -41,15 +49,19 @@ class ButcherTableau:
         self.explicit = not bool(np.any(np.triu(self.a) != 0.0))
         self.e = np.zeros(stages + 1) if e is None else np.array(e, dtype=np.float64, order="C")
         if self.a.shape != (stages, stages) or self.c.shape != (stages,) or self.e.shape != (stages + 1,):
-            raise ValueError(f"tableau {name!r}: A must be {stages}×{stages}, C and B of {stages} entries and E of "
-                             f"{stages + 1}; got A {self.a.shape}, C {self.c.shape}, E {self.e.shape}")
+            raise ValueError(
+                f"tableau {name!r}: A must be {stages}×{stages}, C and B of {stages} entries and E of "
+                f"{stages + 1}; got A {self.a.shape}, C {self.c.shape}, E {self.e.shape}"
+            )
         if not np.allclose(self.a.sum(axis=1), self.c, rtol=0.0, atol=1e-14):
             raise ValueError(f"tableau {name!r}: the row sums of A are not C")
         if (error_order > 0) != bool(np.any(self.e != 0.0)):
             raise ValueError(f"tableau {name!r}: error weights go with error_order > 0, and only with it")
         if error_order > 0 and not self.explicit:
-            raise ValueError(f"tableau {name!r}: an implicit method with an error estimate is not supported "
-                             "(its steps are halved when the stage equations do not converge)")
+            raise ValueError(
+                f"tableau {name!r}: an implicit method with an error estimate is not supported "
+                "(its steps are halved when the stage equations do not converge)"
+            )
 
     def __repr__(self) -> str:
         return f"ButcherTableau({self.name!r}, {self.stages} stages, order {self.order})"

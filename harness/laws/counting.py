@@ -50,6 +50,7 @@ MAX_SAMPLES_LIMIT = 1_000_000  # random fields drawn in all by the Lie generatio
 
 # --- inputs ----------------------------------------------------------------------------------------------
 
+
 def _resolve(network, data_class, loss, group, method) -> tuple[Network, str, Loss, Group | None, bool]:
     network = parse_network(network) if not isinstance(network, Network) else network
     loss = get_loss(loss)
@@ -70,8 +71,9 @@ def _resolve(network, data_class, loss, group, method) -> tuple[Network, str, Lo
         )
     exact = method == "exact" or (method == "auto" and (acting is None or acting.exact))
     if loss.targets == "pm1" and network.n_outputs != 1:
-        raise InvalidInput(f"{loss.name} loss needs a scalar output per row (m = 1), but {network} has "
-                           f"m = {network.n_outputs}")
+        raise InvalidInput(
+            f"{loss.name} loss needs a scalar output per row (m = 1), but {network} has m = {network.n_outputs}"
+        )
     if loss.targets == "prob" and network.n_outputs < 2:
         raise InvalidInput(f"cross-entropy needs at least 2 outputs (classes); {network} has {network.n_outputs}")
     return network, data_class, loss, group, exact
@@ -79,6 +81,7 @@ def _resolve(network, data_class, loss, group, method) -> tuple[Network, str, Lo
 
 def _check_options(seed, max_depth, find_explicit, max_samples, explicit_max_params) -> tuple[int, int, int, int]:
     """count_laws' numeric options as ints, or InvalidInput naming the first bad one and what is allowed."""
+
     def integer(name, value, low, high):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
             raise InvalidInput(f"{name}={value!r} must be an integer from {low:,} to {high:,}")
@@ -95,24 +98,48 @@ def _check_options(seed, max_depth, find_explicit, max_samples, explicit_max_par
 
 # --- polynomial losses -------------------------------------------------------------------------------------
 
-def count_laws(network, data_class: str = "free", loss="mse", group=None, *, seed: int = 0, max_depth: int = 8,
-               find_explicit: bool | None = None, method: str = "auto", max_samples: int = 20000,
-               explicit_max_params: int = EXPLICIT_MAX_PARAMS) -> LawCount:
+
+def count_laws(
+    network,
+    data_class: str = "free",
+    loss="mse",
+    group=None,
+    *,
+    seed: int = 0,
+    max_depth: int = 8,
+    find_explicit: bool | None = None,
+    method: str = "auto",
+    max_samples: int = 20000,
+    explicit_max_params: int = EXPLICIT_MAX_PARAMS,
+) -> LawCount:
     """The number of independent conservation laws of ``network`` for ``data_class`` data and ``loss``.
 
     ``find_explicit``: search explicit laws with ``harness.laws.explicit`` (True), never (False), or when D is at most
     ``explicit_max_params`` and the published laws do not already certify the count (None).
     """
     start = time.perf_counter()
-    seed, max_depth, max_samples, explicit_max_params = _check_options(seed, max_depth, find_explicit, max_samples,
-                                                                       explicit_max_params)
+    seed, max_depth, max_samples, explicit_max_params = _check_options(
+        seed, max_depth, find_explicit, max_samples, explicit_max_params
+    )
     network, data_class, loss, group, exact = _resolve(network, data_class, loss, group, method)
     if find_explicit and not exact:
-        raise InvalidInput("explicit laws need exact arithmetic: use a signed-permutation group (not rot:N) or "
-                           "method 'exact'")
+        raise InvalidInput(
+            "explicit laws need exact arithmetic: use a signed-permutation group (not rot:N) or method 'exact'"
+        )
     if loss.is_polynomial:
-        result = _count_polynomial(network, data_class, loss, group, exact, seed, max_depth, find_explicit,
-                                   max_samples, explicit_max_params, free_exact=method != "float")
+        result = _count_polynomial(
+            network,
+            data_class,
+            loss,
+            group,
+            exact,
+            seed,
+            max_depth,
+            find_explicit,
+            max_samples,
+            explicit_max_params,
+            free_exact=method != "float",
+        )
     else:
         result = count_pointwise(network, data_class, loss, group, seed, max_depth, max_samples)
     return _with_time(result, time.perf_counter() - start)
@@ -122,8 +149,20 @@ def _with_time(result: LawCount, seconds: float) -> LawCount:
     return replace(result, seconds=round(seconds, 4))
 
 
-def _count_polynomial(network, data_class, loss, group, exact, seed, max_depth, find_explicit, max_samples,
-                      explicit_max_params, *, free_exact: bool) -> LawCount:
+def _count_polynomial(
+    network,
+    data_class,
+    loss,
+    group,
+    exact,
+    seed,
+    max_depth,
+    find_explicit,
+    max_samples,
+    explicit_max_params,
+    *,
+    free_exact: bool,
+) -> LawCount:
     D = network.n_params
     family = build_field_family(network, loss.name, data_class, group, exact=exact, seed=seed)
     notes = []
@@ -131,11 +170,15 @@ def _count_polynomial(network, data_class, loss, group, exact, seed, max_depth, 
     if not exact and moment_gap is not None and moment_gap < GAP_THRESHOLD:
         notes.append(f"moment span decided without a clear gap ({moment_gap:.3g})")
     # Free data involve no group, so their count is exact even beside a rotation group (unless float is forced).
-    free_family = family if data_class == "free" else build_field_family(network, loss.name, "free", None,
-                                                                         exact=free_exact, seed=seed)
+    free_family = (
+        family
+        if data_class == "free"
+        else build_field_family(network, loss.name, "free", None, exact=free_exact, seed=seed)
+    )
     free_known = verify_published_laws(free_family, seed=seed)
-    free_generation = generate_lie_algebra(free_family, target_rank=D - free_known.count, max_depth=max_depth,
-                                           max_samples=max_samples, seed=seed)
+    free_generation = generate_lie_algebra(
+        free_family, target_rank=D - free_known.count, max_depth=max_depth, max_samples=max_samples, seed=seed
+    )
     free = certify(free_generation, D, free_known.count)
     if free.inconsistency:
         notes.append(f"free count inconclusive: {free.inconsistency}")
@@ -143,8 +186,9 @@ def _count_polynomial(network, data_class, loss, group, exact, seed, max_depth, 
         known, generation = free_known, free_generation
     else:
         known = verify_published_laws(family, seed=seed)
-        generation = generate_lie_algebra(family, target_rank=D - known.count, max_depth=max_depth,
-                                          max_samples=max_samples, seed=seed)
+        generation = generate_lie_algebra(
+            family, target_rank=D - known.count, max_depth=max_depth, max_samples=max_samples, seed=seed
+        )
     verified = known.count
     explicit, latex = published_law_texts(network, known)
     wants_explicit = find_explicit or (find_explicit is None and generation.rank + verified < D)
@@ -170,15 +214,28 @@ def _count_polynomial(network, data_class, loss, group, exact, seed, max_depth, 
         singular, gap = family.moment_singular_values, family.moment_gap
     laws, free_laws = counted.laws, free.laws
     return LawCount(
-        arch=str(network), group=group.spec if group is not None else None, data=data_class, loss=loss.name, D=D,
-        laws=laws, free_laws=free_laws,
+        arch=str(network),
+        group=group.spec if group is not None else None,
+        data=data_class,
+        loss=loss.name,
+        D=D,
+        laws=laws,
+        free_laws=free_laws,
         extra_laws=(laws - free_laws) if laws is not None and free_laws is not None else None,
-        lie_rank_by_level=generation.rank_by_level, free_lie_rank_by_level=free_generation.rank_by_level,
-        certified=counted.certificate is not None, certificate=counted.certificate,
+        lie_rank_by_level=generation.rank_by_level,
+        free_lie_rank_by_level=free_generation.rank_by_level,
+        certified=counted.certificate is not None,
+        certificate=counted.certificate,
         method=CountMethod.EXACT_MODULAR if exact else CountMethod.FLOAT_SVD,
         stop_reason=stop_reason,
-        verified_laws=verified, explicit_laws=tuple(explicit), explicit_laws_latex=tuple(latex),
-        singular_values=tuple(singular), gap=gap, n_generators=family.n_fields, notes=tuple(notes), seed=seed,
+        verified_laws=verified,
+        explicit_laws=tuple(explicit),
+        explicit_laws_latex=tuple(latex),
+        singular_values=tuple(singular),
+        gap=gap,
+        n_generators=family.n_fields,
+        notes=tuple(notes),
+        seed=seed,
     )
 
 

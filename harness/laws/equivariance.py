@@ -34,9 +34,11 @@ HIDDEN_ACTIONS = ("trivial", "input", "output")
 def split_points(carriers: list[np.ndarray]) -> tuple[int, ...]:
     """Sizes b ≥ 1 at which every matrix of ``carriers`` is block diagonal (b = full size always is)."""
     size = carriers[0].shape[0]
-    return tuple(b for b in range(1, size + 1)
-                 if all(np.abs(c[:b, b:]).max(initial=0.0) == 0 and np.abs(c[b:, :b]).max(initial=0.0) == 0
-                        for c in carriers))
+    return tuple(
+        b
+        for b in range(1, size + 1)
+        if all(np.abs(c[:b, b:]).max(initial=0.0) == 0 and np.abs(c[b:, :b]).max(initial=0.0) == 0 for c in carriers)
+    )
 
 
 def action_is_equivariant(network: Network, group: Group, actions: list[np.ndarray], seed: int = 0) -> float:
@@ -99,8 +101,10 @@ def equivariant_subspace(network: Network, group: Group, hidden: str = "trivial"
     if hidden != "trivial" and carriers is None:
         return None
     splits = split_points(carriers) if carriers else None
-    found = [network.parameter_action(rho_in, rho_out, hidden, splits)
-             for rho_in, rho_out in zip(group.inputs, group.outputs)]
+    found = [
+        network.parameter_action(rho_in, rho_out, hidden, splits)
+        for rho_in, rho_out in zip(group.inputs, group.outputs)
+    ]
     actions = [action for action in found if action is not None]
     if len(actions) < len(found):
         return None
@@ -110,4 +114,3 @@ def equivariant_subspace(network: Network, group: Group, hidden: str = "trivial"
     projector = sum(actions, np.zeros_like(actions[0])) / len(actions)
     dimension = int(round(np.trace(projector)))  # P_E is an orthogonal projector: its trace is dim E
     return EquivariantSubspace(hidden, projector, dimension, defect)
-

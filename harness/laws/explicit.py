@@ -120,8 +120,13 @@ def _field_to_sparse(field, index: int, symbols: tuple) -> list:
             raise InvalidInput(
                 f"generator {index} component {expression} is not a polynomial with rational coefficients"
             ) from None
-        rational.append({monomial: Fraction(int(c.numerator), int(c.denominator))
-                         for monomial, c in polynomial.as_dict().items() if c})
+        rational.append(
+            {
+                monomial: Fraction(int(c.numerator), int(c.denominator))
+                for monomial, c in polynomial.as_dict().items()
+                if c
+            }
+        )
     denominators = [c.denominator for component in rational for c in component.values()]
     scale = lcm(*denominators) if denominators else 1
     return [{monomial: int(c * scale) for monomial, c in component.items()} for component in rational]
@@ -172,10 +177,12 @@ def verify_law(expression, symbols, generators) -> bool:
                 return False
         return True
     for field in fields:
-        derivative = sympy.Add(*(
-            sympy.diff(expression, symbol) * to_sympy(component, symbols)
-            for symbol, component in zip(symbols, field)
-        ))
+        derivative = sympy.Add(
+            *(
+                sympy.diff(expression, symbol) * to_sympy(component, symbols)
+                for symbol, component in zip(symbols, field)
+            )
+        )
         if sympy.simplify(derivative) != 0:
             return False
     return True
@@ -184,7 +191,7 @@ def verify_law(expression, symbols, generators) -> bool:
 def _random_point(symbols: tuple, rng: random.Random) -> dict:
     # Rationals with large numerators: a fixed polynomial vanishes at such a point only with tiny probability
     # (Schwartz–Zippel), so a rank deficit there is almost never an accident.
-    return {s: sympy.Rational(rng.randint(-10**6, 10**6), rng.randint(1, 997)) for s in symbols}
+    return {s: sympy.Rational(rng.randint(-(10**6), 10**6), rng.randint(1, 997)) for s in symbols}
 
 
 def independent(expressions, symbols, seed: int = 0) -> list:

@@ -25,8 +25,7 @@ def extra_laws(network: Network, laws: list[str], loss: str = "mse") -> list[str
     free = build_field_family(network, loss, "free", None)
     _, generators = free.sympy_generators(symbols)
     names = {s.name: s for s in symbols}
-    return [law for law in laws
-            if not verify_law(sympy.sympify(law, locals=names), symbols, generators)]  # pyright: ignore[reportCallIssue]  # sympy's sympify overloads omit ``locals`` for str input
+    return [law for law in laws if not verify_law(sympy.sympify(law, locals=names), symbols, generators)]  # pyright: ignore[reportCallIssue]  # sympy's sympify overloads omit ``locals`` for str input
 
 
 def exact_surrogate(network: Network, group_spec: str) -> str | None:
@@ -56,8 +55,9 @@ def same_moment_span(network: Network, first, second, loss: str = "mse", seed: i
     """Whether two groups give the same span of augmented moment tuples (float SVD with an explicit gap)."""
     import numpy as np
 
-    bases = [build_field_family(network, loss, "augmented", group, exact=False, seed=seed).basis
-             for group in (first, second)]
+    bases = [
+        build_field_family(network, loss, "augmented", group, exact=False, seed=seed).basis for group in (first, second)
+    ]
 
     def rank(rows):
         rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-300)
@@ -113,8 +113,7 @@ RATIONAL_TOLERANCE = 1e-9  # a rationalised basis must reproduce the float one t
 LAW_TOLERANCE = 1e-8  # |∇h·X_w| relative to |∇h||X_w| allowed to a candidate on the float group's own fields
 
 
-def rational_moment_basis(basis, *, max_denominator: int = RATIONAL_DENOMINATOR,
-                          tolerance: float = RATIONAL_TOLERANCE):
+def rational_moment_basis(basis, *, max_denominator: int = RATIONAL_DENOMINATOR, tolerance: float = RATIONAL_TOLERANCE):
     """The reduced row echelon form of the span of ``basis`` (float rows) with rational entries, or None.
 
     The span of a float group's augmented moments often has a rational basis although the group's matrices
@@ -153,9 +152,17 @@ def _from_rational_moment_span(network: Network, group, loss: str, seed: int) ->
     if rows is None:
         return [], {"source": "none: the float group's moment span has no small rational basis"}
     residues = np.array([[modular.from_rational(v) for v in row] for row in rows], dtype=np.int64)
-    exact = FieldFamily(network, loss, "augmented", None, residues, True, kind=family.kind,
-                        points=tuple(("tuple", np.array(row, dtype=object)) for row in rows),
-                        description=f"rational moment span of {group.spec}")
+    exact = FieldFamily(
+        network,
+        loss,
+        "augmented",
+        None,
+        residues,
+        True,
+        kind=family.kind,
+        points=tuple(("tuple", np.array(row, dtype=object)) for row in rows),
+        description=f"rational moment span of {group.spec}",
+    )
     symbols = parameter_symbols(network)
     _, generators = exact.sympy_generators(symbols)
     candidates = extra_laws(network, [str(law.expression) for law in find_laws(symbols, generators, seed=seed)], loss)
@@ -177,8 +184,11 @@ def _from_rational_moment_span(network: Network, group, loss: str, seed: int) ->
         residuals[text] = worst
         if worst <= LAW_TOLERANCE:
             kept.append(text)
-    return kept, {"source": f"rational moment span of {group.spec} ({len(rows)} tuples)",
-                  "float_residuals": residuals, "tolerance": LAW_TOLERANCE}
+    return kept, {
+        "source": f"rational moment span of {group.spec} ({len(rows)} tuples)",
+        "float_residuals": residuals,
+        "tolerance": LAW_TOLERANCE,
+    }
 
 
 # --- formula-free drift: is a field outside Lie(F_MSE-aug)(θ)? -------------------------------------------------
@@ -213,15 +223,24 @@ class LeafTangency:
 
     def to_evidence(self) -> dict:
         """The evidence a verdict carries (``singular_values`` + ``gap`` are drawn as spectrum.png)."""
-        return {"singular_values": list(self.singular_values),
-                "gap": Gap(self.rank, self.gap, GAP_THRESHOLD).to_dict(),
-                "leaf_tangency": {"outcome": self.outcome, "reason": self.reason, "rank": self.rank,
-                                  "residuals": list(self.residuals), "moved": self.moved,
-                                  "reachable": self.reachable, "residual_singular_values": list(self.residual_singular_values)}}
+        return {
+            "singular_values": list(self.singular_values),
+            "gap": Gap(self.rank, self.gap, GAP_THRESHOLD).to_dict(),
+            "leaf_tangency": {
+                "outcome": self.outcome,
+                "reason": self.reason,
+                "rank": self.rank,
+                "residuals": list(self.residuals),
+                "moved": self.moved,
+                "reachable": self.reachable,
+                "residual_singular_values": list(self.residual_singular_values),
+            },
+        }
 
 
-def leaf_tangency(network: Network, group, count, fields, theta, *, loss: str = "mse", field_loss="mse",
-                  seed: int = 0) -> LeafTangency:
+def leaf_tangency(
+    network: Network, group, count, fields, theta, *, loss: str = "mse", field_loss="mse", seed: int = 0
+) -> LeafTangency:
     """Whether the vectors ``fields`` (X_j(θ), rows) lie in Lie(F)(θ), F the class counted by ``count``.
 
     ``count`` is a conclusive LawCount of the augmented class under ``loss`` (mse or quartic), so the rank
@@ -246,8 +265,9 @@ def leaf_tangency(network: Network, group, count, fields, theta, *, loss: str = 
     ranks = list(count.lie_rank_by_level)
     depth = next((level for level, rank in enumerate(ranks, start=1) if rank >= r), max(len(ranks), 1))
     matrix = trace_matrix_at(family, theta, depth=depth, seed=seed)
-    _, singular, right = np.linalg.svd(matrix, full_matrices=False) if matrix.size else (None, np.zeros(0),
-                                                                                           np.zeros((0, D)))
+    _, singular, right = (
+        np.linalg.svd(matrix, full_matrices=False) if matrix.size else (None, np.zeros(0), np.zeros((0, D)))
+    )
     spectral = SpectralGap.of(singular)
     rank, gap = spectral.rank, spectral.ratio
     shown = tuple(float(v) for v in singular[: r + 2])
@@ -255,12 +275,24 @@ def leaf_tangency(network: Network, group, count, fields, theta, *, loss: str = 
     norms = np.linalg.norm(fields, axis=1)
 
     def result(outcome, reason, residuals=(), moved=0, residual_singular=(), reachable=None):
-        return LeafTangency(outcome, reason, r, shown, float(gap) if rank == r else 0.0, tuple(residuals), moved,
-                            tuple(float(v) for v in residual_singular), reachable)
+        return LeafTangency(
+            outcome,
+            reason,
+            r,
+            shown,
+            float(gap) if rank == r else 0.0,
+            tuple(residuals),
+            moved,
+            tuple(float(v) for v in residual_singular),
+            reachable,
+        )
 
     if rank != r or not spectral.clear:
-        return result("inconclusive", f"no gap: the generated fields at θ have numerical rank {rank} (gap "
-                                      f"{gap:.3g}), the exact count says {r} (threshold {GAP_THRESHOLD:g})")
+        return result(
+            "inconclusive",
+            f"no gap: the generated fields at θ have numerical rank {rank} (gap "
+            f"{gap:.3g}), the exact count says {r} (threshold {GAP_THRESHOLD:g})",
+        )
     if not np.all(norms > 0):
         return result("inconclusive", "a field vanishes at θ")
     basis = right[:r]
@@ -279,16 +311,31 @@ def leaf_tangency(network: Network, group, count, fields, theta, *, loss: str = 
     reachable = int(np.sum(outside_parts(pointwise)[1] > outside)) if pointwise.size else 0
     unclear = int(np.sum((residual_singular > TANGENT_RESIDUAL) & (residual_singular <= outside)))
     worst = float(residuals.max())
-    numbers = f"ρ = {worst:.3g} (outside above {outside:.3g}, tangent below {TANGENT_RESIDUAL:g}), rank {r}, gap {gap:.3g}"
+    numbers = (
+        f"ρ = {worst:.3g} (outside above {outside:.3g}, tangent below {TANGENT_RESIDUAL:g}), rank {r}, gap {gap:.3g}"
+    )
     if unclear:
-        return result("inconclusive", f"a residual between round-off and clear: {numbers}", residuals, moved,
-                      residual_singular, reachable)
+        return result(
+            "inconclusive",
+            f"a residual between round-off and clear: {numbers}",
+            residuals,
+            moved,
+            residual_singular,
+            reachable,
+        )
     if moved:
-        return result("outside", f"{moved} independent direction(s) of X outside Lie(F)(θ) (at most {reachable} "
-                                 f"reachable by a gradient at θ): {numbers}", residuals, moved, residual_singular,
-                      reachable)
-    return result("tangent", f"every field lies in Lie(F)(θ) to round-off: {numbers}", residuals, 0,
-                  residual_singular, reachable)
+        return result(
+            "outside",
+            f"{moved} independent direction(s) of X outside Lie(F)(θ) (at most {reachable} "
+            f"reachable by a gradient at θ): {numbers}",
+            residuals,
+            moved,
+            residual_singular,
+            reachable,
+        )
+    return result(
+        "tangent", f"every field lies in Lie(F)(θ) to round-off: {numbers}", residuals, 0, residual_singular, reachable
+    )
 
 
 def _pointwise_span(network: Network, loss, theta):

@@ -44,6 +44,7 @@ _FALSE_STOP_PROBABILITY = 1e-9
 
 # --- exact and float features Ψ ---------------------------------------------------------------------
 
+
 def exact_features(network: Network, x: np.ndarray, modulus: int | None = PRIME) -> np.ndarray:
     """Ψ of every row of integer inputs x (P, input_dim), as (P, rows, K): residues mod p (int64) or,
     with ``modulus=None``, exact Python integers/fractions (object array). Agrees with ``network.features``."""
@@ -93,6 +94,7 @@ def point_tuples(kind: str, psi: np.ndarray, y: np.ndarray, modulus: int | None)
 
 
 # --- the family --------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, eq=False)
 class FieldFamily:
@@ -151,7 +153,7 @@ class FieldFamily:
         parts, offset = [], 0
         for shape in sizes:
             size = int(np.prod(shape))
-            parts.append(w[:, offset: offset + size].reshape((w.shape[0],) + shape))
+            parts.append(w[:, offset : offset + size].reshape((w.shape[0],) + shape))
             offset += size
         return parts
 
@@ -173,7 +175,9 @@ class FieldFamily:
         m = self.network.n_outputs
         three = 3
         inner = matmul(phi, T4.reshape(S, K, K**3)).reshape(phi.shape[:1] + (S, m, K, K * K))
-        inner = arithmetic.subtract(inner, self._constant_jet(arithmetic.scale(T3.reshape(S, m, K, K * K), three), inner))
+        inner = arithmetic.subtract(
+            inner, self._constant_jet(arithmetic.scale(T3.reshape(S, m, K, K * K), three), inner)
+        )
         middle = arithmetic.normalise(arithmetic.multiply(phi[..., :, :, None], inner).sum(axis=-2))  # (…, m, K²)
         middle = arithmetic.add(middle, self._constant_jet(arithmetic.scale(T2.reshape(S, m, K * K), three), middle))
         middle = middle.reshape(middle.shape[:-1] + (K, K))
@@ -192,7 +196,7 @@ class FieldFamily:
         point = np.asarray(theta, dtype=self.arithmetic.dtype)[None, None, :]
         rows = []
         for start in range(0, w.shape[0], 256):  # chunks bound the (S, T·degree) temporaries
-            rows.append(self.evaluate(w[start: start + 256], point)[0])
+            rows.append(self.evaluate(w[start : start + 256], point)[0])
         return np.concatenate(rows) if rows else np.zeros((0, self.n_params), dtype=point.dtype)
 
     def as_float(self) -> "FieldFamily":
@@ -206,8 +210,16 @@ class FieldFamily:
         tuples = self.exact_tuples().astype(float)
         norms = np.linalg.norm(tuples, axis=1, keepdims=True)
         tuples = tuples[norms[:, 0] > 0] / norms[norms[:, 0] > 0]
-        return FieldFamily(self.network, self.loss, self.data_class, self.group, tuples, False, kind=self.kind,
-                           description=f"{self.description} (float copy)")
+        return FieldFamily(
+            self.network,
+            self.loss,
+            self.data_class,
+            self.group,
+            tuples,
+            False,
+            kind=self.kind,
+            description=f"{self.description} (float copy)",
+        )
 
     # --- sympy --------------------------------------------------------------------------------------
     def exact_tuples(self) -> np.ndarray:
@@ -279,6 +291,7 @@ def parameter_symbols(network: Network) -> list:
 
 # --- building families -------------------------------------------------------------------------------
 
+
 def orbit(x: np.ndarray, y: np.ndarray, group: Group | None, modulus: int | None) -> tuple[np.ndarray, np.ndarray]:
     """All (ρ_in(g)x, ρ_out(g)y), g ∈ G, for points x (P, in), y (P, out), stacked g-major: (|G|·P, …)."""
     if group is None:
@@ -312,8 +325,16 @@ def _check_class(network: Network, kind: str, data_class: str, group: Group | No
         group.check_network(network)
 
 
-def build_field_family(network: Network, loss: str = "mse", data_class: str = "free", group: Group | None = None,
-                       *, exact: bool = True, seed: int = 0, integer_range: int | None = None) -> FieldFamily:
+def build_field_family(
+    network: Network,
+    loss: str = "mse",
+    data_class: str = "free",
+    group: Group | None = None,
+    *,
+    exact: bool = True,
+    seed: int = 0,
+    integer_range: int | None = None,
+) -> FieldFamily:
     """F for ``network`` under ``loss`` (mse or quartic) and the data class, from sampled data points."""
     _check_class(network, loss, data_class, group)
     acting = group if data_class == "augmented" else None
@@ -358,8 +379,9 @@ def _sample_exact(network, kind, data_class, group, rng, width, description, int
                 misses += 1
         batch = min(64, 2 * batch) if new.all() else 8
     rows = np.stack(chosen_tuples) if chosen_tuples else np.zeros((0, width), dtype=np.int64)
-    return FieldFamily(network, kind, data_class, group, rows, True, kind=kind, points=tuple(chosen_points),
-                       description=description)
+    return FieldFamily(
+        network, kind, data_class, group, rows, True, kind=kind, points=tuple(chosen_points), description=description
+    )
 
 
 def _sample_float(network, kind, data_class, group, rng, width, description) -> FieldFamily:
@@ -381,13 +403,23 @@ def _sample_float(network, kind, data_class, group, rng, width, description) -> 
         r = gap.rank
         if r + 16 <= tuples.shape[0] or tuples.shape[0] >= width + 16:
             break
-    return FieldFamily(network, kind, data_class, group, right[:r], False, kind=kind,
-                       moment_singular_values=tuple(float(v) for v in singular[: r + 2]), moment_gap=gap.as_gap(),
-                       description=description)
+    return FieldFamily(
+        network,
+        kind,
+        data_class,
+        group,
+        right[:r],
+        False,
+        kind=kind,
+        moment_singular_values=tuple(float(v) for v in singular[: r + 2]),
+        moment_gap=gap.as_gap(),
+        description=description,
+    )
 
 
-def output_gradient_family(network: Network, output_span: np.ndarray, *, exact: bool = True,
-                           description: str = "") -> FieldFamily:
+def output_gradient_family(
+    network: Network, output_span: np.ndarray, *, exact: bool = True, description: str = ""
+) -> FieldFamily:
     """F = {θ ↦ J(θ)ᵀ vec(C) : C ∈ V ⊗ R^K} for a span V ⊆ R^m of loss gradients ∇_f ℓ (rows of ``output_span``).
 
     Free data under a loss whose gradients ∇_f ℓ(f, y) span V for every f has exactly this pointwise span
@@ -406,5 +438,14 @@ def output_gradient_family(network: Network, output_span: np.ndarray, *, exact: 
     if exact:
         basis = np.mod(basis, PRIME)
     points = tuple(("tuple", row.astype(object)) for row in np.stack(rows)) if exact else ()
-    return FieldFamily(network, "mse", "free", None, basis, exact, kind="mse", points=points,
-                       description=description or "output-gradient span")
+    return FieldFamily(
+        network,
+        "mse",
+        "free",
+        None,
+        basis,
+        exact,
+        kind="mse",
+        points=points,
+        description=description or "output-gradient span",
+    )

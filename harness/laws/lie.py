@@ -74,8 +74,10 @@ def values_at(fieldobj, theta: np.ndarray, arithmetic) -> np.ndarray:
 def tuples_values_at(family: FieldFamily, tuples: list[np.ndarray], theta: np.ndarray, chunk: int = 64) -> np.ndarray:
     """Values at θ of the left-normed brackets of a batch of tuples, in chunks (bounded temporaries)."""
     count = tuples[0].shape[0]
-    parts = [values_at(left_normed(family, [t[i: i + chunk] for t in tuples]), theta, family.arithmetic)
-             for i in range(0, count, chunk)]
+    parts = [
+        values_at(left_normed(family, [t[i : i + chunk] for t in tuples]), theta, family.arithmetic)
+        for i in range(0, count, chunk)
+    ]
     return np.concatenate(parts) if parts else np.zeros((0, family.n_params), dtype=family.arithmetic.dtype)
 
 
@@ -103,8 +105,9 @@ class LieGeneration:
         return self.stop_reason in ("certificate", "involutive")
 
 
-def generate_lie_algebra(family: FieldFamily, *, target_rank: int | None = None, max_depth: int = 8,
-                         max_samples: int = 20000, seed: int = 0) -> LieGeneration:
+def generate_lie_algebra(
+    family: FieldFamily, *, target_rank: int | None = None, max_depth: int = 8, max_samples: int = 20000, seed: int = 0
+) -> LieGeneration:
     """Trace ranks of Lie(F) level by level at a random point, stopping only soundly (module docstring)."""
     if family.exact:
         return _generate_exact(family, target_rank, max_depth, max_samples, seed)
@@ -184,10 +187,16 @@ def _confirm_closure(family, kept, rank, theta, rng, finish, *, depth):
         tuples = _random_tuples(family, rng, max(depth, 1), 2)
         check.add(values_at(left_normed(family, tuples), second, arithmetic))
     if check.rank != rank:
-        return finish("points-disagree", second_point_rank=check.rank,
-                      notes=(f"rank {rank} at θ* but {check.rank} at a second random point",))
-    return finish("involutive", second_point_rank=check.rank,
-                  notes=(f"level {depth} added nothing to the trace at two random points",))
+        return finish(
+            "points-disagree",
+            second_point_rank=check.rank,
+            notes=(f"rank {rank} at θ* but {check.rank} at a second random point",),
+        )
+    return finish(
+        "involutive",
+        second_point_rank=check.rank,
+        notes=(f"level {depth} added nothing to the trace at two random points",),
+    )
 
 
 def _level_one_scaled(family: FieldFamily, theta: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -206,8 +215,9 @@ def _level_one_scaled(family: FieldFamily, theta: np.ndarray) -> tuple[np.ndarra
     return level_one / reference, reference, reference / max(float(np.linalg.norm(theta)), 1e-300)
 
 
-def trace_matrix_at(family: FieldFamily, theta: np.ndarray, *, depth: int, seed: int = 0,
-                    samples_per_level: int | None = None) -> np.ndarray:
+def trace_matrix_at(
+    family: FieldFamily, theta: np.ndarray, *, depth: int, seed: int = 0, samples_per_level: int | None = None
+) -> np.ndarray:
     """Rows whose span is Δ_depth(θ), the trace at a float point θ of the brackets of F of levels ≤ depth.
 
     Level 1 is the basis of F; each level k ≥ 2 is ``samples_per_level`` (default D + 4) left-normed brackets
@@ -254,8 +264,18 @@ def _generate_float(family, target_rank, max_depth, max_samples, seed) -> LieGen
 
     def finish(reason, **extra):
         shown = tuple(float(v) for v in singular[: min(len(singular), (ranks[-1] if ranks else 0) + 3)])
-        return LieGeneration(D, ranks[-1] if ranks else 0, tuple(ranks), reason, False, samples, target_rank,
-                             singular_values=shown, gap=gap.as_gap(), **extra)
+        return LieGeneration(
+            D,
+            ranks[-1] if ranks else 0,
+            tuple(ranks),
+            reason,
+            False,
+            samples,
+            target_rank,
+            singular_values=shown,
+            gap=gap.as_gap(),
+            **extra,
+        )
 
     level_one, reference, growth = _level_one_scaled(family, theta)
     if family.n_fields:

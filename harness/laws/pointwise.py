@@ -49,8 +49,16 @@ def _random_targets(loss: Loss, rng, rows: int, m: int) -> np.ndarray:
     return rng.standard_normal((rows, m))
 
 
-def pointwise_gradients(network: Network, loss: Loss, group: Group | None, theta: np.ndarray, rng,
-                        n_sets: int, points_per_set: int = 2, input_scale: float = 1.0) -> np.ndarray:
+def pointwise_gradients(
+    network: Network,
+    loss: Loss,
+    group: Group | None,
+    theta: np.ndarray,
+    rng,
+    n_sets: int,
+    points_per_set: int = 2,
+    input_scale: float = 1.0,
+) -> np.ndarray:
     """∇L(θ) for ``n_sets`` random data sets (orbit-closed under ``group`` when given), as rows."""
     rows = []
     for _ in range(n_sets):
@@ -69,13 +77,16 @@ def count_pointwise(network, data_class, loss, group, seed, max_depth, max_sampl
     D = network.n_params
     notes = []
     if loss.loss_class == "non-analytic":
-        notes.append(f"{loss.name} is not analytic: outside Theorem 1's hypotheses; counted by the same "
-                     "pointwise-span comparison")
+        notes.append(
+            f"{loss.name} is not analytic: outside Theorem 1's hypotheses; counted by the same "
+            "pointwise-span comparison"
+        )
     span = output_span(loss, network.n_outputs)
     free_family = output_gradient_family(network, span, exact=True, description=f"free data, V_ℓ of {loss.name}")
     free_known = verify_published_laws(free_family, seed=seed)
-    free_generation = generate_lie_algebra(free_family, target_rank=D - free_known.count, max_depth=max_depth,
-                                           max_samples=max_samples, seed=seed)
+    free_generation = generate_lie_algebra(
+        free_family, target_rank=D - free_known.count, max_depth=max_depth, max_samples=max_samples, seed=seed
+    )
     free = certify(free_generation, D, free_known.count)
     free_laws, free_certificate = free.laws, free.certificate
     if free.inconsistency:
@@ -94,11 +105,19 @@ def count_pointwise(network, data_class, loss, group, seed, max_depth, max_sampl
         numerators = rng.integers(-POINTWISE_NUMERATOR, POINTWISE_NUMERATOR + 1, D)
         numerators[numerators == 0] = 1
         theta = numerators / float(POINTWISE_DENOMINATOR)
-        theta_mod = np.array([modular.from_rational(Fraction(int(a), POINTWISE_DENOMINATOR)) for a in numerators],
-                             dtype=np.int64)
+        theta_mod = np.array(
+            [modular.from_rational(Fraction(int(a), POINTWISE_DENOMINATOR)) for a in numerators], dtype=np.int64
+        )
         free_rank = modular.rank(free_family.evaluate_at(free_family.basis, theta_mod))
-        gradients = pointwise_gradients(network, loss, acting, theta, rng, n_sets=2 * free_rank + 10,
-                                        input_scale=2.0 ** (attempt % 3 - 1) if attempt else 1.0)
+        gradients = pointwise_gradients(
+            network,
+            loss,
+            acting,
+            theta,
+            rng,
+            n_sets=2 * free_rank + 10,
+            input_scale=2.0 ** (attempt % 3 - 1) if attempt else 1.0,
+        )
         norms = np.linalg.norm(gradients, axis=1, keepdims=True)
         gradients = gradients[norms[:, 0] > 0] / norms[norms[:, 0] > 0]
         singular = np.linalg.svd(gradients, compute_uv=False) if gradients.size else np.zeros(0)
@@ -117,24 +136,40 @@ def count_pointwise(network, data_class, loss, group, seed, max_depth, max_sampl
         notes.append(f"pointwise span of {data_class} gradients = free span (dimension {rank}) at a random θ{tried}")
     elif all(g.clear and g.rank < f for g, f, _ in attempts):
         reason = StopReason.POINTWISE_SPAN_DIFFERS
-        notes.append(f"pointwise span of {data_class} gradients has dimension {rank}, the free span {free_rank}, at "
-                     f"every θ tried{tried}: Theorem 1's genericity does not apply here; count inconclusive")
+        notes.append(
+            f"pointwise span of {data_class} gradients has dimension {rank}, the free span {free_rank}, at "
+            f"every θ tried{tried}: Theorem 1's genericity does not apply here; count inconclusive"
+        )
     else:
-        notes.append(f"pointwise span: no clear singular-value gap (largest ratio {gap:.3g}, threshold "
-                     f"{GAP_THRESHOLD:g}){tried}")
+        notes.append(
+            f"pointwise span: no clear singular-value gap (largest ratio {gap:.3g}, threshold {GAP_THRESHOLD:g}){tried}"
+        )
         reason = StopReason.NO_CLEAR_GAP
     certificate = free_certificate if laws is not None else None
     texts, latex = published_law_texts(network, free_known)
     if laws is None and free_laws is not None and reason == StopReason.POINTWISE_SPAN_EQUAL:
         reason = free_generation.stop_reason
     return LawCount(
-        arch=str(network), group=group.spec if group is not None else None, data=data_class, loss=loss.name, D=D,
-        laws=laws, free_laws=free_laws,
+        arch=str(network),
+        group=group.spec if group is not None else None,
+        data=data_class,
+        loss=loss.name,
+        D=D,
+        laws=laws,
+        free_laws=free_laws,
         extra_laws=(laws - free_laws) if laws is not None and free_laws is not None else None,
         lie_rank_by_level=free_generation.rank_by_level if laws is not None else (),
         free_lie_rank_by_level=free_generation.rank_by_level,
-        certified=certificate is not None and laws is not None, certificate=certificate, method=CountMethod.POINTWISE_SPAN,
-        stop_reason=reason, verified_laws=free_known.count,
-        explicit_laws=tuple(texts), explicit_laws_latex=tuple(latex),
-        singular_values=shown, gap=spectral.as_gap(), n_generators=free_family.n_fields, notes=tuple(notes), seed=seed,
+        certified=certificate is not None and laws is not None,
+        certificate=certificate,
+        method=CountMethod.POINTWISE_SPAN,
+        stop_reason=reason,
+        verified_laws=free_known.count,
+        explicit_laws=tuple(texts),
+        explicit_laws_latex=tuple(latex),
+        singular_values=shown,
+        gap=spectral.as_gap(),
+        n_generators=free_family.n_fields,
+        notes=tuple(notes),
+        seed=seed,
     )

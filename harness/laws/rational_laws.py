@@ -145,8 +145,12 @@ def _decompose(matrix: DomainMatrix, splitting: _Splitting) -> tuple | None:
     # Row space of the rank-2 antisymmetric matrix, then the scale κ with inner = κ (c₁c₂ᵀ − c₂c₁ᵀ).
     first, second = inner_rows
     scale = next(
-        (inner[i][j] / (first[i] * second[j] - second[i] * first[j])
-         for i in range(n) for j in range(n) if first[i] * second[j] - second[i] * first[j]),
+        (
+            inner[i][j] / (first[i] * second[j] - second[i] * first[j])
+            for i in range(n)
+            for j in range(n)
+            if first[i] * second[j] - second[i] * first[j]
+        ),
         None,
     )
     if scale is None:
@@ -236,6 +240,7 @@ def rational_law_candidates(fields: list, n_variables: int, rational_degree: int
                 add_scaled(term, polynomials[j], -1, basis[i])
                 for monomial, coefficient in term.items():
                     rows.setdefault((word, monomial), {})[column] = coefficient
+
         def sample_rows(count: int, seed: int, block_pairs=block_pairs) -> list:
             # One row per (random point, word w): (X_w θ^α) θ^β − (X_w θ^β) θ^α at the point, over the pairs.
             rng, samples = random.Random(seed), []
@@ -244,10 +249,12 @@ def rational_law_candidates(fields: list, n_variables: int, rational_degree: int
                 monomial_values = [value_mod_p({m: 1}, powers) for m in basis]
                 for polynomials in images.values():
                     values = [value_mod_p(p, powers) for p in polynomials]
-                    samples.append([
-                        (values[i] * monomial_values[j] - values[j] * monomial_values[i]) % PRIME
-                        for i, j in block_pairs
-                    ])
+                    samples.append(
+                        [
+                            (values[i] * monomial_values[j] - values[j] * monomial_values[i]) % PRIME
+                            for i, j in block_pairs
+                        ]
+                    )
             return samples
 
         solutions = rational_nullspace(rows.values(), len(block_pairs), sample_rows)

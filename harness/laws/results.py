@@ -60,8 +60,10 @@ class Certificate(str, enum.Enum):
 
     @property
     def message(self) -> str:
-        return {"laws": "Lie rank plus verified independent laws equals D",
-                "involutive": "the trace is involutive at two random points"}[self.value]
+        return {
+            "laws": "Lie rank plus verified independent laws equals D",
+            "involutive": "the trace is involutive at two random points",
+        }[self.value]
 
 
 class CountMethod(str, enum.Enum):
@@ -76,8 +78,11 @@ class CountMethod(str, enum.Enum):
 
     @property
     def message(self) -> str:
-        return {"exact-modular": "exact ranks modulo a prime", "float-svd": "float SVD ranks with a spectral gap",
-                "pointwise-span": "pointwise span of ∇L over data sets against the free span"}[self.value]
+        return {
+            "exact-modular": "exact ranks modulo a prime",
+            "float-svd": "float SVD ranks with a spectral gap",
+            "pointwise-span": "pointwise span of ∇L over data sets against the free span",
+        }[self.value]
 
 
 @dataclass(frozen=True)
@@ -136,8 +141,12 @@ class Certification:
 def certify(generation: LieGeneration, D: int, verified: int) -> Certification:
     """ρ + s = D certifies by laws; an involutive stop certifies D − ρ; ρ + s > D is an inconsistency."""
     if generation.rank + verified > D:
-        return Certification(None, None, f"Lie rank {generation.rank} plus {verified} verified independent laws "
-                                          f"exceeds D = {D}: a verified law or a rank is wrong")
+        return Certification(
+            None,
+            None,
+            f"Lie rank {generation.rank} plus {verified} verified independent laws "
+            f"exceeds D = {D}: a verified law or a rank is wrong",
+        )
     if generation.rank + verified == D:
         return Certification(D - generation.rank, Certificate.LAWS)
     if generation.stop_reason == StopReason.INVOLUTIVE:

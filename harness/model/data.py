@@ -35,8 +35,10 @@ class DataClass(str, enum.Enum):
 
     @property
     def message(self) -> str:
-        return {DataClass.FREE: "free data: any data set (no symmetry assumed)",
-                DataClass.AUGMENTED: "G-augmented data: orbit-closed under the group (needs a group)"}[self]
+        return {
+            DataClass.FREE: "free data: any data set (no symmetry assumed)",
+            DataClass.AUGMENTED: "G-augmented data: orbit-closed under the group (needs a group)",
+        }[self]
 
 
 class TargetKind(str, enum.Enum):
@@ -50,8 +52,10 @@ class TargetKind(str, enum.Enum):
 
     @property
     def message(self) -> str:
-        return {TargetKind.RANDOM: "random targets, independent of the inputs",
-                TargetKind.TEACHER: "targets f(θ_teacher, x) of a random teacher network"}[self]
+        return {
+            TargetKind.RANDOM: "random targets, independent of the inputs",
+            TargetKind.TEACHER: "targets f(θ_teacher, x) of a random teacher network",
+        }[self]
 
 
 DATA_CLASSES = tuple(data_class.value for data_class in DataClass)
@@ -82,8 +86,9 @@ def _named(name: str, value) -> str:
 
 def values_per_sample(network: Network) -> int:
     """Numbers one sample occupies in the largest array built from it: (x, y), or its feature rows (Ψ, y)."""
-    return max(network.input_dim + network.output_dim,
-               network.rows_per_sample * (network.n_features + network.n_outputs))
+    return max(
+        network.input_dim + network.output_dim, network.rows_per_sample * (network.n_features + network.n_outputs)
+    )
 
 
 def check_data_size(network: Network, n_samples, group_order: int = 1, *, name: str = "n_samples") -> int:
@@ -121,7 +126,9 @@ class DataSet:
             raise InvalidInput("a data set needs at least one sample")
         for name, array in (("x", x), ("y", y)):
             if not np.all(np.isfinite(array)):
-                raise InvalidInput(f"data {name} contains NaN or inf (first at index {np.argwhere(~np.isfinite(array))[0].tolist()})")
+                raise InvalidInput(
+                    f"data {name} contains NaN or inf (first at index {np.argwhere(~np.isfinite(array))[0].tolist()})"
+                )
         x.flags.writeable = False
         y.flags.writeable = False
         object.__setattr__(self, "x", x)
@@ -208,9 +215,11 @@ def _matched(images, needs, originals, counts, tree, radius) -> bool:
     pairs = tree.query_ball_point(images, r=radius, p=np.inf, return_length=True)
     n_pairs = int(pairs.sum())
     if n_pairs > MAX_CLOSURE_PAIRS:
-        raise InvalidInput(f"is_closed: {n_pairs:,} sample pairs lie within tol·scale = {radius:.3g} of each other, "
-                           f"more than {MAX_CLOSURE_PAIRS:,}; the samples are too dense for this tolerance: use a "
-                           "smaller tol")
+        raise InvalidInput(
+            f"is_closed: {n_pairs:,} sample pairs lie within tol·scale = {radius:.3g} of each other, "
+            f"more than {MAX_CLOSURE_PAIRS:,}; the samples are too dense for this tolerance: use a "
+            "smaller tol"
+        )
     neighbours = tree.query_ball_point(images, r=radius, p=np.inf)
     # Nodes: source 0, images 1..I, originals I+1..I+O, sink I+O+1; capacities are multiplicities.
     n_images, n_originals = len(images), len(originals)
@@ -224,8 +233,10 @@ def _matched(images, needs, originals, counts, tree, radius) -> bool:
     rows.append(np.arange(n_images + 1, n_images + n_originals + 1))
     cols.append(np.full(n_originals, sink))
     capacity.append(counts)
-    graph = csr_matrix((np.concatenate(capacity).astype(np.int32),
-                        (np.concatenate(rows), np.concatenate(cols))), shape=(sink + 1, sink + 1))
+    graph = csr_matrix(
+        (np.concatenate(capacity).astype(np.int32), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(sink + 1, sink + 1),
+    )
     return int(maximum_flow(graph, source, sink).flow_value) == int(needs.sum())
 
 
@@ -244,9 +255,17 @@ def random_targets(network: Network, loss: Loss | str, predictions: np.ndarray, 
     return get_loss(loss).targets.from_predictions(rows).reshape(predictions.shape)
 
 
-def random_dataset(network: Network, n_samples: int, rng: np.random.Generator, *, loss: Loss | str = "mse",
-                   targets: str = "random", teacher_theta: np.ndarray | None = None,
-                   input_scale: float = 1.0, target_scale: float = 1.0) -> DataSet:
+def random_dataset(
+    network: Network,
+    n_samples: int,
+    rng: np.random.Generator,
+    *,
+    loss: Loss | str = "mse",
+    targets: str = "random",
+    teacher_theta: np.ndarray | None = None,
+    input_scale: float = 1.0,
+    target_scale: float = 1.0,
+) -> DataSet:
     """N Gaussian inputs with random targets, or targets from a teacher network f(θ_teacher, x)."""
     if targets not in TARGET_KINDS:
         raise InvalidInput(f"unknown target kind {targets!r}; allowed: {TARGET_KINDS}")

@@ -369,9 +369,7 @@ class Network:
         solution, *_ = np.linalg.lstsq(psi, psi_moved, rcond=None)
         rho = solution.T
         x_check = rng.standard_normal((samples, self.input_dim))
-        err = np.abs(
-            self.features(x_check @ np.asarray(rho_in, dtype=float).T) - self.features(x_check) @ rho.T
-        ).max()
+        err = np.abs(self.features(x_check @ np.asarray(rho_in, dtype=float).T) - self.features(x_check) @ rho.T).max()
         if err > tol * max(1.0, np.abs(psi_moved).max()):
             return None
         rounded = np.rint(rho)
@@ -384,13 +382,21 @@ class Network:
         none. Without tokens they are ρ_in and ρ_out themselves."""
         return np.asarray(rho_in, dtype=float), np.asarray(rho_out, dtype=float)
 
-    def _block_action(self, feature: np.ndarray, output: np.ndarray, rho_in: np.ndarray, rho_out: np.ndarray,
-                      carrier: np.ndarray | None, splits: tuple[int, ...]) -> BlockAction | None:
+    def _block_action(
+        self,
+        feature: np.ndarray,
+        output: np.ndarray,
+        rho_in: np.ndarray,
+        rho_out: np.ndarray,
+        carrier: np.ndarray | None,
+        splits: tuple[int, ...],
+    ) -> BlockAction | None:
         """The map θ's blocks ↦ R(g)θ's blocks for one element (``parameter_action``), or None if none."""
         return None
 
-    def parameter_action(self, rho_in: np.ndarray, rho_out: np.ndarray, hidden: str = "trivial",
-                         splits: tuple[int, ...] | None = None) -> np.ndarray | None:
+    def parameter_action(
+        self, rho_in: np.ndarray, rho_out: np.ndarray, hidden: str = "trivial", splits: tuple[int, ...] | None = None
+    ) -> np.ndarray | None:
         """R(g) ∈ R^{D×D} with f(R(g)θ, x) = ρ_out(g) f(θ, ρ_in(g)⁻¹x), for one group element; None if none.
 
         ``hidden`` says how hidden units move: ``trivial`` (not at all), ``input`` or ``output`` (the first units

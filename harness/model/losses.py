@@ -106,7 +106,9 @@ class Loss:
         y = np.asarray(y, dtype=float)
         if self.targets is TargetDomain.LABELS:
             if not self.targets.fits(n_outputs):
-                raise InvalidInput(f"{self.name} loss needs a scalar output (m = 1), but the network has m = {n_outputs}")
+                raise InvalidInput(
+                    f"{self.name} loss needs a scalar output (m = 1), but the network has m = {n_outputs}"
+                )
             bad = y[(y != 1.0) & (y != -1.0)]
             if bad.size:
                 raise InvalidInput(f"{self.name} loss needs labels ±1, got label {float(bad.flat[0])!r}")
@@ -118,8 +120,11 @@ class Loss:
             bad_rows = np.flatnonzero(negative | off_sum)
             if bad_rows.size:
                 row = int(bad_rows[0])
-                what = (f"has a negative entry {float(y[row].min()):.3g}" if bool(negative[row])
-                        else f"sums to {float(y[row].sum()):.6g}")
+                what = (
+                    f"has a negative entry {float(y[row].min()):.3g}"
+                    if bool(negative[row])
+                    else f"sums to {float(y[row].sum()):.6g}"
+                )
                 shown = ", ".join(f"{v:.3g}" for v in y[row][:6]) + (", ..." if y.shape[1] > 6 else "")
                 raise InvalidInput(
                     f"cross-entropy needs probability targets (every row non-negative, summing to 1), but target row "
@@ -131,14 +136,20 @@ class Loss:
 
     def value(self, predictions: np.ndarray, targets: np.ndarray) -> float:
         """L = mean over rows of ℓ(f_r, y_r)."""
-        value, _ = loss_rows(self.kernel_id, np.ascontiguousarray(predictions, dtype=np.float64),
-                             np.ascontiguousarray(targets, dtype=np.float64))
+        value, _ = loss_rows(
+            self.kernel_id,
+            np.ascontiguousarray(predictions, dtype=np.float64),
+            np.ascontiguousarray(targets, dtype=np.float64),
+        )
         return value
 
     def gradient(self, predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """∇_f ℓ(f_r, y_r) for every row (not divided by the number of rows)."""
-        _, grad = loss_rows(self.kernel_id, np.ascontiguousarray(predictions, dtype=np.float64),
-                            np.ascontiguousarray(targets, dtype=np.float64))
+        _, grad = loss_rows(
+            self.kernel_id,
+            np.ascontiguousarray(predictions, dtype=np.float64),
+            np.ascontiguousarray(targets, dtype=np.float64),
+        )
         return grad
 
     def describe(self) -> dict:
@@ -157,8 +168,13 @@ LOSSES: dict[str, Loss] = {
         Loss("pseudo-huber", kernels.PSEUDO_HUBER, _ANALYTIC, "Σ (√(1 + (f − y)²) − 1)"),
         Loss("logistic", kernels.LOGISTIC, _ANALYTIC, "log(1 + exp(−y f)), y = ±1", targets=TargetDomain.LABELS),
         Loss("exp", kernels.EXP, _ANALYTIC, "exp(−y f), y = ±1", targets=TargetDomain.LABELS),
-        Loss("cross-entropy", kernels.CROSS_ENTROPY, _ANALYTIC, "−Σ y_c log softmax(f)_c",
-             targets=TargetDomain.PROBABILITIES),
+        Loss(
+            "cross-entropy",
+            kernels.CROSS_ENTROPY,
+            _ANALYTIC,
+            "−Σ y_c log softmax(f)_c",
+            targets=TargetDomain.PROBABILITIES,
+        ),
         Loss("huber", kernels.HUBER, _NON_ANALYTIC, "Σ huber₁(f − y) (quadratic for |r| ≤ 1, linear beyond)"),
     )
 }

@@ -44,14 +44,28 @@ MAX_THETA_SCALE = 1e3  # θ₀ ~ N(0, s²): beyond this Φ(θ₀) ~ s^degree lea
 MAX_TARGET_SCALE = 1e6
 MAX_FILE_BYTES = 16 * 2**20  # a scenario.json with its arrays is kilobytes; more is not a scenario
 MAX_JSON_DEPTH = 8  # record → arrays → x → row → number is depth 4
-RECORD_KEYS = ("format", "network", "group", "data", "loss", "n_samples", "seed", "targets", "theta_scale",
-               "target_scale", "arrays", "property")
+RECORD_KEYS = (
+    "format",
+    "network",
+    "group",
+    "data",
+    "loss",
+    "n_samples",
+    "seed",
+    "targets",
+    "theta_scale",
+    "target_scale",
+    "arrays",
+    "property",
+)
 REQUIRED_KEYS = ("format", "network")
 
 
 def _check_scale(name: str, value, maximum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not (
-        math.isfinite(value) and 0 < value <= maximum
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not (math.isfinite(value) and 0 < value <= maximum)
     ):
         raise InvalidInput(f"{name}={value!r:.60} must be a finite number in (0, {maximum:g}]")
     return float(value)
@@ -144,11 +158,18 @@ class Scenario:
         network = parse_network(self.network)
         group = build_group(self.group, network) if self.group else None
         loss = get_loss(self.loss)
-        if group is not None and self.data == DataClass.AUGMENTED and loss.targets is TargetDomain.PROBABILITIES \
-                and not group.keeps_probability_vectors():
+        if (
+            group is not None
+            and self.data == DataClass.AUGMENTED
+            and loss.targets is TargetDomain.PROBABILITIES
+            and not group.keeps_probability_vectors()
+        ):
             actions = {factor.output for factor in parse_group(group.spec).factors}
-            why = ("its /sign output action multiplies y by −1 (the sign character of g) for some elements g"
-                   if "sign" in actions else "its /same output action flips the sign of or rotates y for some g")
+            why = (
+                "its /sign output action multiplies y by −1 (the sign character of g) for some elements g"
+                if "sign" in actions
+                else "its /same output action flips the sign of or rotates y for some g"
+            )
             raise InvalidInput(
                 f"loss {loss} needs probability targets (non-negative rows summing to 1), but on group {group.spec} "
                 f"{why}, so the augmented data set cannot have probability targets; use output action /trivial, "
@@ -161,8 +182,9 @@ class Scenario:
             copies = group.order if group is not None and self.data == DataClass.AUGMENTED else 1
             check_data_size(network, self.n_samples, copies)
             rng = np.random.default_rng(self.seed)
-            base = random_dataset(network, self.n_samples, rng, loss=loss, targets=self.targets,
-                                  target_scale=self.target_scale)
+            base = random_dataset(
+                network, self.n_samples, rng, loss=loss, targets=self.targets, target_scale=self.target_scale
+            )
             # __post_init__ refused augmented data without a group
             data = augment(base, group) if self.data == DataClass.AUGMENTED and group is not None else base
             theta0 = network.random_theta(rng, self.theta_scale)
@@ -181,13 +203,23 @@ class Scenario:
     def with_arrays(self) -> "Scenario":
         """The same scenario with its drawn arrays stored, for exact replay."""
         built = self.build()
-        return replace(self, arrays={"x": built.data.x.tolist(), "y": built.data.y.tolist(),
-                                     "theta0": built.theta0.tolist()})
+        return replace(
+            self, arrays={"x": built.data.x.tolist(), "y": built.data.y.tolist(), "theta0": built.theta0.tolist()}
+        )
 
     def to_dict(self) -> dict:
-        record = {"format": SCENARIO_FORMAT, "network": self.network, "group": self.group, "data": self.data,
-                  "loss": self.loss, "n_samples": self.n_samples, "seed": self.seed, "targets": self.targets,
-                  "theta_scale": self.theta_scale, "target_scale": self.target_scale}
+        record = {
+            "format": SCENARIO_FORMAT,
+            "network": self.network,
+            "group": self.group,
+            "data": self.data,
+            "loss": self.loss,
+            "n_samples": self.n_samples,
+            "seed": self.seed,
+            "targets": self.targets,
+            "theta_scale": self.theta_scale,
+            "target_scale": self.target_scale,
+        }
         if self.arrays is not None:
             record["arrays"] = self.arrays
         return record

@@ -55,9 +55,7 @@ def parse_spec_integer(text: str, what: str, spec: str, kind: str, *, signed: bo
     body = text[1:] if signed and text.startswith("-") else text
     if not _INTEGER.fullmatch(body):
         allowed = "an integer" if signed else "a non-negative integer"
-        raise InvalidInput(
-            f"{what}={text!r} in {kind} spec {spec!r} is not {allowed} (ASCII digits, no leading zeros)"
-        )
+        raise InvalidInput(f"{what}={text!r} in {kind} spec {spec!r} is not {allowed} (ASCII digits, no leading zeros)")
     if len(body) > MAX_DIGITS:
         raise InvalidInput(f"{what} in {kind} spec {spec!r} has {len(body)} digits; at most {MAX_DIGITS} are allowed")
     return int(text)

@@ -25,8 +25,10 @@ class TorchReference(torch.nn.Module):
         network = parse_network(network)
         self.network = network
         self.weights = torch.nn.ParameterDict(
-            {name: torch.nn.Parameter(torch.tensor(np.array(block), dtype=torch.float64))
-             for name, block in network.unflatten(np.asarray(theta, dtype=float)).items()}
+            {
+                name: torch.nn.Parameter(torch.tensor(np.array(block), dtype=torch.float64))
+                for name, block in network.unflatten(np.asarray(theta, dtype=float)).items()
+            }
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

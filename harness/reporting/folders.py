@@ -41,9 +41,14 @@ def check_writable(report_dir: str | Path) -> Path:
     return report_dir
 
 
-
-def write_run(run: RunReport, timings: RunTimings, report_dir: str | Path, *,
-              project_root: str | Path | None = None, plots: bool = True) -> Path:
+def write_run(
+    run: RunReport,
+    timings: RunTimings,
+    report_dir: str | Path,
+    *,
+    project_root: str | Path | None = None,
+    plots: bool = True,
+) -> Path:
     """Write ``report_dir/<run-id>/`` atomically and point ``report_dir/latest`` at it.
 
     Everything is written into a hidden temporary folder first and renamed into place, so a killed run
@@ -123,4 +128,3 @@ def _write_example(folder: Path, final_folder: Path, example: dict, reproduction
 
         figures = plots_for_evidence(example["verdict"].get("evidence", {}), folder)
     (folder / "report.md").write_text(example_markdown(example, final_folder, reproduction, figures))
-

@@ -50,7 +50,6 @@ def _shown_path(path: Path, root: Path) -> str:
         return str(path)
 
 
-
 _SCENARIO_FIELDS = ("network", "group", "data", "loss", "n_samples", "seed", "targets", "theta_scale")
 
 
@@ -114,12 +113,24 @@ def example_markdown(example: dict, folder: Path, reproduction: Reproduction, fi
     if example.get("rerun"):
         lines += ["Re-run the search that found it:", "", "```", example["rerun"], "```", ""]
     else:
-        lines += ["Re-run the Hypothesis test (same profile and seed):", "", "```",
-                  reproduction.pytest(example["nodeid"]), "```", ""]
+        lines += [
+            "Re-run the Hypothesis test (same profile and seed):",
+            "",
+            "```",
+            reproduction.pytest(example["nodeid"]),
+            "```",
+            "",
+        ]
     hypothesis = example.get("hypothesis") or {}
     if hypothesis.get("reproduce_failure"):
-        lines += ["Or pin the exact example by decorating the test with", "", "```python",
-                  hypothesis["reproduce_failure"], "```", ""]
+        lines += [
+            "Or pin the exact example by decorating the test with",
+            "",
+            "```python",
+            hypothesis["reproduce_failure"],
+            "```",
+            "",
+        ]
     if hypothesis.get("notes"):
         lines += ["## What Hypothesis said", "", "```"] + [n.rstrip() for n in hypothesis["notes"]] + ["```", ""]
     if figures:
@@ -135,25 +146,40 @@ def _table_rows(run: RunReport, timings: RunTimings) -> dict[str, tuple[list[str
     """The index's tables as (header, rows) of plain strings, shared by the Markdown and HTML renderings."""
     tables = {}
     header = ["property", "title", "tests", "examples", "holds", "violated", "inconclusive", "errors", "skipped"]
-    rows = [[p.id, p.title, str(p.tests), str(p.examples), str(p.holds), str(p.violated), str(p.inconclusive),
-             str(p.errors), str(p.skipped)]
-            for p in run.properties]
+    rows = [
+        [
+            p.id,
+            p.title,
+            str(p.tests),
+            str(p.examples),
+            str(p.holds),
+            str(p.violated),
+            str(p.inconclusive),
+            str(p.errors),
+            str(p.skipped),
+        ]
+        for p in run.properties
+    ]
     tables["Properties"] = (header, rows)
     tables["Coverage: examples per family × group kind (rows) × loss class (columns)"] = _coverage_pivot(run.coverage)
     for prop, findings in run.findings.items():
         columns: list[str] = []
         for row in findings:
-            for key in (row.keys() if isinstance(row, dict) else ["finding"]):
+            for key in row.keys() if isinstance(row, dict) else ["finding"]:
                 if key not in columns:
                     columns.append(key)
         rows = [[_short(row.get(c, "")) if isinstance(row, dict) else _short(row) for c in columns] for row in findings]
         tables[f"Findings of {prop}"] = (columns, rows)
     if run.errors:
         tables["Errors (tests that crashed rather than returning a verdict)"] = (
-            ["test", "message"], [[e["nodeid"], e["message"]] for e in run.errors])
+            ["test", "message"],
+            [[e["nodeid"], e["message"]] for e in run.errors],
+        )
     if run.unfinished:
         tables["Unfinished (the run was interrupted while these ran or waited)"] = (
-            ["test"], [[nodeid] for nodeid in run.unfinished])
+            ["test"],
+            [[nodeid] for nodeid in run.unfinished],
+        )
     rows = [[e["folder"], e["verdict"]["status"], e["verdict"]["reason"], e["scenario_line"]] for e in run.examples]
     tables["Counterexamples and inconclusive examples"] = (["report", "status", "reason", "scenario"], rows)
     return tables
@@ -173,21 +199,33 @@ def _coverage_pivot(cells) -> tuple[list[str], list[list[str]]]:
         marks = [f"{cell[s]} {s}" for s in (Status.VIOLATED.value, Status.INCONCLUSIVE.value) if cell.get(s)]
         return str(cell["examples"]) + (f" ({', '.join(marks)})" if marks else "")
 
-    rows = [[family, kind] + [text(columns.get(loss_class)) for loss_class in LOSS_CLASSES]
-            for (family, kind), columns in sorted(by_row.items())]
+    rows = [
+        [family, kind] + [text(columns.get(loss_class)) for loss_class in LOSS_CLASSES]
+        for (family, kind), columns in sorted(by_row.items())
+    ]
     return ["family", "group kind", *LOSS_CLASSES], rows
 
 
 def _headline(run: RunReport, timings: RunTimings) -> list[tuple[str, str]]:
     totals = run.totals
     return [
-        ("run", run.run_id), ("outcome", run.outcome), ("profile", run.profile),
+        ("run", run.run_id),
+        ("outcome", run.outcome),
+        ("profile", run.profile),
         ("seed", _seed_text(run)),
-        ("examples", (f"{totals['examples']} ({totals['holds']} holds, {totals['violated']} violated, "
-                      f"{totals['inconclusive']} inconclusive)")),
+        (
+            "examples",
+            (
+                f"{totals['examples']} ({totals['holds']} holds, {totals['violated']} violated, "
+                f"{totals['inconclusive']} inconclusive)"
+            ),
+        ),
         ("timings", "timings.json (kept out of every other file, so that a seed gives the same content)"),
-    ] + ([("left out", f"{left_out} example folders beyond {runs.MAX_REPORTS_PER_PROPERTY} per property")]
-         if (left_out := sum(p.reports_left_out for p in run.properties)) else [])
+    ] + (
+        [("left out", f"{left_out} example folders beyond {runs.MAX_REPORTS_PER_PROPERTY} per property")]
+        if (left_out := sum(p.reports_left_out for p in run.properties))
+        else []
+    )
 
 
 def _seed_text(run: RunReport) -> str:
@@ -233,9 +271,13 @@ dt { font-weight: bold; }
 def index_html(run: RunReport, timings: RunTimings) -> str:
     """A self-contained HTML page with the same tables as ``index.md``."""
     escape = html.escape
-    parts = ["<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
-             f"<title>flowlaws run {escape(run.run_id)}</title><style>{_CSS}</style></head><body>",
-             f"<h1>flowlaws run {escape(run.run_id)}</h1>", "<dl>"]
+    parts = [
+        "<!DOCTYPE html>",
+        "<html lang='en'><head><meta charset='utf-8'>",
+        f"<title>flowlaws run {escape(run.run_id)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>flowlaws run {escape(run.run_id)}</h1>",
+        "<dl>",
+    ]
     parts += [f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in _headline(run, timings)]
     parts.append("</dl>")
     for title, (header, rows) in _table_rows(run, timings).items():

@@ -40,7 +40,7 @@ class Seeding(str, enum.Enum):
     def message(self) -> str:
         return {
             Seeding.FLOWLAWS_SEED: "an explorer's draws from --flowlaws-seed and each test's node id; the example "
-                                   "database stays on",
+            "database stays on",
             Seeding.HYPOTHESIS_SEED: "Hypothesis's --hypothesis-seed: the example database is bypassed",
             Seeding.DERANDOMIZED: "derandomized (the gate: the same examples every run, no example database)",
         }[self]
@@ -121,8 +121,10 @@ class RunReport:
 
     @property
     def totals(self) -> dict:
-        return {key: sum(getattr(p, key) for p in self.properties)
-                for key in ("examples", "holds", "violated", "inconclusive", "errors", "skipped")}
+        return {
+            key: sum(getattr(p, key) for p in self.properties)
+            for key in ("examples", "holds", "violated", "inconclusive", "errors", "skipped")
+        }
 
     @property
     def outcome_kind(self) -> RunOutcome:
@@ -142,15 +144,23 @@ class RunReport:
 
     def to_dict(self) -> dict:
         return {
-            "format": RUN_FORMAT, "run_id": self.run_id, "profile": self.profile, "seed": self.seed,
-            "seeding": None if self.seeding is None else Seeding(self.seeding).value, "outcome": self.outcome,
+            "format": RUN_FORMAT,
+            "run_id": self.run_id,
+            "profile": self.profile,
+            "seed": self.seed,
+            "seeding": None if self.seeding is None else Seeding(self.seeding).value,
+            "outcome": self.outcome,
             "totals": self.totals,
             "properties": [p.to_dict() for p in self.properties],
-            "coverage": list(self.coverage), "findings": self.findings, "errors": list(self.errors),
+            "coverage": list(self.coverage),
+            "findings": self.findings,
+            "errors": list(self.errors),
             "unfinished": list(self.unfinished),
-            "examples": [{k: e[k] for k in ("folder", "property", "nodeid", "scenario_line")}
-                         | {"status": e["verdict"]["status"], "reason": e["verdict"]["reason"]}
-                         for e in self.examples],
+            "examples": [
+                {k: e[k] for k in ("folder", "property", "nodeid", "scenario_line")}
+                | {"status": e["verdict"]["status"], "reason": e["verdict"]["reason"]}
+                for e in self.examples
+            ],
         }
 
 
@@ -162,10 +172,13 @@ class RunTimings:
     example_seconds: dict
 
     def to_dict(self) -> dict:
-        return {"started_utc": _utc(self.started), "finished_utc": _utc(self.finished),
-                "seconds": round(self.finished - self.started, 3),
-                "properties": {k: round(v, 3) for k, v in sorted(self.property_seconds.items())},
-                "examples": {k: v for k, v in sorted(self.example_seconds.items())}}
+        return {
+            "started_utc": _utc(self.started),
+            "finished_utc": _utc(self.finished),
+            "seconds": round(self.finished - self.started, 3),
+            "properties": {k: round(v, 3) for k, v in sorted(self.property_seconds.items())},
+            "examples": {k: v for k, v in sorted(self.example_seconds.items())},
+        }
 
 
 def _utc(stamp: float) -> str:
@@ -176,9 +189,17 @@ def _row_order(row) -> str:
     return dumps(row)
 
 
-def build_run(collector: RunCollector, *, run_id: str, profile: str, seed: int | None,
-              started: float, finished: float | None = None, unfinished=(),
-              seeding: Seeding | None = None) -> tuple[RunReport, RunTimings]:
+def build_run(
+    collector: RunCollector,
+    *,
+    run_id: str,
+    profile: str,
+    seed: int | None,
+    started: float,
+    finished: float | None = None,
+    unfinished=(),
+    seeding: Seeding | None = None,
+) -> tuple[RunReport, RunTimings]:
     """Aggregate the test summaries into the run's content and its timings (deterministic order).
 
     ``unfinished``: node ids of collected tests that never finished (the run was interrupted).
@@ -213,8 +234,9 @@ def build_run(collector: RunCollector, *, run_id: str, profile: str, seed: int |
                 if row not in findings[prop]:
                     findings[prop].append(row)
         if summary["error"]:
-            errors.append({"nodeid": summary["nodeid"], "properties": summary["properties"],
-                           "message": summary["error"]})
+            errors.append(
+                {"nodeid": summary["nodeid"], "properties": summary["properties"], "message": summary["error"]}
+            )
         for example in summary["examples"]:
             examples_by_property[example["property"]].append(example)
 
@@ -224,8 +246,10 @@ def build_run(collector: RunCollector, *, run_id: str, profile: str, seed: int |
     for prop in sorted(tests):
         # Violations first, then by test and scenario: the folders are numbered from the set of examples,
         # not from the order a test happened to draw them in.
-        ordered = sorted(examples_by_property[prop],
-                         key=lambda e: (e["verdict"]["status"] != Status.VIOLATED, e["nodeid"], e["scenario_line"]))
+        ordered = sorted(
+            examples_by_property[prop],
+            key=lambda e: (e["verdict"]["status"] != Status.VIOLATED, e["nodeid"], e["scenario_line"]),
+        )
         kept = ordered[:MAX_REPORTS_PER_PROPERTY]
         folders = []
         for number, example in enumerate(kept, start=1):
@@ -235,30 +259,55 @@ def build_run(collector: RunCollector, *, run_id: str, profile: str, seed: int |
             example_seconds[folder] = example.get("timings") or {}
         description = descriptions.get(prop, {})
         tally = counts[prop]
-        tallies.append(PropertyTally(
-            id=prop, title=description.get("title", ""), reference=description.get("reference", ""),
-            exploration=bool(description.get("exploration")), tests=tests[prop],
-            examples=tally["examples"], holds=tally["holds"], violated=tally["violated"],
-            inconclusive=tally["inconclusive"], errors=errors_by_property[prop], skipped=skipped[prop],
-            reports=tuple(folders), reports_left_out=len(ordered) - len(kept),
-        ))
+        tallies.append(
+            PropertyTally(
+                id=prop,
+                title=description.get("title", ""),
+                reference=description.get("reference", ""),
+                exploration=bool(description.get("exploration")),
+                tests=tests[prop],
+                examples=tally["examples"],
+                holds=tally["holds"],
+                violated=tally["violated"],
+                inconclusive=tally["inconclusive"],
+                errors=errors_by_property[prop],
+                skipped=skipped[prop],
+                reports=tuple(folders),
+                reports_left_out=len(ordered) - len(kept),
+            )
+        )
     cells = []
     for key in sorted(coverage):
         family, group_kind, loss_class = key.split("|")
         tally = coverage[key]
-        cells.append({"family": family, "group_kind": group_kind, "loss_class": loss_class,
-                      "examples": sum(tally.values()), **{s.value: tally.get(s.value, 0) for s in Status}})
-    run = RunReport(run_id=run_id, profile=profile, seed=seed, properties=tuple(tallies), coverage=tuple(cells),
-                    # Rows sorted by content: a test's draws may come in another order under xdist than in one
-                    # process (same set), and the index must not depend on it.
-                    findings={k: sorted(findings[k], key=_row_order) for k in sorted(findings)}, errors=tuple(errors),
-                    examples=tuple(examples), unfinished=tuple(sorted(unfinished)),
-                    seeding=None if seeding is None else Seeding(seeding))
-    timings = RunTimings(started, finished if finished is not None else time.time(), dict(property_seconds),
-                         example_seconds)
+        cells.append(
+            {
+                "family": family,
+                "group_kind": group_kind,
+                "loss_class": loss_class,
+                "examples": sum(tally.values()),
+                **{s.value: tally.get(s.value, 0) for s in Status},
+            }
+        )
+    run = RunReport(
+        run_id=run_id,
+        profile=profile,
+        seed=seed,
+        properties=tuple(tallies),
+        coverage=tuple(cells),
+        # Rows sorted by content: a test's draws may come in another order under xdist than in one
+        # process (same set), and the index must not depend on it.
+        findings={k: sorted(findings[k], key=_row_order) for k in sorted(findings)},
+        errors=tuple(errors),
+        examples=tuple(examples),
+        unfinished=tuple(sorted(unfinished)),
+        seeding=None if seeding is None else Seeding(seeding),
+    )
+    timings = RunTimings(
+        started, finished if finished is not None else time.time(), dict(property_seconds), example_seconds
+    )
     return run, timings
 
 
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "property"
-

@@ -51,12 +51,14 @@ def failure_information(exception: BaseException | None) -> list[dict]:
         if isinstance(error, PropertyViolation):
             notes = [str(note) for note in getattr(error, "__notes__", [])]
             decorators = [m.group(0) for note in notes for m in _REPRODUCE_FAILURE.finditer(note)]
-            found.append({
-                "property": error.property.id,
-                "scenario_line": str(error.scenario),
-                "notes": notes,
-                "reproduce_failure": decorators[-1] if decorators else None,
-            })
+            found.append(
+                {
+                    "property": error.property.id,
+                    "scenario_line": str(error.scenario),
+                    "notes": notes,
+                    "reproduce_failure": decorators[-1] if decorators else None,
+                }
+            )
 
     if exception is not None:
         walk(exception)
@@ -67,7 +69,9 @@ def crash_description(exception: BaseException) -> str:
     """One line for a test that crashed (not a violation): the error, and Hypothesis's reproduce line if any."""
     message = str(exception).splitlines()[0] if str(exception) else ""
     text = f"{type(exception).__name__}: {message}"
-    decorators = [m.group(0) for note in getattr(exception, "__notes__", []) for m in _REPRODUCE_FAILURE.finditer(str(note))]
+    decorators = [
+        m.group(0) for note in getattr(exception, "__notes__", []) for m in _REPRODUCE_FAILURE.finditer(str(note))
+    ]
     return text + (f" (reproduce with {decorators[-1]})" if decorators else "")
 
 
@@ -145,9 +149,13 @@ def summarize_test(
     finals: list[tuple[dict, dict]] = []
     for failure in failures:
         final = next(
-            (r for r in reversed(records)
-             if r["verdict"]["status"] == Status.VIOLATED and r["property"] == failure["property"]
-             and r["scenario_line"] == failure["scenario_line"]),
+            (
+                r
+                for r in reversed(records)
+                if r["verdict"]["status"] == Status.VIOLATED
+                and r["property"] == failure["property"]
+                and r["scenario_line"] == failure["scenario_line"]
+            ),
             None,
         )
         if final is not None and all(final is not chosen for chosen, _ in finals):
@@ -164,10 +172,15 @@ def summarize_test(
     titles: dict[str, dict] = {}
 
     def describe(record: dict) -> None:
-        titles.setdefault(record["property"], {
-            "title": record.get("title", ""), "statement": record.get("statement", ""),
-            "reference": record.get("reference", ""), "exploration": bool(record.get("exploration")),
-        })
+        titles.setdefault(
+            record["property"],
+            {
+                "title": record.get("title", ""),
+                "statement": record.get("statement", ""),
+                "reference": record.get("reference", ""),
+                "exploration": bool(record.get("exploration")),
+            },
+        )
 
     def count(record: dict) -> None:
         status = record["verdict"]["status"]
@@ -226,4 +239,3 @@ def _example(nodeid: str, record: dict, failure: dict | None) -> dict:
         "hypothesis": failure,
         "timings": _timings_of(evidence),
     }
-

@@ -29,8 +29,15 @@ def module_properties(item) -> list[dict]:
     # Only property modules declare a property; a unit test importing one does not run it.
     if module is None or not isinstance(prop, Property) or not module.__name__.rpartition(".")[2].startswith("prop_"):
         return []
-    return [{"id": prop.id, "title": prop.title, "statement": prop.statement, "reference": prop.reference,
-             "exploration": prop.exploration}]
+    return [
+        {
+            "id": prop.id,
+            "title": prop.title,
+            "statement": prop.statement,
+            "reference": prop.reference,
+            "exploration": prop.exploration,
+        }
+    ]
 
 
 def summary_of_test(item, call, report) -> dict | None:
@@ -45,8 +52,14 @@ def summary_of_test(item, call, report) -> dict | None:
         return None
     exception = call.excinfo.value if call.excinfo is not None else None
     error_text = crash_description(exception) if report.failed and exception is not None else None
-    return summarize_test(item.nodeid, records, module_properties=properties, outcome=report.outcome,
-                          exception=exception, error_text=error_text)
+    return summarize_test(
+        item.nodeid,
+        records,
+        module_properties=properties,
+        outcome=report.outcome,
+        exception=exception,
+        error_text=error_text,
+    )
 
 
 class CampaignReport:
@@ -94,12 +107,23 @@ class CampaignReport:
         if exitstatus != pytest.ExitCode.INTERRUPTED:
             unfinished = []  # e.g. -x stopping early is the user's choice, not an interruption
         unfinished = sorted(set(unfinished) | self.stopped)
-        run, timings = build_run(self.collector, run_id=state["run_id"], profile=state["profile"],
-                                 seed=state["seed"], seeding=state["seeding"], started=state["started"],
-                                 unfinished=unfinished)
+        run, timings = build_run(
+            self.collector,
+            run_id=state["run_id"],
+            profile=state["profile"],
+            seed=state["seed"],
+            seeding=state["seeding"],
+            started=state["started"],
+            unfinished=unfinished,
+        )
         try:
-            self.folder = write_run(run, timings, state["report_dir"], project_root=self.config.rootpath,
-                                    plots=not self.config.getoption("--flowlaws-no-plots"))
+            self.folder = write_run(
+                run,
+                timings,
+                state["report_dir"],
+                project_root=self.config.rootpath,
+                plots=not self.config.getoption("--flowlaws-no-plots"),
+            )
         except OSError as error:
             self.error = f"flowlaws: could not write the report under {state['report_dir']}: {error}"
             return

@@ -72,25 +72,44 @@ def pytest_addoption(parser):
         help="Hypothesis profile for flowlaws properties (default: FLOWLAWS_PROFILE or ci, the derandomized gate)",
     )
     group.addoption(
-        "--flowlaws-seed", type=_seed_option, default=None, metavar="S",
+        "--flowlaws-seed",
+        type=_seed_option,
+        default=None,
+        metavar="S",
         help="explorer profiles (quick, thorough): make every test's draws a function of S and its node id, "
-             "keeping the example database (--hypothesis-seed disables it); default: a fresh seed, "
-             "recorded in the report",
+        "keeping the example database (--hypothesis-seed disables it); default: a fresh seed, "
+        "recorded in the report",
     )
     group.addoption(
         "--flowlaws-no-warmup", action="store_true", help="skip compiling the Numba kernels before workers start"
     )
-    group.addoption("--flowlaws-report-dir", default=None,
-                    help="where run reports go (default: FLOWLAWS_REPORT_DIR or <rootdir>/reports)")
-    group.addoption("--flowlaws-run-id", default=None,
-                    help="name of this run's report folder (default: <profile>-seed<S> with a given seed, "
-                         "else a UTC timestamp); an existing folder is never replaced, a suffix is added")
+    group.addoption(
+        "--flowlaws-report-dir",
+        default=None,
+        help="where run reports go (default: FLOWLAWS_REPORT_DIR or <rootdir>/reports)",
+    )
+    group.addoption(
+        "--flowlaws-run-id",
+        default=None,
+        help="name of this run's report folder (default: <profile>-seed<S> with a given seed, "
+        "else a UTC timestamp); an existing folder is never replaced, a suffix is added",
+    )
     group.addoption("--flowlaws-no-report", action="store_true", help="write no report")
-    group.addoption("--flowlaws-max-examples", type=int, default=None, metavar="N",
-                    help="examples per property test, overriding the profile's max_examples")
+    group.addoption(
+        "--flowlaws-max-examples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="examples per property test, overriding the profile's max_examples",
+    )
     group.addoption("--flowlaws-no-plots", action="store_true", help="write reports without figures")
-    group.addoption("--flowlaws-time-budget", type=float, default=None, metavar="SECONDS",
-                    help="stop starting new examples after this many seconds (a found violation is still shrunk)")
+    group.addoption(
+        "--flowlaws-time-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop starting new examples after this many seconds (a found violation is still shrunk)",
+    )
     # For ``flowlaws run``: where the controller writes the run's totals and report folder as JSON.
     group.addoption("--flowlaws-summary-file", default=None, help=argparse.SUPPRESS)
 
@@ -160,16 +179,22 @@ def pytest_configure(config):
     worker = getattr(config, "workerinput", None)
     # Workers (possibly on other hosts, where the controller's environment does not reach) use the
     # controller's database folder and seed.
-    database_path = Path(worker["flowlaws_example_db"]) if worker and "flowlaws_example_db" in worker \
-        else example_database_path()
+    database_path = (
+        Path(worker["flowlaws_example_db"]) if worker and "flowlaws_example_db" in worker else example_database_path()
+    )
     profile = _load_profile(config, database_path)
     pin_local_constants()
     _pin_torch_threads()
     forced = hypothesis_seed(config.getoption("--hypothesis-seed", default=None))
     given = config.getoption("--flowlaws-seed")
-    seed, seeding = choose_seed(profile, forced=forced, given=given, explorer=is_explorer(),
-                                derandomized=bool(settings().derandomize),
-                                worker_seed=worker.get("flowlaws_seed") if worker else None)
+    seed, seeding = choose_seed(
+        profile,
+        forced=forced,
+        given=given,
+        explorer=is_explorer(),
+        derandomized=bool(settings().derandomize),
+        worker_seed=worker.get("flowlaws_seed") if worker else None,
+    )
     state = {
         "profile": profile,
         "seed": seed,
@@ -217,15 +242,18 @@ def pytest_configure_node(node):
     state = node.config.stash[_STATE_KEY]
     if state["seeding"] == Seeding.FLOWLAWS_SEED:
         node.workerinput["flowlaws_seed"] = state["seed"]
-    node.workerinput["flowlaws_example_db"] = str(example_database_path() if state["database"] is None
-                                                  else state["database"])
+    node.workerinput["flowlaws_example_db"] = str(
+        example_database_path() if state["database"] is None else state["database"]
+    )
 
 
 def pytest_report_header(config):
     state = config.stash[_STATE_KEY]
-    seed = {Seeding.FLOWLAWS_SEED: f"seed {state['seed']} (--flowlaws-seed={state['seed']} reproduces the draws)",
-            Seeding.HYPOTHESIS_SEED: f"--hypothesis-seed={state['seed']} (the example database is bypassed)",
-            Seeding.DERANDOMIZED: "derandomized (the gate: same examples every run, no example database)"}
+    seed = {
+        Seeding.FLOWLAWS_SEED: f"seed {state['seed']} (--flowlaws-seed={state['seed']} reproduces the draws)",
+        Seeding.HYPOTHESIS_SEED: f"--hypothesis-seed={state['seed']} (the example database is bypassed)",
+        Seeding.DERANDOMIZED: "derandomized (the gate: same examples every run, no example database)",
+    }
     database = f"example database {state['database']}" if state["database"] is not None else "no example database"
     return [f"flowlaws: profile {state['profile']}, {seed.get(state['seeding'], 'no seed')}, {database}"]
 

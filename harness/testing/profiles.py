@@ -60,8 +60,9 @@ def register_profiles(database_path: str | Path | None = None) -> None:
             extra = {"database": database}
         # An explicit parent: register_profile otherwise inherits from the profile loaded now, which under a CI
         # variable is Hypothesis's own derandomized ``ci`` and would turn the explorers into gates.
-        settings.register_profile(name, parent=settings.get_profile("default"), max_examples=examples, **common,
-                                  **extra)
+        settings.register_profile(
+            name, parent=settings.get_profile("default"), max_examples=examples, **common, **extra
+        )
 
 
 def is_explorer(profile_settings: settings | None = None) -> bool:
@@ -95,6 +96,8 @@ def database_problem(database) -> str | None:
             pass
         os.listdir(path)
     except OSError as error:
-        return f"the example database at {path} is not usable ({error.strerror or error}): " \
-               "failures found in this run will not be saved or replayed"
+        return (
+            f"the example database at {path} is not usable ({error.strerror or error}): "
+            "failures found in this run will not be saved or replayed"
+        )
     return None

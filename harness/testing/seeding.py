@@ -29,19 +29,23 @@ def hypothesis_seed(value):
         return value
 
 
-def choose_seed(profile: str, *, forced, given: int | None, explorer: bool, derandomized: bool,
-                worker_seed: int | None) -> tuple[object, Seeding | None]:
+def choose_seed(
+    profile: str, *, forced, given: int | None, explorer: bool, derandomized: bool, worker_seed: int | None
+) -> tuple[object, Seeding | None]:
     """The run's seed and how it was fixed, or a ``pytest.UsageError`` for options that contradict each other.
 
     ``forced``: ``--hypothesis-seed``; ``given``: ``--flowlaws-seed``; ``worker_seed``: the seed an xdist
     controller handed this worker (``None`` in the controller or a single process).
     """
     if given is not None and not explorer:
-        raise pytest.UsageError(f"flowlaws: --flowlaws-seed has no effect under the {profile} profile, which is "
-                                "derandomized (the gate); use --flowlaws-profile quick or thorough to explore")
+        raise pytest.UsageError(
+            f"flowlaws: --flowlaws-seed has no effect under the {profile} profile, which is "
+            "derandomized (the gate); use --flowlaws-profile quick or thorough to explore"
+        )
     if given is not None and forced is not None:
-        raise pytest.UsageError("flowlaws: give --flowlaws-seed (keeps the example database) or --hypothesis-seed "
-                                "(bypasses it), not both")
+        raise pytest.UsageError(
+            "flowlaws: give --flowlaws-seed (keeps the example database) or --hypothesis-seed (bypasses it), not both"
+        )
     if forced is not None:
         return forced, Seeding.HYPOTHESIS_SEED
     if not explorer:
@@ -83,9 +87,12 @@ def check_seed_reached(item, expected: int) -> None:
     # test fixed its own with @seed or derandomize, which is the test's choice, not a failure).
     used = getattr(item.obj, "_hypothesis_internal_use_generated_seed", None)
     if used is not None and used != expected:
-        item.warn(pytest.PytestWarning(
-            "flowlaws: --flowlaws-seed did not reach Hypothesis (its private per-thread Random changed?): "
-            "this test's draws are not reproducible from the seed; see harness.testing.seeding.seed_hypothesis"))
+        item.warn(
+            pytest.PytestWarning(
+                "flowlaws: --flowlaws-seed did not reach Hypothesis (its private per-thread Random changed?): "
+                "this test's draws are not reproducible from the seed; see harness.testing.seeding.seed_hypothesis"
+            )
+        )
 
 
 def pin_local_constants() -> None:

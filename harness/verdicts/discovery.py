@@ -47,15 +47,16 @@ def default_properties_dir() -> Path:
         return local
     installed = installed_properties_dir()
     if installed is None:
-        raise InvalidInput(f"no properties folder: {str(local)!r} does not exist and no 'properties' package is "
-                           "installed; pass --properties-dir")
+        raise InvalidInput(
+            f"no properties folder: {str(local)!r} does not exist and no 'properties' package is "
+            "installed; pass --properties-dir"
+        )
     return installed
 
 
 def property_template() -> str:
     """The text of the property template, shipped as package data of ``properties``."""
     return importlib.resources.files("properties").joinpath(TEMPLATE_NAME).read_text(encoding="utf-8")
-
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,9 @@ def discover_properties(directory: str | Path | None = None) -> list[DiscoveredP
         try:
             module = _import_module_file(path, directory)
         except Exception as error:  # a user's property with a bug: say which one, do not crash
-            raise InvalidInput(f"property module {path.name} failed to import: {type(error).__name__}: {error}") from None
+            raise InvalidInput(
+                f"property module {path.name} failed to import: {type(error).__name__}: {error}"
+            ) from None
         prop = getattr(module, "PROPERTY", None)
         if isinstance(prop, Property):
             found.append(DiscoveredProperty(prop, path.stem, path))

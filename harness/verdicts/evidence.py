@@ -35,8 +35,10 @@ class Spectrum:
     gap: Gap | None = None
 
     def as_evidence(self) -> dict:
-        return {SINGULAR_VALUES_KEY: [float(v) for v in self.singular_values],
-                GAP_KEY: None if self.gap is None else self.gap.to_dict()}
+        return {
+            SINGULAR_VALUES_KEY: [float(v) for v in self.singular_values],
+            GAP_KEY: None if self.gap is None else self.gap.to_dict(),
+        }
 
     @classmethod
     def from_evidence(cls, evidence: Mapping) -> Spectrum | None:
@@ -57,8 +59,11 @@ class DriftSeries:
     extra: Mapping[str, Any] = field(default_factory=dict)  # further keys a producer records beside the curves
 
     def as_evidence(self) -> dict:
-        record: dict[str, Any] = {"times": list(self.times), "drift": {k: list(v) for k, v in self.drift.items()},
-                                  "error": list(self.error)}
+        record: dict[str, Any] = {
+            "times": list(self.times),
+            "drift": {k: list(v) for k, v in self.drift.items()},
+            "error": list(self.error),
+        }
         if self.error_label is not None:
             record["error_label"] = self.error_label
         record.update(self.extra)
@@ -70,12 +75,17 @@ class DriftSeries:
         if not isinstance(series, Mapping) or not series.get("times") or not isinstance(series.get("drift"), Mapping):
             return None
         known = {"times", "drift", "error", "error_label"}
-        return cls(tuple(float(number(t)) for t in series["times"]),
-                   {str(k): tuple(float(number(x)) for x in v) for k, v in series["drift"].items()},
-                   tuple(float(number(e)) for e in series.get("error") or ()), series.get("error_label"),
-                   {k: v for k, v in series.items() if k not in known})
+        return cls(
+            tuple(float(number(t)) for t in series["times"]),
+            {str(k): tuple(float(number(x)) for x in v) for k, v in series["drift"].items()},
+            tuple(float(number(e)) for e in series.get("error") or ()),
+            series.get("error_label"),
+            {k: v for k, v in series.items() if k not in known},
+        )
 
     def describe(self) -> str:
         """One line for a report's evidence table (the curves themselves are drawn in drift.png)."""
-        return (f"{len(self.times)} times; drift of: {', '.join(self.drift)}; "
-                f"integrator error: {'yes' if self.error else 'no'} (see drift.png)")
+        return (
+            f"{len(self.times)} times; drift of: {', '.join(self.drift)}; "
+            f"integrator error: {'yes' if self.error else 'no'} (see drift.png)"
+        )

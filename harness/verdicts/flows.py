@@ -56,8 +56,9 @@ class DriftRuns:
             index = len(self.runs)
             drifted = {j.law for run in self.runs for j in run if j.outcome == "drifts"}
             flow, start = self.flow_at(index)
-            judged, evidence = judge_drift(flow, start, [law for law in self.laws if law.text not in drifted],
-                                           with_series=index == 0)
+            judged, evidence = judge_drift(
+                flow, start, [law for law in self.laws if law.text not in drifted], with_series=index == 0
+            )
             if index == 0:
                 self.evidence = evidence
             self.runs.append(judged)
@@ -97,12 +98,14 @@ class LeafMotion(str, enum.Enum):
 
     @property
     def message(self) -> str:
-        return {LeafMotion.ALL_MOVED: "the fields move every extra law direction: the extra laws drift",
-                LeafMotion.BRACKETS_ONLY: "the fields move all the directions a gradient reaches; the others "
-                                          "move by brackets only, which a pointwise test cannot see",
-                LeafMotion.FEWER: "the fields move fewer directions than a gradient can reach",
-                LeafMotion.TANGENT: "the fields lie in Lie(F)(θ) at every point tried: the extra laws are conserved",
-                LeafMotion.UNDECIDED: "the tangency test is undecided"}[self]
+        return {
+            LeafMotion.ALL_MOVED: "the fields move every extra law direction: the extra laws drift",
+            LeafMotion.BRACKETS_ONLY: "the fields move all the directions a gradient reaches; the others "
+            "move by brackets only, which a pointwise test cannot see",
+            LeafMotion.FEWER: "the fields move fewer directions than a gradient can reach",
+            LeafMotion.TANGENT: "the fields lie in Lie(F)(θ) at every point tried: the extra laws are conserved",
+            LeafMotion.UNDECIDED: "the tangency test is undecided",
+        }[self]
 
 
 def tangency_at_points(points: int, tangency_at: Callable[[int], LeafTangency]) -> list[LeafTangency]:

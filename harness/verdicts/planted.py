@@ -49,16 +49,21 @@ def augmentation_adds_no_laws(scenario: Scenario) -> Verdict:
         raise InvalidInput(f"the planted conjecture is about augmented data under MSE with a group, got [{scenario}]")
     count = _count(scenario.network, scenario.group)
     evidence = {
-        "D": count.D, "augmented_laws": count.laws, "free_laws": count.free_laws,
+        "D": count.D,
+        "augmented_laws": count.laws,
+        "free_laws": count.free_laws,
         "lie_rank_by_level": list(count.lie_rank_by_level),
         "free_lie_rank_by_level": list(count.free_lie_rank_by_level),
-        "certificate": count.certificate, "method": count.method, "stop_reason": count.stop_reason,
+        "certificate": count.certificate,
+        "method": count.method,
+        "stop_reason": count.stop_reason,
     }
     if not count.certified or count.free_laws is None or count.laws is None:
         return Verdict.inconclusive(f"the count is not certified ({count.stop_reason})", **evidence)
     if count.laws > count.free_laws:
-        return Verdict.violated(f"augmented data gives {count.laws} laws, free data {count.free_laws} (D = {count.D})",
-                                **evidence)
+        return Verdict.violated(
+            f"augmented data gives {count.laws} laws, free data {count.free_laws} (D = {count.D})", **evidence
+        )
     return Verdict.holds(f"{count.laws} laws on augmented and free data", **evidence)
 
 
@@ -66,9 +71,9 @@ PLANTED = Property(
     id="planted-augmentation-adds-no-laws",
     title="(planted, false) Data augmentation never adds conservation laws under MSE",
     statement="For every network and signed-permutation group G, the MSE gradient flow on G-augmented data has "
-              "as many independent conservation laws as on free data.",
+    "as many independent conservation laws as on free data.",
     reference="False by Galley, Shahverdi, Flinth (arXiv 2606.10913), Theorem 2 and its worked example "
-              "(linear:3,1,1 under cyclic/trivial: 2 laws vs 1); planted by `flowlaws selfcheck`.",
+    "(linear:3,1,1 under cyclic/trivial: 2 laws vs 1); planted by `flowlaws selfcheck`.",
     check=augmentation_adds_no_laws,
 )
 
@@ -86,7 +91,9 @@ def small_scenarios():
 
     kinds = [get_group_kind(name) for name in SIGNED_PERMUTATION_KINDS]
     if not all(kind.exact for kind in kinds):
-        raise InvalidInput(f"selfcheck draws exact group kinds only; not exact: {[k.name for k in kinds if not k.exact]}")
+        raise InvalidInput(
+            f"selfcheck draws exact group kinds only; not exact: {[k.name for k in kinds if not k.exact]}"
+        )
     heads = tuple(kind.example_head for kind in kinds)
 
     @st.composite
@@ -95,9 +102,11 @@ def small_scenarios():
         n_in = draw(st.integers(1, 5))
         hidden = draw(st.integers(1, 2))
         n_out = draw(st.integers(1, 2))
-        spec = {"linear": f"linear:{n_in},{hidden},{n_out}",
-                "deep-linear": f"deep-linear:{n_in},{hidden},{hidden},{n_out}",
-                "poly": f"poly:{n_in},{hidden},{n_out},k=2"}[family]
+        spec = {
+            "linear": f"linear:{n_in},{hidden},{n_out}",
+            "deep-linear": f"deep-linear:{n_in},{hidden},{hidden},{n_out}",
+            "poly": f"poly:{n_in},{hidden},{n_out},k=2",
+        }[family]
         network = parse_network(spec)
         assume(network.n_params <= MAX_SEARCH_PARAMS)
         group = f"{draw(st.sampled_from(heads))}/{draw(st.sampled_from(OUTPUT_ACTIONS))}"
@@ -122,9 +131,16 @@ def refute(max_examples: int = MAX_EXAMPLES) -> tuple[Scenario | None, PropertyV
 
     tried = []
 
-    @settings(derandomize=True, database=None, max_examples=max_examples, deadline=None, print_blob=True,
-              phases=[Phase.generate, Phase.shrink], report_multiple_bugs=False,
-              suppress_health_check=list(HealthCheck))  # pyright: ignore[reportArgumentType] (enum metaclass stubs)
+    @settings(
+        derandomize=True,
+        database=None,
+        max_examples=max_examples,
+        deadline=None,
+        print_blob=True,
+        phases=[Phase.generate, Phase.shrink],
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+    )  # pyright: ignore[reportArgumentType] (enum metaclass stubs)
     @given(small_scenarios())
     def planted_conjecture(scenario):
         tried.append(scenario)

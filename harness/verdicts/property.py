@@ -71,8 +71,10 @@ class Property:
         """Run the check (believing ``plant``, if any) and label the verdict with this property's id."""
         unknown = plant.planted() - self.plants
         if unknown:
-            raise InvalidInput(f"property {self.id} cannot be planted with {', '.join(sorted(unknown))}; it "
-                               f"understands {', '.join(sorted(self.plants)) or 'no plant'}")
+            raise InvalidInput(
+                f"property {self.id} cannot be planted with {', '.join(sorted(unknown))}; it "
+                f"understands {', '.join(sorted(self.plants)) or 'no plant'}"
+            )
         start = time.perf_counter()
         verdict = self.check(scenario, plant=plant) if plant else self.check(scenario)
         evidence = dict(verdict.evidence)
@@ -88,18 +90,22 @@ class Recorder:
     records: list[dict] = field(default_factory=list)
 
     def record(self, prop: Property, scenario: Scenario, verdict: Verdict, events: dict | None = None) -> None:
-        self.records.append({
-            "test": self.current_test,
-            "property": prop.id,
-            "title": prop.title,
-            "statement": prop.statement,
-            "reference": prop.reference,
-            "exploration": prop.exploration,
-            "scenario": scenario.with_arrays().to_dict() if verdict.status is not Status.HOLDS else scenario.to_dict(),
-            "scenario_line": str(scenario),
-            "verdict": verdict.to_dict(),
-            "events": events or {},
-        })
+        self.records.append(
+            {
+                "test": self.current_test,
+                "property": prop.id,
+                "title": prop.title,
+                "statement": prop.statement,
+                "reference": prop.reference,
+                "exploration": prop.exploration,
+                "scenario": scenario.with_arrays().to_dict()
+                if verdict.status is not Status.HOLDS
+                else scenario.to_dict(),
+                "scenario_line": str(scenario),
+                "verdict": verdict.to_dict(),
+                "events": events or {},
+            }
+        )
 
     def take(self) -> list[dict]:
         records, self.records = self.records, []

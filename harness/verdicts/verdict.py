@@ -55,8 +55,12 @@ class Verdict:
         return self.status is Status.VIOLATED
 
     def to_dict(self) -> dict:
-        return {"status": self.status.value, "reason": self.reason, "property": self.property_id,
-                "evidence": plain(self.evidence)}
+        return {
+            "status": self.status.value,
+            "reason": self.reason,
+            "property": self.property_id,
+            "evidence": plain(self.evidence),
+        }
 
     def to_json(self) -> str:
         return dumps(self.to_dict(), indent=2)

@@ -61,11 +61,16 @@ class AttentionNetwork(Network):
         keywords = arguments.keywords
         allowed = {"n", "d", "dk", "dv", "mask", "decay"}
         if arguments.positional or not {"n", "d", "dk", "dv"} <= set(keywords) or not set(keywords) <= allowed:
-            raise arguments.invalid("attention takes n=,d=,dk=,dv= and optionally mask=causal, decay=λ; "
-                                    "e.g. attention:n=4,d=3,dk=2,dv=2")
+            raise arguments.invalid(
+                "attention takes n=,d=,dk=,dv= and optionally mask=causal, decay=λ; e.g. attention:n=4,d=3,dk=2,dv=2"
+            )
         decay = arguments.decimal(keywords.get("decay", "1.0"), "decay")
-        return cls(*(arguments.integer(keywords[key], key) for key in ("n", "d", "dk", "dv")),
-                   mask=keywords.get("mask", "none"), decay=decay, limits=limits)
+        return cls(
+            *(arguments.integer(keywords[key], key) for key in ("n", "d", "dk", "dv")),
+            mask=keywords.get("mask", "none"),
+            decay=decay,
+            limits=limits,
+        )
 
     def __post_init__(self):
         for name in ("n", "d", "dk", "dv"):
@@ -80,8 +85,13 @@ class AttentionNetwork(Network):
 
     def sizes(self) -> dict[str, int]:
         n, d, dk, dv = int(self.n), int(self.d), int(self.dk), int(self.dv)
-        return {"max_tokens": n, "max_inputs": n * max(d, dv), "max_params": d * (2 * dk + dv),
-                "max_features": d**3, "max_factors": 3 * dv * d**3 * dk}
+        return {
+            "max_tokens": n,
+            "max_inputs": n * max(d, dv),
+            "max_params": d * (2 * dk + dv),
+            "max_features": d**3,
+            "max_factors": 3 * dv * d**3 * dk,
+        }
 
     def __str__(self) -> str:
         text = f"attention:n={self.n},d={self.d},dk={self.dk},dv={self.dv}"
@@ -195,8 +205,11 @@ class AttentionNetwork(Network):
         h = hidden_matrix(self.dk, carrier, splits)  # W_Q W_Kᵀ is unchanged by W_Q, W_K ↦ W_Q Hᵀ, W_K Hᵀ
 
         def act(blocks):
-            return {"WQ": feature @ blocks["WQ"] @ h.T, "WK": feature @ blocks["WK"] @ h.T,
-                    "WV": feature @ blocks["WV"] @ output.T}
+            return {
+                "WQ": feature @ blocks["WQ"] @ h.T,
+                "WK": feature @ blocks["WK"] @ h.T,
+                "WV": feature @ blocks["WV"] @ output.T,
+            }
 
         return act
 

@@ -51,9 +51,7 @@ class DeepLinearNetwork(Network):
         if not isinstance(self.widths, tuple):
             raise InvalidInput(f"deep-linear widths={self.widths!r} must be a tuple of integers")
         if len(self.widths) < 3:
-            raise InvalidInput(
-                f"deep-linear needs IN, at least one hidden width and OUT; got widths {self.widths!r}"
-            )
+            raise InvalidInput(f"deep-linear needs IN, at least one hidden width and OUT; got widths {self.widths!r}")
         for i, width in enumerate(self.widths):
             positive(f"widths[{i}]", width, "deep-linear width")
         self._check_size()
@@ -63,9 +61,13 @@ class DeepLinearNetwork(Network):
         layers = len(widths) - 1
         if layers > self.limits.max_layers:  # the path count below grows with every layer
             return {"max_layers": layers}
-        return {"max_layers": layers, "max_inputs": max(widths[0], widths[-1]),
-                "max_params": _params(widths), "max_features": widths[0],
-                "max_factors": layers * math.prod(widths)}  # one monomial per path through the layers
+        return {
+            "max_layers": layers,
+            "max_inputs": max(widths[0], widths[-1]),
+            "max_params": _params(widths),
+            "max_features": widths[0],
+            "max_factors": layers * math.prod(widths),
+        }  # one monomial per path through the layers
 
     def __str__(self) -> str:
         return "deep-linear:" + ",".join(map(str, self.widths))
@@ -129,8 +131,9 @@ class DeepLinearNetwork(Network):
     @classmethod
     def _feature_dims(cls, budget: SizeBudget, shape: ShapeRequirements, hidden_layers: int) -> list[int]:
         P, F = budget.max_params, budget.max_features
-        return [n for n in shape.feature_dims(P) if n + (hidden_layers - 1) + smallest_outputs(n, shape) <= P
-                and n <= F]
+        return [
+            n for n in shape.feature_dims(P) if n + (hidden_layers - 1) + smallest_outputs(n, shape) <= P and n <= F
+        ]
 
     @classmethod
     def feature_dims(cls, budget: SizeBudget, shape: ShapeRequirements) -> list[int]:

@@ -61,8 +61,13 @@ class PolynomialNetwork(Network):
         if k > self.limits.max_degree:  # C(n + k − 1, k) below is astronomically large for large k
             return {"max_degree": k}
         features = math.comb(n + k - 1, k)
-        return {"max_degree": k, "max_inputs": max(n, m), "max_params": r * (n + m), "max_features": features,
-                "max_factors": (k + 1) * m * r * features}
+        return {
+            "max_degree": k,
+            "max_inputs": max(n, m),
+            "max_params": r * (n + m),
+            "max_features": features,
+            "max_factors": (k + 1) * m * r * features,
+        }
 
     def __str__(self) -> str:
         return f"poly:{self.n_in},{self.hidden},{self.n_out},k={self.k}"

@@ -29,7 +29,23 @@ from harness.model.groups.spec import (
 )
 
 __all__ = [
-    "CATALOGUE", "DEFAULT_MAX_BYTES", "DEFAULT_ORDER_CAP", "OUTPUT_ACTIONS", "ActsOn", "ArgumentChooser", "Group",
-    "GroupFactor", "GroupKind", "GroupSpec", "build_group", "expected_order", "factor_dimension", "factor_order",
-    "get_group_kind", "parse_group", "register_group_kind", "signed_permutation_order", "unregister_group_kind",
+    "CATALOGUE",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_ORDER_CAP",
+    "OUTPUT_ACTIONS",
+    "ActsOn",
+    "ArgumentChooser",
+    "Group",
+    "GroupFactor",
+    "GroupKind",
+    "GroupSpec",
+    "build_group",
+    "expected_order",
+    "factor_dimension",
+    "factor_order",
+    "get_group_kind",
+    "parse_group",
+    "register_group_kind",
+    "signed_permutation_order",
+    "unregister_group_kind",
 ]

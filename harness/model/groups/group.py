@@ -92,8 +92,16 @@ class Group:
         return self.spec
 
     @classmethod
-    def from_generators(cls, inputs, outputs, *, spec: str = "custom", order_cap: int = DEFAULT_ORDER_CAP,
-                        tol: float = 1e-9, max_bytes: int = DEFAULT_MAX_BYTES) -> "Group":
+    def from_generators(
+        cls,
+        inputs,
+        outputs,
+        *,
+        spec: str = "custom",
+        order_cap: int = DEFAULT_ORDER_CAP,
+        tol: float = 1e-9,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> "Group":
         """Close the generator pairs into a group, validating orthogonality and consistency.
 
         At most ``order_cap`` elements and ``max_bytes`` of element matrices are enumerated; a float action

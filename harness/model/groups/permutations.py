@@ -66,6 +66,9 @@ def is_signed_permutation(matrix: np.ndarray) -> bool:
 
 
 __all__ = [
-    "is_signed_permutation", "permutation_matrix", "permutation_with_character", "signed_permutation_determinant",
+    "is_signed_permutation",
+    "permutation_matrix",
+    "permutation_with_character",
+    "signed_permutation_determinant",
     "signed_permutation_order",
 ]

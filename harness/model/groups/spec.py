@@ -57,8 +57,9 @@ class GroupSpec:
     def __str__(self) -> str:
         return "*".join(map(str, self.factors))
 
-    def build(self, network: Network | str, *, order_cap: int = DEFAULT_ORDER_CAP, max_bytes: int = DEFAULT_MAX_BYTES
-              ) -> "Group":
+    def build(
+        self, network: Network | str, *, order_cap: int = DEFAULT_ORDER_CAP, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> "Group":
         """The concrete group acting on ``network``'s inputs and outputs.
 
         Refused before any matrix is made when a factor alone has more than ``order_cap`` elements or its
@@ -132,8 +133,11 @@ def _parse_factor(text: str, spec: str) -> GroupFactor:
     name, colon, args_text = head.partition(":")
     if not _NAME.fullmatch(name) or name not in CATALOGUE:
         raise InvalidInput(
-            f"unknown group {text!r} in spec {spec!r}; catalogue: " + ", ".join(k.usage for k in CATALOGUE.values())
-            + "; each optionally /" + "|/".join(OUTPUT_ACTIONS) + ", joined by *"
+            f"unknown group {text!r} in spec {spec!r}; catalogue: "
+            + ", ".join(k.usage for k in CATALOGUE.values())
+            + "; each optionally /"
+            + "|/".join(OUTPUT_ACTIONS)
+            + ", joined by *"
         )
     if colon and not args_text:
         raise InvalidInput(f"group {text!r} in spec {spec!r} has ':' but no arguments")
@@ -142,8 +146,10 @@ def _parse_factor(text: str, spec: str) -> GroupFactor:
         raise InvalidInput(
             f"group {text!r} in spec {spec!r} has an empty argument (two commas in a row, or one at an end)"
         )
-    args = tuple(parse_spec_integer(piece, f"argument {i + 1} of {name}", spec, "group", signed=True)
-                 for i, piece in enumerate(pieces))
+    args = tuple(
+        parse_spec_integer(piece, f"argument {i + 1} of {name}", spec, "group", signed=True)
+        for i, piece in enumerate(pieces)
+    )
     kind = CATALOGUE[name]
     if kind.n_arguments is None and not args:
         raise InvalidInput(f"group {text!r}: {name} needs {kind.argument_what}, e.g. {kind.example_head}")
@@ -215,8 +221,13 @@ def _factor_generators(factor: GroupFactor, network: Network) -> list[tuple[np.n
     return pairs
 
 
-def build_group(spec: str | GroupSpec, network: Network | str, *, order_cap: int = DEFAULT_ORDER_CAP,
-                max_bytes: int = DEFAULT_MAX_BYTES) -> Group:
+def build_group(
+    spec: str | GroupSpec,
+    network: Network | str,
+    *,
+    order_cap: int = DEFAULT_ORDER_CAP,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Group:
     """Parse ``spec`` and build it on ``network`` (a ``Network`` or a network spec)."""
     parsed = parse_group(spec)
     network = _check_network(network, parsed)
@@ -231,6 +242,14 @@ def expected_order(name: str, n: int, args: tuple[int, ...] = ()) -> int:
 
 
 __all__ = [
-    "MAX_FACTORS", "OUTPUT_ACTIONS", "GroupFactor", "GroupSpec", "build_group", "expected_order", "factor_dimension",
-    "factor_matrices", "factor_order", "parse_group",
+    "MAX_FACTORS",
+    "OUTPUT_ACTIONS",
+    "GroupFactor",
+    "GroupSpec",
+    "build_group",
+    "expected_order",
+    "factor_dimension",
+    "factor_matrices",
+    "factor_order",
+    "parse_group",
 ]
