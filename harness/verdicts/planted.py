@@ -160,7 +160,6 @@ def refute(max_examples: int = MAX_EXAMPLES) -> tuple[Scenario | None, PropertyV
 def figure_evidence(scenario: Scenario) -> dict:
     """Evidence for both figures: explicit laws with their drift series, and the float Lie trace spectrum."""
     from harness.dynamics.drift_series import drift_series
-    from harness.laws.fields import GAP_THRESHOLD
 
     evidence = {}
     explicit = _count(scenario.network, scenario.group, "auto", True)
@@ -170,8 +169,9 @@ def figure_evidence(scenario: Scenario) -> dict:
         evidence.update(series.as_evidence())
     floating = _count(scenario.network, scenario.group, "float", False)
     if floating.singular_values:
-        rank = floating.lie_rank_by_level[-1] if floating.lie_rank_by_level else None
-        # rank None (no level recorded) stays index null in the JSON, as the figure code has always read it
-        gap = Gap(rank, floating.gap, GAP_THRESHOLD)  # pyright: ignore[reportArgumentType]
+        # The gap the count used; the figure marks it at the count's final Lie rank.
+        gap = floating.gap
+        if gap is not None and floating.lie_rank_by_level:
+            gap = Gap(floating.lie_rank_by_level[-1], gap.ratio, gap.threshold)
         evidence.update(Spectrum(floating.singular_values, gap).as_evidence())
     return evidence
