@@ -123,11 +123,16 @@ def refute(max_examples: int = MAX_EXAMPLES) -> tuple[Scenario | None, PropertyV
     """Search for a counterexample with Hypothesis (derandomized, no database).
 
     Returns the shrunk scenario (or None), the exception Hypothesis raised (its notes carry the failing
-    example and the reproduce line), the verdict records, and the number of examples tried.
+    example and the reproduce line), the verdict records, and the number of examples tried. Hypothesis's
+    mixing-in of the literals of local modules is switched off, as in the gate, so the search depends on the
+    strategy alone, not on the source text of whatever modules are imported.
     """
     from hypothesis import HealthCheck, Phase, given, settings
 
+    from harness.testing.seeding import pin_local_constants
     from harness.verdicts.property import RECORDER, enforce
+
+    pin_local_constants()
 
     tried = []
 
