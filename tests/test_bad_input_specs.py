@@ -245,16 +245,16 @@ def _rotation(angle: float) -> np.ndarray:
 
 API_CASES = {
     "poly-degree-70": (lambda: parse_network("poly:2,1,1,k=70"), "activation degree k"),
-    "spec-not-a-string": (lambda: parse_network(None), "network spec must be a string"),
-    "spec-bytes": (lambda: parse_network(b"linear:3,2,2"), "network spec must be a string"),
+    "spec-not-a-string": (lambda: parse_network(None), "network spec must be a string"),  # pyright: ignore[reportArgumentType]  (the wrong input is the point)
+    "spec-bytes": (lambda: parse_network(b"linear:3,2,2"), "network spec must be a string"),  # pyright: ignore[reportArgumentType]  (the wrong input is the point)
     "linear-direct": (lambda: LinearNetwork(3000, 3000, 3000), "parameters D 18,000,000"),
     "deep-linear-direct": (lambda: DeepLinearNetwork((2,) * 26), "weight matrices 25"),
-    "deep-linear-list": (lambda: DeepLinearNetwork([2, 2, 2]), "must be a tuple of integers"),
+    "deep-linear-list": (lambda: DeepLinearNetwork([2, 2, 2]), "must be a tuple of integers"),  # pyright: ignore[reportArgumentType]  (the wrong input is the point)
     "poly-direct": (lambda: PolynomialNetwork(3, 2, 1, 1000), "activation degree k"),
     "attention-direct": (lambda: AttentionNetwork(1000, 50, 50, 50), "input or output coordinates"),
     "limits-zero": (lambda: SizeLimits(max_params=0), "SizeLimits(max_params=0)"),
-    "group-not-a-string": (lambda: parse_group(3), "group spec must be a string"),
-    "group-none-network": (lambda: build_group("cyclic", None), "needs a network to act on"),
+    "group-not-a-string": (lambda: parse_group(3), "group spec must be a string"),  # pyright: ignore[reportArgumentType]  (the wrong input is the point)
+    "group-none-network": (lambda: build_group("cyclic", None), "needs a network to act on"),  # pyright: ignore[reportArgumentType]  (the wrong input is the point)
     "group-bad-network-spec": (lambda: build_group("cyclic", "linear:0,1,1"), "n_in=0"),
     "group-sym-12": (lambda: build_group("sym", parse_network("linear:12,1,1")), "more than 5040 elements"),
     "group-order-cap-zero": (lambda: build_group("flip", "linear:2,1,1", order_cap=0), "order_cap=0"),
@@ -285,11 +285,11 @@ API_CASES = {
     ),
     "reynolds-side": (lambda: build_group("flip", "linear:2,1,1").reynolds(np.eye(2), left="x"), "each side is"),
     "scenario-seed-negative": (lambda: Scenario("linear:2,1,1", seed=-1), "seed=-1 is not a valid seed"),
-    "scenario-seed-float": (lambda: Scenario("linear:2,1,1", seed=2.0), "seed=2.0 is not a valid seed"),
+    "scenario-seed-float": (lambda: Scenario("linear:2,1,1", seed=2.0), "seed=2.0 is not a valid seed"),  # pyright: ignore[reportArgumentType]  (the wrong input is the point)
     "scenario-seed-bool": (lambda: Scenario("linear:2,1,1", seed=False), "seed=False is not a valid seed"),
     "scenario-empty-group": (lambda: Scenario("linear:2,1,1", group=""), "group spec '' is empty"),
     "scenario-theta-scale": (lambda: Scenario("linear:2,1,1", theta_scale=1e200), "theta_scale=1e+200"),
-    "scenario-arrays-kind": (lambda: Scenario("linear:2,1,1", arrays=[1]), "stored arrays must be an object"),
+    "scenario-arrays-kind": (lambda: Scenario("linear:2,1,1", arrays=[1]), "stored arrays must be an object"),  # pyright: ignore[reportArgumentType]  (the wrong input is the point)
     "scenario-samples-huge": (lambda: Scenario("linear:2,1,1", n_samples=10**9).build(), "samples of 3 numbers"),
     "scenario-cross-entropy-sign": (
         lambda: Scenario("linear:3,2,2", "cross-entropy", "swap:0,1/sign", "augmented").build(),
@@ -301,6 +301,7 @@ API_CASES = {
 def test_cross_entropy_with_a_sign_action_that_is_trivial_is_allowed():
     """A 3-cycle is even: cyclic/sign on 3 coordinates has χ = +1 and leaves probability targets alone."""
     built = Scenario("linear:3,2,2", "cross-entropy", "cyclic/sign", "augmented").build()
+    assert built.group is not None  # the scenario names a group
     assert built.group.keeps_probability_vectors() and built.data.n_samples == 3 * 8
 
 

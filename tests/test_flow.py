@@ -11,6 +11,7 @@ import pytest
 from harness.dynamics.flow import GradientFlow, LawDrift, Trajectory, integrate, law_drift, loss_values
 from harness.errors import InvalidInput
 from harness.kernels import problem as kernel_problem
+from harness.kernels.status import IntegrationStatus
 from harness.model.data import DataSet, random_dataset
 from harness.model.losses import LOSSES
 from harness.model.scenario import Scenario
@@ -74,8 +75,8 @@ def test_mse_moment_path_equals_the_row_path():
 def test_mse_problem_size_does_not_grow_with_n():
     network = parse_network("linear:3,2,2")
     rng = np.random.default_rng(0)
-    small = GradientFlow(network, "mse", random_dataset(network, 4, rng))
-    large = GradientFlow(network, "mse", random_dataset(network, 4000, rng))
+    small = GradientFlow(network, "mse", random_dataset(network, 4, rng))  # pyright: ignore[reportArgumentType]  (GradientFlow's fields omit spec, name and (x, y) inputs)
+    large = GradientFlow(network, "mse", random_dataset(network, 4000, rng))  # pyright: ignore[reportArgumentType]  (GradientFlow's fields omit spec, name and (x, y) inputs)
     assert [a.shape for a in small.problem] == [a.shape for a in large.problem]
 
 
@@ -94,7 +95,7 @@ def test_trajectory_fields_and_loss_decreases_along_the_flow():
     losses = loss_values(flow, trajectory)
     assert np.all(np.diff(losses) < 0)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        trajectory.status = "ok"
+        trajectory.status = IntegrationStatus.OK  # pyright: ignore[reportAttributeAccessIssue]  (the frozen assignment is the point)
 
 
 def test_law_drift_reports_every_known_law_relative_to_its_scale():
@@ -105,7 +106,7 @@ def test_law_drift_reports_every_known_law_relative_to_its_scale():
     assert drift.names == tuple(flow.network.known_law_names())
     assert drift.drifts.shape == drift.scales.shape == (len(drift.names),)
     assert drift.history.shape == (6, len(drift.names))
-    assert drift.largest < 1e-12
+    assert drift.largest is not None and drift.largest < 1e-12
     assert set(drift.as_dict()) == set(drift.names)
 
 
@@ -119,7 +120,8 @@ def test_law_drift_of_a_non_law_is_large():
         value = float((u * u).sum())
         return np.array([value]), np.array([value])
 
-    assert law_drift(network, trajectory, squared_norm_of_u).largest > 1e-3
+    largest = law_drift(network, trajectory, squared_norm_of_u).largest
+    assert largest is not None and largest > 1e-3
 
 
 # --- property (2) can fail ------------------------------------------------------------------------------
@@ -226,53 +228,53 @@ def test_bad_integration_options(options, message):
 
 def test_integrate_needs_a_gradient_flow():
     with pytest.raises(InvalidInput, match=r"flow must be a GradientFlow, got str"):
-        integrate("linear:3,2,2", np.zeros(10), 1.0)
+        integrate("linear:3,2,2", np.zeros(10), 1.0)  # pyright: ignore[reportArgumentType]  (the wrong input is the point)
 
 
 def test_nan_in_data_is_rejected():
     x = np.ones((4, 3))
     x[1, 2] = np.nan
     with pytest.raises(InvalidInput, match=r"data x contains NaN or inf \(first at index \[1, 2\]\)"):
-        GradientFlow("linear:3,2,2", "mse", (x, np.ones((4, 2))))
+        GradientFlow("linear:3,2,2", "mse", (x, np.ones((4, 2))))  # pyright: ignore[reportArgumentType]  (GradientFlow's fields omit spec, name and (x, y) inputs)
 
 
 def test_inf_in_targets_is_rejected():
     y = np.ones((4, 2))
     y[0, 0] = np.inf
     with pytest.raises(InvalidInput, match=r"data y contains NaN or inf"):
-        GradientFlow("linear:3,2,2", "mse", (np.ones((4, 3)), y))
+        GradientFlow("linear:3,2,2", "mse", (np.ones((4, 3)), y))  # pyright: ignore[reportArgumentType]  (GradientFlow's fields omit spec, name and (x, y) inputs)
 
 
 def test_data_shapes_must_match_the_network():
     with pytest.raises(InvalidInput, match=r"data have 2 inputs and 2 outputs; linear:3,2,2 needs 3 and 2"):
-        GradientFlow("linear:3,2,2", "mse", (np.ones((4, 2)), np.ones((4, 2))))
+        GradientFlow("linear:3,2,2", "mse", (np.ones((4, 2)), np.ones((4, 2))))  # pyright: ignore[reportArgumentType]  (GradientFlow's fields omit spec, name and (x, y) inputs)
 
 
 def test_x_and_y_sample_counts_must_match():
     with pytest.raises(InvalidInput, match=r"x has 4 samples but y has 3; they must match"):
-        GradientFlow("linear:3,2,2", "mse", (np.ones((4, 3)), np.ones((3, 2))))
+        GradientFlow("linear:3,2,2", "mse", (np.ones((4, 3)), np.ones((3, 2))))  # pyright: ignore[reportArgumentType]  (GradientFlow's fields omit spec, name and (x, y) inputs)
 
 
 def test_data_must_be_a_data_set_or_a_pair():
     with pytest.raises(InvalidInput, match=r"data must be a DataSet or an \(x, y\) pair, got int"):
-        GradientFlow("linear:3,2,2", "mse", 7)
+        GradientFlow("linear:3,2,2", "mse", 7)  # pyright: ignore[reportArgumentType]  (the wrong input is the point)
 
 
 def test_logistic_needs_labels_plus_minus_one():
     with pytest.raises(InvalidInput, match=r"logistic loss needs labels ±1, got label 0.5"):
-        GradientFlow("linear:3,2,1", "logistic", (np.ones((2, 3)), np.array([[1.0], [0.5]])))
+        GradientFlow("linear:3,2,1", "logistic", (np.ones((2, 3)), np.array([[1.0], [0.5]])))  # pyright: ignore[reportArgumentType]  (GradientFlow's fields omit spec, name and (x, y) inputs)
 
 
 def test_logistic_needs_a_scalar_output():
     with pytest.raises(InvalidInput, match=r"logistic loss needs a scalar output \(m = 1\), but the network has m = 2"):
-        GradientFlow("linear:3,2,2", "logistic", (np.ones((2, 3)), np.ones((2, 2))))
+        GradientFlow("linear:3,2,2", "logistic", (np.ones((2, 3)), np.ones((2, 2))))  # pyright: ignore[reportArgumentType]  (GradientFlow's fields omit spec, name and (x, y) inputs)
 
 
 def test_unknown_loss_and_network_are_rejected():
     with pytest.raises(InvalidInput, match=r"unknown loss 'l1'; allowed: mse, quartic"):
-        GradientFlow("linear:3,2,2", "l1", (np.ones((2, 3)), np.ones((2, 2))))
+        GradientFlow("linear:3,2,2", "l1", (np.ones((2, 3)), np.ones((2, 2))))  # pyright: ignore[reportArgumentType]  (the wrong input is the point)
     with pytest.raises(InvalidInput, match=r"unknown network spec 'mlp:3'"):
-        GradientFlow("mlp:3", "mse", (np.ones((2, 3)), np.ones((2, 2))))
+        GradientFlow("mlp:3", "mse", (np.ones((2, 3)), np.ones((2, 2))))  # pyright: ignore[reportArgumentType]  (the wrong input is the point)
 
 
 def test_problem_arrays_are_fresh_writable_copies():
@@ -329,7 +331,8 @@ def test_failed_runs_have_each_status():
     _, runs = failed_runs()
     assert {name: run.status for name, run in runs.items()} == {name: name for name in runs}
     for run in runs.values():
-        assert not run.ok and run.failure.startswith(run.status) and "stopped at t = " in run.failure
+        failure = run.failure
+        assert not run.ok and failure is not None and failure.startswith(run.status) and "stopped at t = " in failure
 
 
 def test_law_drift_of_a_failed_run_is_not_available():
@@ -351,7 +354,7 @@ def test_a_failed_run_cannot_pass_a_threshold_check():
     flow, runs = failed_runs()
     drift = law_drift(flow.network, runs["step_underflow"])
     with pytest.raises(TypeError):
-        drift.largest <= 1e-9  # noqa: B015  (the comparison itself must fail)
+        drift.largest <= 1e-9  # noqa: B015  # pyright: ignore[reportOptionalOperand, reportUnusedExpression]  (the comparison itself must fail)
     assert not (drift.drifts <= 1e-9).any()
 
 

@@ -80,14 +80,14 @@ def test_gauss_keeps_quadratic_laws_to_round_off(spec, loss, group):
     trajectory = integrate(flow, theta0, 3.0, "gauss", steps=1500, n_save=30)
     assert trajectory.ok, trajectory.status
     drift = law_drift(flow.network, trajectory)
-    assert drift.largest < 1e-12, drift.as_dict()
+    assert drift.largest is not None and drift.largest < 1e-12, drift.as_dict()
 
 
 def test_explicit_methods_do_not_keep_quadratic_laws_exactly():
     """The contrast that makes Gauss necessary: RK4 with a coarse step drifts far above round-off."""
     flow, theta0 = flow_of("deep-linear:2,3,2,2", "mse")
     drift = law_drift(flow.network, integrate(flow, theta0, 2.0, "rk4", steps=100, n_save=5)).largest
-    assert drift > 1e-8
+    assert drift is not None and drift > 1e-8
 
 
 @pytest.mark.parametrize("spec,loss,group", CASES)
@@ -97,7 +97,9 @@ def test_dp5_drift_shrinks_with_tolerance(spec, loss, group):
         law_drift(flow.network, integrate(flow, theta0, 3.0, "dp5", rtol=rtol, atol=rtol * 1e-2)).largest
         for rtol in (1e-5, 1e-9)
     ]
-    assert drifts[1] <= 1e-12 or drifts[1] * 10 <= drifts[0], drifts
+    coarse, fine = drifts
+    assert coarse is not None and fine is not None, drifts
+    assert fine <= 1e-12 or fine * 10 <= coarse, drifts
 
 
 @pytest.mark.parametrize("method,options", [("gauss", dict(steps=400)), ("dp5", dict(rtol=1e-12, atol=1e-14))])
@@ -113,7 +115,7 @@ def test_backward_then_forward_returns_to_the_start(method, options):
 def quartic_flow():
     """Backward quartic flow: θ' = +∇L grows like a cubic polynomial and blows up in finite time."""
     data = DataSet(np.array([[1.0], [-0.5]]), np.array([[0.3], [0.1]]))
-    return GradientFlow("linear:1,1,1", "quartic", data), np.array([1.5, 1.2])
+    return GradientFlow("linear:1,1,1", "quartic", data), np.array([1.5, 1.2])  # pyright: ignore[reportArgumentType]  (GradientFlow's fields omit spec and name inputs)
 
 
 @pytest.mark.parametrize("method", ["dp5", "rk4", "gauss"])
@@ -148,7 +150,7 @@ def test_backward_blow_up_without_a_bound_ends_with_step_underflow_or_nonfinite(
 def test_nonfinite_gradient_gives_status_nonfinite():
     # exp(−y f) with f = −1600 overflows to inf at θ₀ itself.
     data = DataSet(np.array([[-1.0]]), np.array([[1.0]]))
-    flow = GradientFlow("linear:1,1,1", "exp", data)
+    flow = GradientFlow("linear:1,1,1", "exp", data)  # pyright: ignore[reportArgumentType]  (GradientFlow's fields omit spec and name inputs)
     for method in ("dp5", "rk4", "gauss"):
         trajectory = integrate(flow, np.array([40.0, 40.0]), 1.0, method)
         assert trajectory.status == "nonfinite", method
@@ -170,7 +172,8 @@ def test_an_honest_max_steps_hit_of_a_fixed_step_method_is_a_status():
     trajectory = integrate(flow, theta0, 100.0, "gauss", steps=20, max_steps=30, n_save=2, direction=-1)
     assert trajectory.status == "max_steps" and not trajectory.ok
     assert trajectory.n_steps + trajectory.n_rejected == 30 and trajectory.n_rejected > 0
-    assert "max_steps" in trajectory.failure and "stopped at t = " in trajectory.failure
+    failure = trajectory.failure
+    assert failure is not None and "max_steps" in failure and "stopped at t = " in failure
 
 
 @pytest.mark.parametrize("method", ["rk4", "gauss"])
@@ -247,7 +250,8 @@ def test_gauss_halves_a_step_it_cannot_solve_and_still_keeps_the_laws():
     flow, theta0 = flow_of("deep-linear:2,3,2,2", "mse", scale=1.5)
     trajectory = integrate(flow, theta0, 1.0, "gauss", steps=1)
     assert trajectory.ok and trajectory.n_rejected > 0
-    assert law_drift(flow.network, trajectory).largest < 1e-12
+    largest = law_drift(flow.network, trajectory).largest
+    assert largest is not None and largest < 1e-12
 
 
 # --- the method registry: adding a method is adding a tableau -------------------------------------------------

@@ -2,6 +2,7 @@
 synthetic leaves, the worked example, blown-up legs, bad input, and a planted wrong count that property 6 must refute."""
 
 import math
+from typing import NotRequired, TypedDict
 
 import numpy as np
 import pytest
@@ -25,7 +26,8 @@ from harness.dynamics.vanishing import (
 )
 from harness.errors import InvalidInput
 from harness.model.data import is_closed
-from harness.model.groups import build_group
+from harness.model.family import Network
+from harness.model.groups import Group, build_group
 from harness.model.losses import get_loss
 from harness.model.scenario import Scenario
 from harness.model.specs import parse_network
@@ -156,7 +158,7 @@ def test_worked_example_laws_seen_by_the_integrators(worked, loss, data_class, l
     result = leaf_equations(network, loss, data_class, group, theta0, seed=1)
     assert result.conclusive, result.reason
     assert result.laws_seen == laws
-    assert result.gap.ratio >= 1e4  # a clear decision, far above the threshold
+    assert result.gap is not None and result.gap.ratio >= 1e4  # a clear decision, far above the threshold
     evidence = result.evidence
     assert isinstance(evidence["singular_values"], list) and len(evidence["singular_values"]) == result.n_monomials
     assert set(evidence["gap"]) >= {"index", "ratio", "threshold"}
@@ -233,6 +235,17 @@ def test_the_walk_accepts_exactly_the_registered_methods():
 # --- bad input -----------------------------------------------------------------------------------------------
 
 
+class LeafCall(TypedDict):
+    """The keyword arguments of ``leaf_equations`` that ``test_bad_input_is_one_clear_error`` varies."""
+
+    network: Network
+    loss: str
+    data_class: str
+    group: Group | None
+    theta0: np.ndarray
+    degree: NotRequired[int]
+
+
 @pytest.mark.parametrize(
     "arguments, message",
     [
@@ -245,7 +258,7 @@ def test_the_walk_accepts_exactly_the_registered_methods():
 )
 def test_bad_input_is_one_clear_error(worked, arguments, message):
     network, group, theta0 = worked
-    call = dict(network=network, loss="mse", data_class="augmented", group=group, theta0=theta0)
+    call = LeafCall(network=network, loss="mse", data_class="augmented", group=group, theta0=theta0)
     call.update(arguments)
     with pytest.raises(InvalidInput, match=message):
         leaf_equations(**call)
@@ -293,6 +306,7 @@ def test_non_polynomial_walk_data_straddle_the_bend_within_orbits():
     # orbit, a sub-class with MSE's extra law). The walk's data must make residuals of one orbit differ by > δ.
     built = HUBER_SUBCLASS.build()
     rng = np.random.default_rng(0)
+    assert built.group is not None  # the scenario names a group
     order = built.group.order
     spreads = []
     for _ in range(20):

@@ -89,10 +89,10 @@ def test_a_loss_is_one_record_with_typed_class_and_target_domain():
     assert get_loss("mse").loss_class == "quadratic" and f"{get_loss('logistic').targets}" == "pm1"
     assert all(member.message for member in (*LossClass, *TargetDomain))
     # A record given plain strings still holds enum members.
-    made = Loss("test-mse", kernels.MSE, "quadratic", "½‖f − y‖²", degree=2, targets="real")
+    made = Loss("test-mse", kernels.MSE, "quadratic", "½‖f − y‖²", degree=2, targets="real")  # pyright: ignore[reportArgumentType]  (plain strings are the point)
     assert made.loss_class is LossClass.QUADRATIC and made.targets is TargetDomain.REAL
     with pytest.raises(ValueError):
-        Loss("bad", kernels.MSE, "cubic", "?")
+        Loss("bad", kernels.MSE, "cubic", "?")  # pyright: ignore[reportArgumentType]  (the wrong input is the point)
 
 
 def test_kernel_ids_are_the_kernels_constants_each_used_once():

@@ -236,16 +236,22 @@ def test_a_crash_is_described_with_hypothesis_reproduce_line():
 
 def test_a_hypothesis_seed_run_says_so_in_its_reproduction_line():
     run, _ = runs.build_run(
-        _collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0, seeding="hypothesis-seed"
+        _collector(),
+        run_id="r",
+        profile="quick",
+        seed=3,
+        started=0.0,
+        finished=2.0,
+        seeding=runs.Seeding.HYPOTHESIS_SEED,
     )
     line = rendering.Reproduction(Path("/p"), run.profile, run.seed, run.seeding).pytest("a::x")
     assert line.endswith("--flowlaws-profile=quick --hypothesis-seed=3")
     assert run.to_dict()["seeding"] == "hypothesis-seed"
     gate, timings = runs.build_run(
-        _collector(), run_id="g", profile="ci", seed=None, started=0.0, finished=2.0, seeding="derandomized"
+        _collector(), run_id="g", profile="ci", seed=None, started=0.0, finished=2.0, seeding=runs.Seeding.DERANDOMIZED
     )
     assert "derandomized" in rendering.index_markdown(gate, timings)
-    assert "seed" not in rendering.Reproduction(Path("/p"), "ci", None, "derandomized").pytest("a::x")
+    assert "seed" not in rendering.Reproduction(Path("/p"), "ci", None, runs.Seeding.DERANDOMIZED).pytest("a::x")
 
 
 TIMED = Property(
@@ -272,7 +278,13 @@ def test_timings_are_only_in_timings_json(tmp_path):
     written = []
     for name, (started, finished) in (("one", (0.0, 2.0)), ("two", (100.0, 250.0))):
         run, timings = runs.build_run(
-            collector, run_id="r", profile="quick", seed=3, started=started, finished=finished, seeding="flowlaws-seed"
+            collector,
+            run_id="r",
+            profile="quick",
+            seed=3,
+            started=started,
+            finished=finished,
+            seeding=runs.Seeding.FLOWLAWS_SEED,
         )
         written.append(
             folders.write_run(run, timings, tmp_path / name / "reports", project_root=tmp_path / name, plots=False)
@@ -311,13 +323,19 @@ def test_run_outcome_precedence_and_the_index_line():
 
 def test_seeding_is_typed_and_written_as_its_value():
     run, _ = runs.build_run(
-        _collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0, seeding="hypothesis-seed"
+        _collector(),
+        run_id="r",
+        profile="quick",
+        seed=3,
+        started=0.0,
+        finished=2.0,
+        seeding="hypothesis-seed",  # pyright: ignore[reportArgumentType]  (a plain string is the point: it is typed on the way in)
     )
     assert run.seeding is runs.Seeding.HYPOTHESIS_SEED and run.to_dict()["seeding"] == "hypothesis-seed"
     assert json.loads(json.dumps(run.to_dict()))["seeding"] == "hypothesis-seed"
     assert all(member.message for member in runs.Seeding)
     with pytest.raises(ValueError):
-        runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, seeding="lucky")
+        runs.build_run(_collector(), run_id="r", profile="quick", seed=3, started=0.0, seeding="lucky")  # pyright: ignore[reportArgumentType]  (the wrong input is the point)
 
 
 def test_a_report_describes_a_drift_series_through_its_typed_record(tmp_path):

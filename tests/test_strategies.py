@@ -7,6 +7,8 @@ it drew, so the bound ("every kind within N draws") is part of the test and does
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
@@ -16,6 +18,7 @@ from scipy.optimize import linear_sum_assignment
 
 from harness.model.data import DATA_CLASSES
 from harness.model.families.attention import AttentionNetwork
+from harness.model.families.linear import LinearNetwork
 from harness.model.family import FAMILIES
 from harness.model.groups import OUTPUT_ACTIONS, build_group, parse_group
 from harness.model.losses import LOSS_CLASSES, get_loss
@@ -35,8 +38,18 @@ from strategies import (
 )
 from strategies.groups import DEFAULT_MAX_ORDER, group_kind_names, token_kind_names
 
+
 # Meta-tests fix their own budgets: the guarantees below are "within this many draws".
-META = dict(database=None, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+class MetaSettings(TypedDict):
+    """The keyword arguments of ``META``, typed so that ``settings(**META)`` checks against ``settings``."""
+
+    database: None
+    derandomize: bool
+    deadline: None
+    suppress_health_check: list[HealthCheck]
+
+
+META = MetaSettings(database=None, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # find() ends in a "failure" (Found); leave out the explain phase, which traces the code and takes seconds.
 FIND = settings(database=None, max_examples=2000, deadline=None, phases=[Phase.generate, Phase.shrink])
 
@@ -192,7 +205,7 @@ def test_losses_fit_the_network_outputs():
         find(losses(network=scalar), lambda name: name == "cross-entropy", settings=FIND)
     with pytest.raises(NoSuchExample):  # flip/same turns probability rows negative
         find(
-            losses(network=vector.__class__(3, 1, 3), group="flip/same"),
+            losses(network=LinearNetwork(3, 1, 3), group="flip/same"),
             lambda name: name == "cross-entropy",
             settings=FIND,
         )
