@@ -139,8 +139,8 @@ def refute(max_examples: int = MAX_EXAMPLES) -> tuple[Scenario | None, PropertyV
         print_blob=True,
         phases=[Phase.generate, Phase.shrink],
         report_multiple_bugs=False,
-        suppress_health_check=list(HealthCheck),
-    )  # pyright: ignore[reportArgumentType] (enum metaclass stubs)
+        suppress_health_check=list(HealthCheck),  # pyright: ignore[reportArgumentType] (untyped HealthCheckMeta.__iter__)
+    )
     @given(small_scenarios())
     def planted_conjecture(scenario):
         tried.append(scenario)
@@ -159,8 +159,8 @@ def refute(max_examples: int = MAX_EXAMPLES) -> tuple[Scenario | None, PropertyV
 
 def figure_evidence(scenario: Scenario) -> dict:
     """Evidence for both figures: explicit laws with their drift series, and the float Lie trace spectrum."""
+    from harness.algebra.spectral import GAP_THRESHOLD
     from harness.dynamics.drift_series import drift_series
-    from harness.laws.fields import GAP_THRESHOLD
 
     evidence = {}
     explicit = _count(scenario.network, scenario.group, "auto", True)
@@ -172,6 +172,7 @@ def figure_evidence(scenario: Scenario) -> dict:
     if floating.singular_values:
         rank = floating.lie_rank_by_level[-1] if floating.lie_rank_by_level else None
         # rank None (no level recorded) stays index null in the JSON, as the figure code has always read it
-        gap = Gap(rank, floating.gap, GAP_THRESHOLD)  # pyright: ignore[reportArgumentType]
+        ratio = None if floating.gap is None else floating.gap.ratio
+        gap = Gap(rank, ratio, GAP_THRESHOLD)  # pyright: ignore[reportArgumentType] (index None: see above)
         evidence.update(Spectrum(floating.singular_values, gap).as_evidence())
     return evidence
