@@ -159,9 +159,6 @@ PROPERTY = Property(
 )
 
 
-# D <= 8 keeps the degree-2 basis at <= 45 monomials (and degree 3 at <= 165) so one walk is cheap. The
-# counting engine is the cost for quartic loss on polynomial networks (10–20 s per count from D = 6 on, as
-# measured): there D <= 5 and k = 2.
 class Budget(TypedDict, total=False):
     """The size options of ``strategies.scenarios.scenarios`` a (family, loss class) pair narrows."""
 
@@ -169,6 +166,9 @@ class Budget(TypedDict, total=False):
     max_degree: int
 
 
+# D <= 8 keeps the degree-2 basis at <= 45 monomials (and degree 3 at <= 165) so one walk is cheap. The
+# counting engine is the cost for quartic loss on polynomial networks (10–20 s per count from D = 6 on, as
+# measured): there D <= 5 and k = 2.
 BUDGETS: dict[tuple[str, str], Budget] = {("poly", "polynomial"): Budget(max_params=5, max_degree=2)}
 
 
