@@ -167,7 +167,7 @@ def comparison(arch: str = "linear:3,2,2") -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)  # None under -OO
     parser.add_argument("--max-n", type=int, default=20)
     parser.add_argument("--skip-sweep", action="store_true")
     args = parser.parse_args()

@@ -97,6 +97,8 @@ def conservation_verdict(scenario: Scenario, laws=None) -> Verdict:
     drifts = {name: law_drift(built.network, run, laws) for name, run in runs.items()}
     gauss_drift = drifts["gauss"].largest
     loose, tight = drifts["dp5_loose"].largest, drifts["dp5_tight"].largest
+    # every run finished (``failed`` is empty above), so every drift is available
+    assert gauss_drift is not None and loose is not None and tight is not None
     evidence.update(
         gauss_drift=gauss_drift,
         dp5_drift_loose=loose,

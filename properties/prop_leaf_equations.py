@@ -40,6 +40,7 @@ residuals were equal and beyond δ, ℓ' = ±1 constant on orbits, a sub-class w
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 import pytest
 from hypothesis import event, given
@@ -90,8 +91,11 @@ def leaf_agreement_verdict(
                 laws_seen_by_degree=seen_by_degree,
                 **_leaf_evidence(leaf),
             )
+        assert leaf.laws_seen is not None  # a conclusive leaf has its count
         if leaf.laws_seen >= claimed_laws:
             break  # more equations at a higher degree can only add to a leaf that already shows too many
+    # the first degree is always walked, and every leaf walked past the check above was conclusive
+    assert leaf is not None and leaf.laws_seen is not None and leaf.gap is not None
     seen = leaf.laws_seen
     evidence = dict(
         claimed_laws=claimed_laws, laws_seen=seen, laws_seen_by_degree=seen_by_degree, **_leaf_evidence(leaf)
@@ -137,6 +141,7 @@ def leaf_equations_check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verd
     }
     if not count.conclusive or not count.certified:
         return Verdict.inconclusive(f"the count is not certified ({count.stop_reason})", **count_evidence)
+    assert count.laws is not None  # conclusive
     verdict = leaf_agreement_verdict(scenario, count.laws if plant.count is None else plant.count)
     return Verdict(verdict.status, verdict.reason, {**count_evidence, **verdict.evidence})
 
@@ -154,16 +159,23 @@ PROPERTY = Property(
 )
 
 
+class Budget(TypedDict, total=False):
+    """The size options of ``strategies.scenarios.scenarios`` a (family, loss class) pair narrows."""
+
+    max_params: int
+    max_degree: int
+
+
 # D <= 8 keeps the degree-2 basis at <= 45 monomials (and degree 3 at <= 165) so one walk is cheap. The
 # counting engine is the cost for quartic loss on polynomial networks (10–20 s per count from D = 6 on, as
 # measured): there D <= 5 and k = 2.
-BUDGETS = {("poly", "polynomial"): dict(max_params=5, max_degree=2)}
+BUDGETS: dict[tuple[str, str], Budget] = {("poly", "polynomial"): Budget(max_params=5, max_degree=2)}
 
 
 def _scenarios_of(family: str, loss_class: str):
     from strategies.scenarios import scenarios
 
-    budget = BUDGETS.get((family, loss_class), dict(max_params=8))
+    budget = BUDGETS.get((family, loss_class), Budget(max_params=8))
     return scenarios(families=(family,), loss_kinds=(loss_class,), max_samples=4, **budget)
 
 

@@ -44,6 +44,7 @@ from harness.dynamics.flow import GradientFlow
 from harness.laws.counting import LawCount, count_laws
 from harness.laws.extra import explicit_extra_laws, leaf_tangency
 from harness.model.family import FAMILIES
+from harness.model.losses import get_loss
 from harness.model.scenario import Scenario
 from harness.verdicts.combinators import all_of, and_then, for_each
 from harness.verdicts.flows import LeafMotion, expect, leaf_motion, tangency_at_points
@@ -54,6 +55,7 @@ from strategies import scenarios
 AUGMENTED_DATA_SETS = 2  # augmented flows on which each extra law must be judged conserved
 AUGMENTED_TRIES = 4  # augmented data sets tried in all to get those judgements
 PLAIN_DATA_SETS = 2
+MSE = get_loss("mse")  # the loss every flow of Theorem 2 follows
 TANGENCY_POINTS = 2  # random θ at which every plain gradient must be tangent to the MSE leaf to refute
 
 
@@ -62,6 +64,7 @@ def check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verdict:
     conserved along every augmented flow and broken by some plain data set. Plant: ``laws`` (the extra laws
     replaced)."""
     built = scenario.build()
+    assert built.group is not None  # Theorem 2 is about augmented data, and augmented data has a group
     count = count_laws(
         built.network,
         "augmented",
@@ -92,6 +95,9 @@ def _never_fewer_laws(count: LawCount, evidence: dict) -> Verdict:
     """F_aug ⊆ F_free, so the augmented class has at least the free class's laws."""
     if not count.conclusive:
         return Verdict.inconclusive(f"augmented MSE count inconclusive ({count.stop_reason})", **evidence)
+    assert count.laws is not None  # conclusive
+    if count.free_laws is None:  # the free count can stay open while the augmented one is certified
+        return Verdict.inconclusive(f"free MSE count inconclusive ({count.stop_reason})", **evidence)
     if count.laws < count.free_laws:
         return Verdict.violated(f"augmentation removed laws: {count.laws} < {count.free_laws} (free)", **evidence)
     return Verdict.holds(f"{count.laws} laws augmented ≥ {count.free_laws} free", **evidence)
@@ -147,7 +153,7 @@ def _augmented_judgements(
             break
         augmented = replace(scenario, seed=scenario.seed + offset, arrays=None).build()
         judgements, flow_evidence = judge_drift(
-            GradientFlow(built.network, "mse", augmented.data), augmented.theta0, laws, with_series=offset == 0
+            GradientFlow(built.network, MSE, augmented.data), augmented.theta0, laws, with_series=offset == 0
         )
         if offset == 0:
             evidence.update(flow_evidence)
@@ -165,7 +171,7 @@ def _plain_judgements(scenario: Scenario, built, laws: list[ExplicitLaw]) -> lis
         pending = [law for law in laws if not any(j.law == law.text and j.outcome == "drifts" for j in judged)]
         if not pending:
             break
-        judgements, _ = judge_drift(GradientFlow(built.network, "mse", plain.data), plain.theta0, pending)
+        judgements, _ = judge_drift(GradientFlow(built.network, MSE, plain.data), plain.theta0, pending)
         judged = [j for j in judged if j.outcome == "drifts"] + judgements
     return judged
 
@@ -190,10 +196,11 @@ def _formula_free_drift(scenario: Scenario, built, count: LawCount, evidence: di
     L (the extra laws are conserved), plain ones leave it (they drift)."""
     network, group = built.network, built.group
     extra = count.extra_laws
+    assert extra is not None  # reached only after _never_fewer_laws held, so both counts are known
     augmented = [
-        -GradientFlow(
-            network, "mse", replace(scenario, seed=scenario.seed + offset, arrays=None).build().data
-        ).gradient(built.theta0)
+        -GradientFlow(network, MSE, replace(scenario, seed=scenario.seed + offset, arrays=None).build().data).gradient(
+            built.theta0
+        )
         for offset in range(AUGMENTED_DATA_SETS)
     ]
     on_leaf = leaf_tangency(network, group, count, augmented, built.theta0, seed=scenario.seed)
@@ -205,7 +212,7 @@ def _formula_free_drift(scenario: Scenario, built, count: LawCount, evidence: di
         plain = [
             -GradientFlow(
                 network,
-                "mse",
+                MSE,
                 replace(scenario, data="free", seed=scenario.seed + offset + point * 100, arrays=None).build().data,
             ).gradient(start)
             for offset in range(PLAIN_DATA_SETS + extra)

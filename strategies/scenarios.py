@@ -65,7 +65,7 @@ def scenario_output_actions(scenario: Scenario) -> tuple[str, ...]:
     return output_actions(scenario.group)
 
 
-def _in_canonical_order(chosen: tuple[str, ...], canonical: tuple[str, ...]) -> tuple[str, ...]:
+def _in_canonical_order(chosen: tuple[str, ...], canonical: Iterable[str]) -> tuple[str, ...]:
     # Shrinking goes to the first entry of every choice list, so lists follow the simple-first catalogue
     # order whatever order the caller wrote.
     return tuple(name for name in canonical if name in chosen)
@@ -94,7 +94,9 @@ def _scenarios(
     else:
         kind = draw_labelled(draw, st.sampled_from([kind for kind, _ in kinds]), "group kind")
         output = draw_labelled(draw, st.sampled_from(dict(kinds)[kind]), "output action")
-        network = draw_network(draw, family, budget, shape_for(kind, output, max_order))
+        shape = shape_for(kind, output, max_order)
+        assert shape is not None  # the table lists only outputs whose shape_for is a shape
+        network = draw_network(draw, family, budget, shape)
         group = draw_group(draw, network, kind, output, max_order, outputs)
     loss = draw_loss(draw, loss_classes, network, group)
     data = draw_labelled(draw, st.sampled_from(data_classes), "data class")

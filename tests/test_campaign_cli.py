@@ -297,7 +297,9 @@ def test_an_interrupted_run_still_reports_what_finished(tmp_path):
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=120)
-    index = json.loads((folders.latest_run(tmp_path / "reports") / "index.json").read_text())
+    run = folders.latest_run(tmp_path / "reports")
+    assert run is not None
+    index = json.loads((run / "index.json").read_text())
     assert index["unfinished"] == ["properties/prop_slow.py::test_slow"]
     assert index["outcome"].startswith("interrupted")
     assert {p["id"]: p["examples"] for p in index["properties"]}["always-fine"] > 0
@@ -323,7 +325,9 @@ def test_minutes_bound_the_campaign(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert time.monotonic() - start < 90  # 300 examples of 0.5 s would take 150 s
-    index = json.loads((folders.latest_run(tmp_path / "reports") / "index.json").read_text())
+    run = folders.latest_run(tmp_path / "reports")
+    assert run is not None
+    index = json.loads((run / "index.json").read_text())
     assert index["totals"]["skipped"] == 1 and 0 < index["totals"]["examples"] < 300
 
 

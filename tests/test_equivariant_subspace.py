@@ -52,6 +52,7 @@ def test_actions_are_orthogonal_representations(spec, group_spec):
     actions = {}
     for rho_in, rho_out in zip(group.inputs, group.outputs):
         action = network.parameter_action(rho_in, rho_out)
+        assert action is not None, (spec, group_spec)  # ACTING lists pairs whose trivial hidden action exists
         np.testing.assert_allclose(action.T @ action, np.eye(network.n_params), atol=1e-12)
         actions[key(rho_in)] = action
     # a homomorphism: R(g)R(h) = R(gh)
@@ -59,7 +60,9 @@ def test_actions_are_orthogonal_representations(spec, group_spec):
         for h_in, h_out in zip(group.inputs, group.outputs):
             product = np.asarray(g_in, dtype=float) @ np.asarray(h_in, dtype=float)
             expected = actions[key(product)]
-            got = network.parameter_action(g_in, g_out) @ network.parameter_action(h_in, h_out)
+            g_action, h_action = network.parameter_action(g_in, g_out), network.parameter_action(h_in, h_out)
+            assert g_action is not None and h_action is not None
+            got = g_action @ h_action
             np.testing.assert_allclose(got, expected, atol=1e-12)
 
 

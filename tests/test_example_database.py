@@ -96,6 +96,7 @@ def test_a_campaign_writes_its_failure_to_the_database_and_the_next_replays_it_f
     assert f"example database {database}" in first.stdout
     assert _entries(database) >= 2, "both failing tests must be saved"
     shrunk = folders.latest_run(project / "reports")
+    assert shrunk is not None
     assert json.loads((shrunk / "index.json").read_text())["totals"]["violated"] == 2
 
     # Another seed: generation alone would start elsewhere (the control, with an empty database, shows it).

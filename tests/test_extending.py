@@ -72,7 +72,9 @@ def test_pytest_collects_runs_and_reports_the_new_property(user_project):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
-    index = json.loads((folders.latest_run(user_project / "reports") / "index.json").read_text())
+    run = folders.latest_run(user_project / "reports")
+    assert run is not None
+    index = json.loads((run / "index.json").read_text())
     assert [p["id"] for p in index["properties"]] == [TEMPLATE_ID]
     assert index["properties"][0]["examples"] > 0
 

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ def _clean_environment(**extra) -> dict:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> zipfile.ZipFile:
+def wheel(tmp_path_factory) -> Iterator[zipfile.ZipFile]:
     """The file list of a wheel built (no install) from a copy of the project, so the build's own folders
     (build/, *.egg-info) never touch the working tree."""
     source = tmp_path_factory.mktemp("source")
@@ -217,7 +218,9 @@ def test_version_prints_flowlaws_python_and_the_libraries(tmp_path):
 def test_the_version_has_one_source():
     import harness
 
-    declared = re.search(r'^version = "([^"]+)"$', (PROJECT / "pyproject.toml").read_text(), re.M).group(1)
+    found = re.search(r'^version = "([^"]+)"$', (PROJECT / "pyproject.toml").read_text(), re.M)
+    assert found is not None, "pyproject.toml declares no version"
+    declared = found.group(1)
     assert harness.__version__ == importlib.metadata.version("flowlaws") == declared
     copies = [
         str(path.relative_to(PROJECT))

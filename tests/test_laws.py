@@ -17,7 +17,8 @@ def two_layer_symbols(inputs: int, hidden: int, outputs: int):
     """U (outputs × hidden) and V (inputs × hidden) as sympy matrices, and θ = (vec U, vec V)."""
     U = sympy.Matrix(outputs, hidden, lambda a, j: sympy.Symbol(f"u{a}{j}"))
     V = sympy.Matrix(inputs, hidden, lambda k, j: sympy.Symbol(f"v{k}{j}"))
-    return U, V, list(U) + list(V)
+    # sympy's Matrix iterates by the __getitem__ protocol and declares no __iter__ (older sympy lacks Matrix.flat())
+    return U, V, list(U) + list(V)  # pyright: ignore[reportArgumentType]
 
 
 def free_linear_fields(inputs: int, hidden: int, outputs: int):

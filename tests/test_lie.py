@@ -17,6 +17,12 @@ CASES = [
 ]
 
 
+def exact_modulus() -> int:
+    """p, the modulus of the exact jets (EXACT always carries it)."""
+    assert EXACT.modulus is not None
+    return EXACT.modulus
+
+
 def family_for(spec, group, exact=True, loss="mse"):
     network = parse_network(spec)
     if group is None:
@@ -37,13 +43,13 @@ def test_bracket_is_antisymmetric_and_satisfies_jacobi_exactly(spec, group):
     xy = values_at(Bracket(X, Y, EXACT), theta, EXACT)
     yx = values_at(Bracket(Y, X, EXACT), theta, EXACT)
     assert np.any(xy) or spec == "linear:3,1,1"
-    assert np.array_equal((xy + yx) % EXACT.modulus, np.zeros_like(xy))
+    assert np.array_equal((xy + yx) % exact_modulus(), np.zeros_like(xy))
     jacobi = (
         sum(
             values_at(Bracket(A, Bracket(B, C, EXACT), EXACT), theta, EXACT)
             for A, B, C in ((X, Y, Z), (Y, Z, X), (Z, X, Y))
         )
-        % EXACT.modulus
+        % exact_modulus()
     )
     assert not np.any(jacobi)
 
@@ -73,7 +79,7 @@ def test_exact_and_float_brackets_agree_at_integer_points():
     Xf, Yf = (Generator(floating, tuples[i : i + 1].astype(float)) for i in range(2))
     e = values_at(Bracket(X, Y, EXACT), theta, EXACT)
     f = values_at(Bracket(Xf, Yf, FLOAT), theta.astype(float), FLOAT)
-    assert np.array_equal(e, np.mod(np.rint(f).astype(np.int64), EXACT.modulus))
+    assert np.array_equal(e, np.mod(np.rint(f).astype(np.int64), exact_modulus()))
 
 
 @pytest.mark.parametrize(
@@ -115,7 +121,11 @@ def test_float_generation_agrees_with_exact():
     for spec, group in CASES:
         exact = generate_lie_algebra(family_for(spec, group))
         floating = generate_lie_algebra(family_for(spec, group, exact=False))
-        assert floating.rank == exact.rank and floating.gap.ratio > 1e6, (spec, floating)
+        gap = floating.gap
+        assert floating.rank == exact.rank and gap is not None and gap.ratio is not None and gap.ratio > 1e6, (
+            spec,
+            floating,
+        )
 
 
 def test_trace_matrix_at_spans_the_counted_lie_algebra_and_classifies_fields():
@@ -127,22 +137,29 @@ def test_trace_matrix_at_spans_the_counted_lie_algebra_and_classifies_fields():
     from harness.laws.extra import leaf_tangency
     from harness.laws.fields import build_field_family
     from harness.laws.lie import trace_matrix_at
+    from harness.model.losses import get_loss
     from harness.model.scenario import Scenario
 
     built = Scenario("linear:5,1,1", "mse", "cyclic/trivial", "augmented", n_samples=3, seed=1).build()
     network, group = built.network, built.group
     count = count_laws(network, "augmented", "mse", group, seed=1, find_explicit=False)
+    assert count.laws is not None, count
     family = build_field_family(network, "mse", "augmented", group, seed=1).as_float()
     singular = np.linalg.svd(trace_matrix_at(family, built.theta0, depth=2, seed=1), compute_uv=False)
     measured = SpectralGap.of(singular)
     rank, gap = measured.rank, measured.ratio
     assert (rank, count.laws) == (network.n_params - count.laws, 3) and gap >= GAP_THRESHOLD
-    augmented = -GradientFlow(network, "mse", built.data).gradient(built.theta0)
+    augmented = -GradientFlow(network, get_loss("mse"), built.data).gradient(built.theta0)
     tangent = leaf_tangency(network, group, count, [augmented], built.theta0, seed=1)
     assert tangent.outcome == "tangent" and tangent.residuals[0] < 1e-9, tangent.reason
     plain = Scenario("linear:5,1,1", "mse", "cyclic/trivial", "free", n_samples=3, seed=1).build()
     moved = leaf_tangency(
-        network, group, count, [-GradientFlow(network, "mse", plain.data).gradient(built.theta0)], built.theta0, seed=1
+        network,
+        group,
+        count,
+        [-GradientFlow(network, get_loss("mse"), plain.data).gradient(built.theta0)],
+        built.theta0,
+        seed=1,
     )
     assert moved.outcome == "outside" and moved.moved == 1, moved.reason
 
@@ -156,6 +173,7 @@ def test_leaf_tangency_is_inconclusive_without_a_gap_at_the_counted_rank():
 
     built = Scenario("linear:3,1,1", "mse", "cyclic/trivial", "augmented", n_samples=3, seed=1).build()
     count = count_laws(built.network, "augmented", "mse", built.group, seed=1, find_explicit=False)
+    assert count.laws is not None, count
     wrong = replace(count, laws=count.laws - 1)  # a wrong rank r must not be forced onto the spectrum
     result = leaf_tangency(built.network, built.group, wrong, [np.ones(built.network.n_params)], built.theta0)
     assert result.outcome == "inconclusive" and "no gap" in result.reason

@@ -63,6 +63,7 @@ def test_nullspace_and_solve():
     x = rng.integers(0, PRIME, 12)
     rhs = modular.matmul(matrix, x[:, None])[:, 0]
     solution = modular.solve(matrix, rhs)
+    assert solution is not None  # rhs = matrix @ x: the system is consistent
     assert np.array_equal(modular.matmul(matrix, solution[:, None])[:, 0], rhs)
     assert modular.solve(matrix, (rhs + rng.integers(1, PRIME, 8)) % PRIME) is None  # rank 5 < 8 rows
 

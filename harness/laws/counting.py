@@ -102,7 +102,7 @@ def _check_options(seed, max_depth, find_explicit, max_samples, explicit_max_par
 def count_laws(
     network,
     data_class: str = "free",
-    loss="mse",
+    loss: str | Loss = "mse",
     group=None,
     *,
     seed: int = 0,

@@ -19,7 +19,7 @@ import pytest
 from harness.reporting.runs import Seeding
 
 
-def hypothesis_seed(value):
+def hypothesis_seed(value: str | int | None) -> int | str | None:
     """Hypothesis's ``--hypothesis-seed`` as given (an int when it is one), or None."""
     if value is None:
         return None
@@ -30,8 +30,14 @@ def hypothesis_seed(value):
 
 
 def choose_seed(
-    profile: str, *, forced, given: int | None, explorer: bool, derandomized: bool, worker_seed: int | None
-) -> tuple[object, Seeding | None]:
+    profile: str,
+    *,
+    forced: int | str | None,
+    given: int | None,
+    explorer: bool,
+    derandomized: bool,
+    worker_seed: int | None,
+) -> tuple[int | str | None, Seeding | None]:
     """The run's seed and how it was fixed, or a ``pytest.UsageError`` for options that contradict each other.
 
     ``forced``: ``--hypothesis-seed``; ``given``: ``--flowlaws-seed``; ``worker_seed``: the seed an xdist

@@ -144,8 +144,8 @@ def refute(max_examples: int = MAX_EXAMPLES) -> tuple[Scenario | None, PropertyV
         print_blob=True,
         phases=[Phase.generate, Phase.shrink],
         report_multiple_bugs=False,
-        suppress_health_check=list(HealthCheck),
-    )  # pyright: ignore[reportArgumentType] (enum metaclass stubs)
+        suppress_health_check=list(HealthCheck),  # pyright: ignore[reportArgumentType] (untyped HealthCheckMeta.__iter__)
+    )
     @given(small_scenarios())
     def planted_conjecture(scenario):
         tried.append(scenario)
