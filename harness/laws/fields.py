@@ -17,9 +17,10 @@ This treats every family alike, including masked attention where no ρ_Ψ exists
 The float family (rotation groups, whose moments are irrational) takes Gaussian points and the span from an
 SVD with an explicit gap (``harness.algebra.spectral``).
 
-Length: about 450 lines while the per-family exact features (``exact_features``, ``_tuple_degree``) still live
-here; they move into the family modules with the network-family protocol (issue 9, Build 1), which brings
-this module under 400.
+Length: about 450 lines, on purpose: the one concept "a class's gradient fields as a family X_w" is the record
+(``FieldFamily``), its exact (modular) and float sampling and the output-gradient variant, which share the
+point tuples and the orbit map; split, each half would need the other's private helpers. The per-family
+features themselves live in the family modules (``Network.exact_features``).
 """
 
 from __future__ import annotations
