@@ -267,36 +267,45 @@ def test_killing_a_run_midway_leaves_earlier_reports_intact(tmp_path):
 def test_an_interrupted_run_still_reports_what_finished(tmp_path):
     _properties(tmp_path, fine=ALWAYS_FINE, slow=SLOW)
     marker = tmp_path / "started"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "properties",
-            "-p",
-            "harness.testing.plugin",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:xdist",
-            "-o",
-            "python_files=prop_*.py",
-            "--flowlaws-profile=thorough",
-            "--hypothesis-seed=1",
-        ],
-        cwd=tmp_path,
-        env={**os.environ, "FLOWLAWS_TEST_MARKER": str(marker)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.2)
-        assert marker.exists(), "the slow property never started"
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=120)
+    log = tmp_path / "pytest-stderr.txt"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-X",
+                "faulthandler",  # SIGABRT (below) dumps every thread's stack: a hang says where it hangs
+                "-m",
+                "pytest",
+                "properties",
+                "-p",
+                "harness.testing.plugin",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:xdist",
+                "-o",
+                "python_files=prop_*.py",
+                "--flowlaws-profile=thorough",
+                "--hypothesis-seed=1",
+            ],
+            cwd=tmp_path,
+            env={**os.environ, "FLOWLAWS_TEST_MARKER": str(marker)},
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
+                time.sleep(0.2)
+            assert marker.exists(), "the slow property never started"
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGABRT)
+                process.wait(timeout=30)
+                raise AssertionError(f"pytest did not stop on SIGINT; its stacks:\n{log.read_text()[-6000:]}") from None
     run = folders.latest_run(tmp_path / "reports")
     assert run is not None
     index = json.loads((run / "index.json").read_text())
