@@ -292,6 +292,10 @@ def test_an_interrupted_run_still_reports_what_finished(tmp_path):
             env={**os.environ, "FLOWLAWS_TEST_MARKER": str(marker)},
             stdout=subprocess.DEVNULL,
             stderr=stderr,
+            # SIGINT at its default, whatever this process inherited: a background job of a non-interactive
+            # shell (`cmd &`, e.g. CI started in the background) ignores SIGINT, and Python keeps an ignored
+            # SIGINT ignored, so the interrupt below would never arrive (`flowlaws run` does the same).
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
             deadline = time.monotonic() + 120
