@@ -86,12 +86,30 @@ def phi_kernel(theta, out, coef, variables, n_entries):
 
 @njit(cache=True)
 def phi_vjp_kernel(theta, out, coef, variables, cotangent):
-    """J(θ)ᵀ g: for each monomial, g[out] · coef · (product of the other factors) lands on each factor."""
+    """J(θ)ᵀ g as a new array (``add_phi_vjp`` into zeros)."""
     grad = np.zeros(theta.shape[0])
+    add_phi_vjp(theta, out, coef, variables, cotangent, grad)
+    return grad
+
+
+@njit(cache=True)
+def add_phi_vjp(theta, out, coef, variables, cotangent, grad):
+    """grad += J(θ)ᵀ g: each monomial sends g[out] · coef · (the product of the other factors) to each factor.
+
+    The one sparse vector–Jacobian product of flowlaws: ``Polynomial.vjp`` and the integrators' right-hand side
+    (``harness.kernels.problem``) both call it. Two-factor monomials (linear and one-hidden-layer deep-linear
+    networks) are unrolled; the arithmetic is the same as the general loop's.
+    """
     degree = variables.shape[1]
     for t in range(out.shape[0]):
         weight = coef[t] * cotangent[out[t]]
         if weight == 0.0:
+            continue
+        if degree == 2:
+            first = variables[t, 0]
+            second = variables[t, 1]
+            grad[first] += weight * theta[second]
+            grad[second] += weight * theta[first]
             continue
         for s in range(degree):
             partial = weight
@@ -99,4 +117,3 @@ def phi_vjp_kernel(theta, out, coef, variables, cotangent):
                 if q != s:
                     partial *= theta[variables[t, q]]
             grad[variables[t, s]] += partial
-    return grad

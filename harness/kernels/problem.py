@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit
 
 from harness.kernels.losses import MSE, loss_row
+from harness.kernels.polynomial import add_phi_vjp
 
 # Loss kernel id of MSE (harness.model.losses): its G is computed from the moments.
 MSE_KERNEL_ID = MSE  # its G is computed from the moments M, C (harness.kernels.losses)
@@ -122,23 +123,7 @@ def gradient_into(theta, problem, phi, cotangent, prediction, row_gradient, scra
                 for j in range(hidden):
                     gradient[v_offset + k * hidden + j] += weight * theta[a * hidden + j]
         return value
-    # J(θ)ᵀ vec(G): each monomial sends G[out] · coef · (the other factors) to each of its factors.
-    for t in range(n_terms):
-        weight = coef[t] * cotangent[out[t]]
-        if weight == 0.0:
-            continue
-        if degree == 2:  # two-factor monomials (linear and one-hidden-layer deep-linear networks), unrolled
-            first = variables[t, 0]
-            second = variables[t, 1]
-            gradient[first] += weight * theta[second]
-            gradient[second] += weight * theta[first]
-            continue
-        for s in range(degree):
-            partial = weight
-            for q in range(degree):
-                if q != s:
-                    partial *= theta[variables[t, q]]
-            gradient[variables[t, s]] += partial
+    add_phi_vjp(theta, out, coef, variables, cotangent, gradient)  # J(θ)ᵀ vec(G), the one sparse VJP
     return value
 
 
