@@ -50,7 +50,6 @@ def _count(**changes) -> LawCount:
         D=3,
         laws=1,
         free_laws=1,
-        extra_laws=0,
         lie_rank_by_level=(2,),
         free_lie_rank_by_level=(2,),
         certified=True,
@@ -63,6 +62,11 @@ def _count(**changes) -> LawCount:
     )
     values.update(changes)
     return LawCount(**values)
+
+
+def test_extra_laws_are_derived_from_the_two_counts():
+    assert _count(laws=2, free_laws=1).extra_laws == 1
+    assert _count(laws=None).extra_laws is None and _count(free_laws=None).extra_laws is None
 
 
 def test_law_count_json_keeps_its_layout():

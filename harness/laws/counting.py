@@ -221,7 +221,6 @@ def _count_polynomial(
         D=D,
         laws=laws,
         free_laws=free_laws,
-        extra_laws=(laws - free_laws) if laws is not None and free_laws is not None else None,
         lie_rank_by_level=generation.rank_by_level,
         free_lie_rank_by_level=free_generation.rank_by_level,
         certified=counted.certificate is not None,

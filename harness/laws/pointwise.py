@@ -157,7 +157,6 @@ def count_pointwise(network, data_class, loss, group, seed, max_depth, max_sampl
         D=D,
         laws=laws,
         free_laws=free_laws,
-        extra_laws=(laws - free_laws) if laws is not None and free_laws is not None else None,
         lie_rank_by_level=free_generation.rank_by_level if laws is not None else (),
         free_lie_rank_by_level=free_generation.rank_by_level,
         certified=certificate is not None and laws is not None,

@@ -8,7 +8,7 @@ strings the JSON has always carried, so ``result.stop_reason == "involutive"`` a
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 from harness.algebra.spectral import Gap
@@ -101,7 +101,7 @@ class LawCount:
     D: int
     laws: int | None
     free_laws: int | None
-    extra_laws: int | None
+    extra_laws: int | None = field(init=False)  # laws − free_laws, derived (None unless both are known)
     lie_rank_by_level: tuple[int, ...]
     free_lie_rank_by_level: tuple[int, ...]
     certified: bool
@@ -117,6 +117,10 @@ class LawCount:
     notes: tuple[str, ...] = ()
     seed: int = 0
     seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        extra = None if self.laws is None or self.free_laws is None else self.laws - self.free_laws
+        object.__setattr__(self, "extra_laws", extra)  # frozen: set once, here
 
     @property
     def conclusive(self) -> bool:
