@@ -97,10 +97,6 @@ class GradientFlow:
         else:
             moment_m, moment_c = np.zeros((k, k)), np.zeros((m, k))
             rows, row_targets = self.features, self.targets
-        structure, hidden = kernel_problem.STRUCTURE_SPARSE, 0
-        dense = None if self.sparse_only else self.network.dense_gradient
-        if dense is not None:
-            structure, hidden = dense.structure, dense.hidden
         return kernel_problem.make_problem(
             polynomial.out,
             polynomial.coef,
@@ -113,8 +109,7 @@ class GradientFlow:
             k,
             self.loss.kernel_id,
             self.uses_moments,
-            structure,
-            hidden,
+            None if self.sparse_only else self.network.dense_gradient,
         )
 
     @cached_property

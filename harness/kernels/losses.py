@@ -2,8 +2,12 @@
 
 A loss is chosen by its *kernel id* (the constants below); ``harness.model.losses`` gives each registered
 loss its id beside its name, theorem class and target domain, and the integrators' problem layout carries
-the id, so every flow, whatever its loss, runs the same compiled code. Adding a loss: a branch here and a
-record there.
+the id, so every flow, whatever its loss, runs the same compiled code. Adding a loss: a branch in ``loss_row``
+and in ``loss_gradients``, and a record there.
+
+``loss_row``/``loss_rows`` give the value and the gradient (reports, ``Polynomial``-side checks); the flows need
+only the gradient, so ``loss_gradients`` computes ∇_f ℓ alone over a whole block of rows, the loss switch outside
+the loops (one tight loop per loss), with the same formulas as ``loss_row``: the same numbers, bit for bit.
 """
 
 from __future__ import annotations
@@ -103,3 +107,60 @@ def loss_rows(loss_id, predictions, targets):
     for r in range(rows):
         total += loss_row(loss_id, predictions[r], targets[r], grad[r])
     return total / max(rows, 1), grad
+
+
+@njit(cache=True)
+def loss_gradients(loss_id, predictions, targets):
+    """Overwrite the (rows, m) block ``predictions`` with ∇_f ℓ(f_r, y_r) row by row; no loss value is computed."""
+    rows, m = predictions.shape
+    if loss_id == CROSS_ENTROPY:  # softmax, shifted for stability, as in loss_row
+        for r in range(rows):
+            f, y = predictions[r], targets[r]
+            top = f[0]
+            for c in range(1, m):
+                top = max(top, f[c])
+            total = 0.0
+            mass = 0.0
+            for c in range(m):
+                total += math.exp(f[c] - top)
+                mass += y[c]
+            log_total = math.log(total) + top
+            for c in range(m):
+                f[c] = math.exp(f[c] - log_total) * mass - y[c]
+        return
+    flat, flat_y = predictions.reshape(rows * m), targets.reshape(rows * m)
+    if loss_id == MSE:
+        for i in range(flat.shape[0]):
+            flat[i] = flat[i] - flat_y[i]
+    elif loss_id == QUARTIC:
+        for i in range(flat.shape[0]):
+            r = flat[i] - flat_y[i]
+            flat[i] = r * r * r
+    elif loss_id == LOGCOSH:
+        for i in range(flat.shape[0]):
+            flat[i] = math.tanh(flat[i] - flat_y[i])
+    elif loss_id == CAUCHY:
+        for i in range(flat.shape[0]):
+            r = flat[i] - flat_y[i]
+            flat[i] = 2.0 * r / (1.0 + r * r)
+    elif loss_id == PSEUDO_HUBER:
+        for i in range(flat.shape[0]):
+            r = flat[i] - flat_y[i]
+            flat[i] = r / math.sqrt(1.0 + r * r)
+    elif loss_id == LOGISTIC:
+        for i in range(flat.shape[0]):
+            margin = flat_y[i] * flat[i]
+            flat[i] = -flat_y[i] / (1.0 + math.exp(margin)) if margin > -700 else -flat_y[i]
+    elif loss_id == EXP:
+        for i in range(flat.shape[0]):
+            flat[i] = -flat_y[i] * math.exp(-flat_y[i] * flat[i])
+    elif loss_id == HUBER:
+        for i in range(flat.shape[0]):
+            r = flat[i] - flat_y[i]
+            if abs(r) <= 1.0:
+                flat[i] = r
+            else:
+                flat[i] = 1.0 if r > 0 else -1.0
+    else:
+        for i in range(flat.shape[0]):
+            flat[i] = np.nan

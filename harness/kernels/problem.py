@@ -1,19 +1,23 @@
 """The problem a Numba kernel integrates, and its right-hand side θ' = −s·∇L(θ) (DESIGN.md §1, §2.3).
 
-The right-hand side goes through the exact sparse polynomial Φ of the network (``harness.kernels.polynomial``):
+The right-hand side is three stages fused in one kernel that writes into preallocated buffers:
 
-    f_r = Φ(θ) Ψ_r,   G = mean_r ∇_f ℓ(f_r, y_r) Ψ_rᵀ,   ∇L(θ) = J(θ)ᵀ vec(G),
+    Φ(θ)  →  G = mean_r ∇_f ℓ(Φ Ψ_r, y_r) Ψ_rᵀ  →  ∇L(θ) = J(θ)ᵀ vec(G).
 
-fused in one kernel (Φ, then G, then the vector–Jacobian product) that writes into preallocated buffers. For
-MSE, G = Φ M − C with the moments M = mean ΨΨᵀ and C = mean yΨᵀ, so the cost does not grow with N. For the
-two-layer linear family the same kernel can take a dense branch (Φ = UVᵀ, ∇_U = GV, ∇_V = GᵀU), chosen at run
-time by a flag in the problem, 2–3× faster at D = 200 (benchmarks/README.md).
+Φ and J(θ)ᵀ vec(G) come from the family's dense kernel (``harness.kernels.families``, chosen by the structure id
+in ``sizes``) or, for ``STRUCTURE_SPARSE``, from the exact sparse monomials (``harness.kernels.polynomial``): any
+network, the reference every dense kernel is tested against. The loss stage: for MSE, G = Φ M − C from the
+moments M = mean ΨΨᵀ, C = mean yΨᵀ (cost free of N); for the other losses P = F Φᵀ over all feature rows F, then
+R = ℓ'(P, Y) (gradient only, ``losses.loss_gradients``), then G = Rᵀ F / N. Each product runs through BLAS or
+through hand loops by the ``blas`` flag in ``sizes``, chosen per problem from a calibrated size threshold
+(``harness.kernels.calibration``); the sparse path always takes the loops, bit for bit the pre-issue-10 kernel.
 
-Every kernel is typed by C-contiguous, writable float64/int64 arrays and scalars only: a *problem* is the
-tuple ``(out, coef, variables, features, targets, moment_M, moment_C, sizes)`` whose types never depend on the
-family, the loss or the data, so there is exactly one compilation in all (``cache=True``; see
-``harness.kernels.warmup``). Read-only arrays would be a different Numba type, which is why the Python layer
-(``harness.dynamics.flow``) always hands over fresh copies.
+Every kernel is typed by C-contiguous, writable float64/int64 arrays and scalars only: a *problem* is the tuple
+``(out, coef, variables, features, targets, moment_M, moment_C, sizes, shape, table, weights)`` whose types never
+depend on the family, the loss or the data, so there is exactly one compilation in all (``cache=True``; see
+``harness.kernels.warmup``). ``shape`` (int64) is the family's integer header, ``table`` (int64, 2-D) and
+``weights`` (float64) its optional tables (one dummy entry when unused). Read-only arrays would be a different
+Numba type, which is why ``make_problem`` always hands over fresh copies.
 """
 
 from __future__ import annotations
@@ -23,121 +27,137 @@ import math
 import numpy as np
 from numba import njit
 
-from harness.kernels.losses import MSE, loss_row
+from harness.errors import InvalidInput
+from harness.kernels.families import deep_linear, linear
+from harness.kernels.losses import MSE, loss_gradients
 from harness.kernels.polynomial import add_phi_vjp
 
-# Loss kernel id of MSE (harness.model.losses): its G is computed from the moments.
 MSE_KERNEL_ID = MSE  # its G is computed from the moments M, C (harness.kernels.losses)
 
-# Indices into the ``sizes`` array of a problem.
+# Indices into the ``sizes`` array of a problem. HIDDEN is kept for the layout's stability (0: the family's
+# sizes are in ``shape``); WORK is the length of the family's work array; BLAS is 1 for BLAS products.
 SIZE_OUTPUTS, SIZE_FEATURES, SIZE_LOSS, SIZE_USE_MOMENTS, SIZE_STRUCTURE, SIZE_HIDDEN = 0, 1, 2, 3, 4, 5
+SIZE_WORK, SIZE_BLAS = 6, 7
 
-# How Φ and its vector–Jacobian product are computed: from the sparse monomials (any network), or, for the
-# two-layer linear family, as the dense products Φ = U Vᵀ, ∇_U = G V, ∇_V = Gᵀ U, whose inner loops run along
-# contiguous memory (the monomial loops gather and scatter). Same numbers up to round-off; a runtime switch,
-# so still one compilation.
+# How Φ and its vector–Jacobian product are computed: from the sparse monomials (any network), or by a family's
+# dense kernel (its ``STRUCTURE``). Same numbers up to round-off; a runtime switch, so still one compilation.
 STRUCTURE_SPARSE = 0
-STRUCTURE_TWO_LAYER_LINEAR = 1
+STRUCTURE_TWO_LAYER_LINEAR = linear.STRUCTURE
+STRUCTURE_DEEP_LINEAR = deep_linear.STRUCTURE
+DENSE_STRUCTURES = (STRUCTURE_TWO_LAYER_LINEAR, STRUCTURE_DEEP_LINEAR)
 
 
 # --- the right-hand side ------------------------------------------------------------------------------
 
 
 @njit(cache=True, inline="always")
-def gradient_into(theta, problem, phi, cotangent, prediction, row_gradient, scratch, gradient):
-    """∇L(θ) = J(θ)ᵀ vec(G) written into ``gradient``; returns L(θ) (NaN in the moment path, which never needs it).
-
-    Buffers: phi and cotangent (m·K), prediction and row_gradient (m), scratch (D). Nothing is allocated.
-    """
-    out, coef, variables, features, targets, moment_m, moment_c, sizes = problem
-    n_outputs = sizes[SIZE_OUTPUTS]
-    n_features = sizes[SIZE_FEATURES]
-    loss_id = sizes[SIZE_LOSS]
-    degree = variables.shape[1]
-    n_terms = out.shape[0]
-    dense_linear = sizes[SIZE_STRUCTURE] == STRUCTURE_TWO_LAYER_LINEAR
-    hidden = sizes[SIZE_HIDDEN]
-    v_offset = n_outputs * hidden  # θ = (U row-major (m × r), V row-major (K × r))
+def _sparse_phi(theta, out, coef, variables, phi):
+    """Φ(θ) from its monomials into the flat ``phi``."""
     for p in range(phi.shape[0]):
         phi[p] = 0.0
-    if dense_linear:
-        # Φ = U Vᵀ with Vᵀ copied to ``scratch`` first, so that the innermost loop is contiguous (SIMD)
-        for k in range(n_features):
-            for j in range(hidden):
-                scratch[j * n_features + k] = theta[v_offset + k * hidden + j]
+    degree = variables.shape[1]
+    for t in range(out.shape[0]):
+        term = coef[t]
+        for s in range(degree):
+            term *= theta[variables[t, s]]
+        phi[out[t]] += term
+
+
+@njit(cache=True, inline="always")
+def _moment_cotangent(phi, moment_m, moment_c, cotangent, blas):
+    """G = Φ M − C (all (m, K)); the loops run along contiguous rows (they vectorize)."""
+    n_outputs, n_features = phi.shape
+    if blas:
+        np.dot(phi, moment_m, cotangent)
         for a in range(n_outputs):
-            for j in range(hidden):
-                weight = theta[a * hidden + j]
-                for k in range(n_features):
-                    phi[a * n_features + k] += weight * scratch[j * n_features + k]
-    else:
-        # Φ(θ) from its monomials
-        for t in range(n_terms):
-            term = coef[t]
-            for s in range(degree):
-                term *= theta[variables[t, s]]
-            phi[out[t]] += term
-    # G: from the moments (MSE), or as the mean over rows of ∇ℓ(f_r, y_r) Ψ_rᵀ.
-    value = np.nan
-    if sizes[SIZE_USE_MOMENTS] == 1:
-        # G = ΦM − C, ordered so that the innermost loop runs along contiguous rows (vectorizes)
-        for a in range(n_outputs):
-            row = a * n_features
             for k in range(n_features):
-                cotangent[row + k] = -moment_c[a, k]
-            for q in range(n_features):
-                weight = phi[row + q]
-                if weight != 0.0:
-                    for k in range(n_features):
-                        cotangent[row + k] += weight * moment_m[q, k]
+                cotangent[a, k] -= moment_c[a, k]
+        return
+    for a in range(n_outputs):
+        for k in range(n_features):
+            cotangent[a, k] = -moment_c[a, k]
+        for q in range(n_features):
+            weight = phi[a, q]
+            if weight != 0.0:
+                for k in range(n_features):
+                    cotangent[a, k] += weight * moment_m[q, k]
+
+
+@njit(cache=True, inline="always")
+def _row_cotangent(loss_id, phi, features, targets, rows, cotangent, blas):
+    """G = Rᵀ F / N with R = ℓ'(F Φᵀ, Y) computed in ``rows`` (N, m); no loss value."""
+    n_outputs, n_features = phi.shape
+    n_rows = features.shape[0]
+    if blas:
+        np.dot(features, phi.T, rows)
     else:
-        for p in range(cotangent.shape[0]):
-            cotangent[p] = 0.0
-        n_rows = features.shape[0]
-        value = 0.0
         for r in range(n_rows):
             for a in range(n_outputs):
                 total = 0.0
                 for k in range(n_features):
-                    total += phi[a * n_features + k] * features[r, k]
-                prediction[a] = total
-            value += loss_row(loss_id, prediction, targets[r], row_gradient)
-            for a in range(n_outputs):
-                weight = row_gradient[a] / n_rows
-                if weight != 0.0:
-                    for k in range(n_features):
-                        cotangent[a * n_features + k] += weight * features[r, k]
-        value /= n_rows
-    for i in range(gradient.shape[0]):
-        gradient[i] = 0.0
-    if dense_linear:
-        # ∇_U = G V and ∇_V = Gᵀ U, innermost loops along the rows of U and V (contiguous)
+                    total += phi[a, k] * features[r, k]
+                rows[r, a] = total
+    loss_gradients(loss_id, rows, targets)
+    if blas:
+        np.dot(rows.T, features, cotangent)
+        scale = 1.0 / n_rows
         for a in range(n_outputs):
             for k in range(n_features):
-                weight = cotangent[a * n_features + k]
-                for j in range(hidden):
-                    gradient[a * hidden + j] += weight * theta[v_offset + k * hidden + j]
+                cotangent[a, k] *= scale
+        return
+    for a in range(n_outputs):
+        for k in range(n_features):
+            cotangent[a, k] = 0.0
+    for r in range(n_rows):
         for a in range(n_outputs):
-            for k in range(n_features):
-                weight = cotangent[a * n_features + k]
-                for j in range(hidden):
-                    gradient[v_offset + k * hidden + j] += weight * theta[a * hidden + j]
-        return value
-    add_phi_vjp(theta, out, coef, variables, cotangent, gradient)  # J(θ)ᵀ vec(G), the one sparse VJP
-    return value
+            weight = rows[r, a] / n_rows
+            if weight != 0.0:
+                for k in range(n_features):
+                    cotangent[a, k] += weight * features[r, k]
+
+
+@njit(cache=True, inline="always")
+def gradient_into(theta, problem, buffers, gradient):
+    """∇L(θ) = J(θ)ᵀ vec(G) written into ``gradient`` (length D), with the ``work_buffers``; nothing is allocated."""
+    out, coef, variables, features, targets, moment_m, moment_c, sizes, shape, table, weights = problem
+    phi_flat, cotangent_flat, rows_flat, work = buffers
+    n_outputs, n_features = sizes[SIZE_OUTPUTS], sizes[SIZE_FEATURES]
+    structure, blas = sizes[SIZE_STRUCTURE], sizes[SIZE_BLAS]
+    phi = phi_flat.reshape(n_outputs, n_features)
+    cotangent = cotangent_flat.reshape(n_outputs, n_features)
+    if structure == STRUCTURE_SPARSE:
+        _sparse_phi(theta, out, coef, variables, phi_flat)
+    elif structure == STRUCTURE_TWO_LAYER_LINEAR:
+        linear.forward(theta, shape, table, weights, blas, phi, work)
+    elif structure == STRUCTURE_DEEP_LINEAR:
+        deep_linear.forward(theta, shape, table, weights, blas, phi, work)
+    if sizes[SIZE_USE_MOMENTS] == 1:
+        _moment_cotangent(phi, moment_m, moment_c, cotangent, blas)
+    else:
+        rows = rows_flat.reshape(features.shape[0], n_outputs)
+        _row_cotangent(sizes[SIZE_LOSS], phi, features, targets, rows, cotangent, blas)
+    if structure == STRUCTURE_SPARSE:
+        for i in range(gradient.shape[0]):
+            gradient[i] = 0.0
+        add_phi_vjp(theta, out, coef, variables, cotangent_flat, gradient)  # J(θ)ᵀ vec(G), the one sparse VJP
+    elif structure == STRUCTURE_TWO_LAYER_LINEAR:
+        linear.backward(theta, shape, table, weights, blas, cotangent, gradient, work)
+    elif structure == STRUCTURE_DEEP_LINEAR:
+        deep_linear.backward(theta, shape, table, weights, blas, cotangent, gradient, work)
 
 
 @njit(cache=True)
 def work_buffers(problem, n_params):
-    """Work arrays of one integration: phi, cotangent (m·K), prediction, row_gradient (m), scratch, gradient (D)."""
-    sizes = problem[7]
+    """Work arrays of one integration: Φ and G (m·K), the row block P/R (N·m), the family's work, ∇L (D)."""
+    features, sizes = problem[3], problem[7]
     entries = sizes[SIZE_OUTPUTS] * sizes[SIZE_FEATURES]
     return (
-        np.empty(entries),
-        np.empty(entries),
-        np.empty(sizes[SIZE_OUTPUTS]),
-        np.empty(sizes[SIZE_OUTPUTS]),
-        np.empty(n_params),
+        (
+            np.empty(entries),
+            np.empty(entries),
+            np.empty(features.shape[0] * sizes[SIZE_OUTPUTS]),
+            np.empty(max(sizes[SIZE_WORK], 1)),
+        ),
         np.empty(n_params),
     )
 
@@ -145,16 +165,15 @@ def work_buffers(problem, n_params):
 @njit(cache=True)
 def gradient_kernel(theta, problem):
     """∇L(θ) for one θ (allocates its own buffers; the integrators reuse theirs)."""
-    phi, cotangent, prediction, row_gradient, scratch, gradient = work_buffers(problem, theta.shape[0])
-    gradient_into(theta, problem, phi, cotangent, prediction, row_gradient, scratch, gradient)
+    buffers, gradient = work_buffers(problem, theta.shape[0])
+    gradient_into(theta, problem, buffers, gradient)
     return gradient
 
 
 @njit(cache=True, inline="always")
 def flow_field(theta, problem, sign, buffers, velocity):
     """θ' = −s·∇L(θ) into ``velocity``; returns False if it is not finite."""
-    phi, cotangent, prediction, row_gradient, scratch, _ = buffers
-    gradient_into(theta, problem, phi, cotangent, prediction, row_gradient, scratch, velocity)
+    gradient_into(theta, problem, buffers[0], velocity)
     finite = True
     for i in range(velocity.shape[0]):
         velocity[i] = -sign * velocity[i]
@@ -216,27 +235,69 @@ def make_problem(
     n_features,
     loss_id,
     use_moments,
-    structure=STRUCTURE_SPARSE,
-    hidden=0,
+    dense=None,
+    blas=None,
 ):
-    """The kernel's problem tuple, every array a fresh C-contiguous writable copy of the exact dtype."""
+    """The kernel's problem tuple, every array a fresh C-contiguous writable copy of the exact dtype.
+
+    ``dense`` is the family's ``DenseGradient`` (its ``structure``, ``shape``, ``table``, ``weights``, ``work``)
+    or None for the sparse monomials. ``blas`` forces the products' branch (0 loops, 1 BLAS); None decides from
+    the calibrated threshold (``harness.kernels.calibration``). The sparse path always takes the loops.
+    """
+    if isinstance(dense, (int, np.integer)):  # the pre-issue-10 call (structure, hidden) of integrators.warm_up
+        dense, blas = _LegacyTwoLayer(n_outputs, n_features, blas) if dense else None, None
     order = interleaved_order(out)
     out, coef, variables = np.asarray(out)[order], np.asarray(coef)[order], np.asarray(variables)[order]
 
     def floats(array, ndim):
         return np.array(array, dtype=np.float64, order="C", copy=True, ndmin=ndim)
 
-    def integers(array):
-        return np.array(array, dtype=np.int64, order="C", copy=True)
+    def integers(array, ndim):
+        return np.array(array, dtype=np.int64, order="C", copy=True, ndmin=ndim)
 
-    sizes = np.array([n_outputs, n_features, loss_id, 1 if use_moments else 0, structure, hidden], dtype=np.int64)
+    if blas not in (None, 0, 1) or isinstance(blas, bool):
+        raise InvalidInput(f"blas={blas!r} must be 0 (loops), 1 (BLAS) or None (calibrated)")
+    structure, shape, table, weights, work = STRUCTURE_SPARSE, [0], [[0]], [0.0], 0
+    if dense is not None:
+        structure, shape, work = int(dense.structure), dense.shape, int(dense.work)
+        if structure not in DENSE_STRUCTURES:
+            raise InvalidInput(f"dense structure {structure} has no kernel; known: {list(DENSE_STRUCTURES)}")
+        table = [[0]] if dense.table is None or np.size(dense.table) == 0 else dense.table
+        weights = [0.0] if dense.weights is None or np.size(dense.weights) == 0 else dense.weights
+        if blas is None:
+            from harness.kernels.calibration import choose_blas
+
+            blas = choose_blas(size_measure(n_outputs, n_features, int(np.max(variables)) + 1))
+    sizes = [n_outputs, n_features, loss_id, 1 if use_moments else 0, structure, 0, work, blas or 0]
     return (
-        integers(out),
+        integers(out, 1),
         floats(coef, 1),
-        integers(variables),
+        integers(variables, 2),
         floats(features, 2),
         floats(targets, 2),
         floats(moment_m, 2),
         floats(moment_c, 2),
-        sizes,
+        integers(sizes, 1),
+        integers(shape, 1),
+        integers(table, 2),
+        floats(weights, 1),
     )
+
+
+def size_measure(n_outputs: int, n_features: int, n_params: int) -> float:
+    """The size by which loops or BLAS are chosen: m·K·D/(m + K), the m·K·r multiply–adds of one product of a
+    two-layer network (D = r(m + K)), the typical matrix product of a dense gradient."""
+    return n_outputs * n_features * n_params / (n_outputs + n_features)
+
+
+class _LegacyTwoLayer:
+    """The two-layer linear kernel's DenseGradient fields, for the legacy ``(structure, hidden)`` call."""
+
+    def __init__(self, n_outputs, n_features, hidden):
+        self.structure, self.shape, self.table, self.weights, self.work = (
+            STRUCTURE_TWO_LAYER_LINEAR,
+            (n_outputs, n_features, hidden),
+            None,
+            None,
+            0,
+        )

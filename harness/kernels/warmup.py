@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-KERNEL_MODULES = ("harness.kernels.polynomial_warmup", "harness.kernels.integrators")
+KERNEL_MODULES = ("harness.kernels.polynomial_warmup", "harness.kernels.integrators", "harness.kernels.calibration")
 LOCK_NAME = ".lock"
 _NUMBA_CACHE_CODE = (os.path.join("numba", "core", "caching.py"), os.path.join("numba", "core", "serialize.py"))
 

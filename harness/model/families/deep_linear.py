@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from harness.errors import InvalidInput
+from harness.kernels.families import deep_linear as deep_linear_kernel
 from harness.model.family import (
+    DenseGradient,
     Network,
     SizeLimits,
     gram_difference,
@@ -92,6 +94,12 @@ class DeepLinearNetwork(Network):
                 tuple(blocks[i - 1].offset + path[i] * widths[i - 1] + path[i - 1] for i in range(1, len(widths)))
             )
         return out, [1] * len(out), variables
+
+    @property
+    def dense_gradient(self) -> DenseGradient:
+        widths = tuple(int(w) for w in self.widths)
+        work = deep_linear_kernel.work_length(widths)
+        return DenseGradient(deep_linear_kernel.STRUCTURE, (len(widths) - 1, *widths), work=work)
 
     def _features(self, x):
         return x

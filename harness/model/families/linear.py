@@ -1,6 +1,6 @@
 """The two-layer linear family f(x) = U Vᵀ x (DESIGN.md §1): Φ = U Vᵀ, Ψ(x) = x, published laws UᵀU − VᵀV.
 
-U ∈ R^{OUT×r}, V ∈ R^{IN×r}. The only family with a compiled dense gradient (∇_U = G V, ∇_V = Gᵀ U).
+U ∈ R^{OUT×r}, V ∈ R^{IN×r}; dense gradient ∇_U = G V, ∇_V = Gᵀ U (``harness.kernels.families.linear``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from harness.kernels.integrators import STRUCTURE_TWO_LAYER_LINEAR
+from harness.kernels.families import linear as linear_kernel
 from harness.model.family import (
     DenseGradient,
     Network,
@@ -77,7 +77,7 @@ class LinearNetwork(Network):
 
     @property
     def dense_gradient(self) -> DenseGradient:
-        return DenseGradient(STRUCTURE_TWO_LAYER_LINEAR, self.hidden)
+        return DenseGradient(linear_kernel.STRUCTURE, (self.n_out, self.n_in, self.hidden))
 
     def _features(self, x):
         return x
