@@ -283,7 +283,10 @@ def test_problem_arrays_are_fresh_writable_copies():
     assert not flow.data.x.flags.writeable
     for array in flow.problem:
         assert array.flags.writeable and array.flags.c_contiguous
-    assert flow.problem[-1].tolist() == [1, flow.network.n_features, LOSSES["logcosh"].kernel_id, 0, 0, 0]
+    assert (
+        flow.problem[kernel_problem.PROBLEM_SIZES].tolist()
+        == [1, flow.network.n_features, LOSSES["logcosh"].kernel_id] + [0] * 5
+    )
     assert kernel_problem.MSE_KERNEL_ID == LOSSES["mse"].kernel_id
 
 
@@ -302,8 +305,13 @@ def test_dense_linear_path_equals_the_sparse_monomial_path(spec, loss):
     scenario = built(spec, loss)
     dense = GradientFlow(scenario.network, scenario.loss, scenario.data)
     sparse = GradientFlow(scenario.network, scenario.loss, scenario.data, sparse_only=True)
-    assert dense.problem[-1][kernel_problem.SIZE_STRUCTURE] == kernel_problem.STRUCTURE_TWO_LAYER_LINEAR
-    assert sparse.problem[-1][kernel_problem.SIZE_STRUCTURE] == kernel_problem.STRUCTURE_SPARSE
+    assert (
+        dense.problem[kernel_problem.PROBLEM_SIZES][kernel_problem.SIZE_STRUCTURE]
+        == kernel_problem.STRUCTURE_TWO_LAYER_LINEAR
+    )
+    assert (
+        sparse.problem[kernel_problem.PROBLEM_SIZES][kernel_problem.SIZE_STRUCTURE] == kernel_problem.STRUCTURE_SPARSE
+    )
     expected = sparse.gradient(scenario.theta0)
     assert np.allclose(dense.gradient(scenario.theta0), expected, rtol=1e-13, atol=1e-14 * np.abs(expected).max())
     assert np.allclose(

@@ -34,6 +34,8 @@ from harness.kernels.polynomial import add_phi_vjp
 
 MSE_KERNEL_ID = MSE  # its G is computed from the moments M, C (harness.kernels.losses)
 
+PROBLEM_SIZES = 7  # the index of ``sizes`` in the problem tuple (then shape, table, weights)
+
 # Indices into the ``sizes`` array of a problem. HIDDEN is kept for the layout's stability (0: the family's
 # sizes are in ``shape``); WORK is the length of the family's work array; BLAS is 1 for BLAS products.
 SIZE_OUTPUTS, SIZE_FEATURES, SIZE_LOSS, SIZE_USE_MOMENTS, SIZE_STRUCTURE, SIZE_HIDDEN = 0, 1, 2, 3, 4, 5

@@ -126,13 +126,8 @@ def _layout(named_shapes: list[tuple[str, tuple[int, ...]]]) -> tuple[Block, ...
 
 @dataclass(frozen=True)
 class DenseGradient:
-    """A compiled dense gradient for one family (``harness.kernels.families``), as the kernels' problem holds it.
-
-    The generic kernel sums over Φ's monomial table; a dense one uses the family's matrix form (e.g.
-    ∇_U = G V, ∇_V = Gᵀ U for Φ = U Vᵀ) and gives the same numbers faster. ``structure`` is the kernel's id,
-    ``shape`` its integer header (e.g. (m, K, r)), ``table`` (int) and ``weights`` (float) optional tables,
-    ``work`` the length of the float scratch array its forward and backward share.
-    """
+    """A family's compiled dense gradient (``harness.kernels.families``; same numbers as the monomial kernel, faster):
+    kernel id, integer header (e.g. (m, K, r)), optional int ``table`` and float ``weights``, scratch length."""
 
     structure: int
     shape: tuple[int, ...]

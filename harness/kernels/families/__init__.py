@@ -9,8 +9,8 @@ in ``work``. ``blas`` picks hand loops (tiny sizes, where a BLAS call costs more
 
 from __future__ import annotations
 
-from numba import njit
 import numpy as np
+from numba import njit
 
 
 @njit(cache=True, inline="always")

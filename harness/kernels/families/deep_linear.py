@@ -7,7 +7,6 @@ products A_i = W_i ⋯ W_1 (n_i × n_0, i < L) in ``work``; ``backward`` carries
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from harness.kernels.families import matmul

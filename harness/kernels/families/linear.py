@@ -16,7 +16,11 @@ STRUCTURE = 1
 def _blocks(theta, shape):
     m, n_features, hidden = shape[0], shape[1], shape[2]
     split = m * hidden
-    return split, theta[:split].reshape(m, hidden), theta[split : split + n_features * hidden].reshape(n_features, hidden)
+    return (
+        split,
+        theta[:split].reshape(m, hidden),
+        theta[split : split + n_features * hidden].reshape(n_features, hidden),
+    )
 
 
 @njit(cache=True)
