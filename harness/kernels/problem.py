@@ -65,12 +65,23 @@ def _sparse_phi(theta, out, coef, variables, phi):
         phi[out[t]] += term
 
 
+@njit(cache=True)
+def _blas_product(a, b, out, scale):
+    """out = scale · a b through BLAS, kept out of line (the loops branch then carries none of its code)."""
+    np.dot(a, b, out)
+    if scale != 1.0:
+        rows, columns = out.shape
+        for i in range(rows):
+            for j in range(columns):
+                out[i, j] *= scale
+
+
 @njit(cache=True, inline="always")
 def _moment_cotangent(phi, moment_m, moment_c, cotangent, blas):
     """G = Φ M − C (all (m, K)); the loops run along contiguous rows (they vectorize)."""
     n_outputs, n_features = phi.shape
     if blas:
-        np.dot(phi, moment_m, cotangent)
+        _blas_product(phi, moment_m, cotangent, 1.0)
         for a in range(n_outputs):
             for k in range(n_features):
                 cotangent[a, k] -= moment_c[a, k]
@@ -91,7 +102,7 @@ def _row_cotangent(loss_id, phi, features, targets, rows, cotangent, blas):
     n_outputs, n_features = phi.shape
     n_rows = features.shape[0]
     if blas:
-        np.dot(features, phi.T, rows)
+        _blas_product(features, phi.T, rows, 1.0)
     else:
         for r in range(n_rows):
             for a in range(n_outputs):
@@ -101,11 +112,7 @@ def _row_cotangent(loss_id, phi, features, targets, rows, cotangent, blas):
                 rows[r, a] = total
     loss_gradients(loss_id, rows, targets)
     if blas:
-        np.dot(rows.T, features, cotangent)
-        scale = 1.0 / n_rows
-        for a in range(n_outputs):
-            for k in range(n_features):
-                cotangent[a, k] *= scale
+        _blas_product(rows.T, features, cotangent, 1.0 / n_rows)
         return
     for a in range(n_outputs):
         for k in range(n_features):
@@ -122,11 +129,8 @@ def _row_cotangent(loss_id, phi, features, targets, rows, cotangent, blas):
 def gradient_into(theta, problem, buffers, gradient):
     """∇L(θ) = J(θ)ᵀ vec(G) written into ``gradient`` (length D), with the ``work_buffers``; nothing is allocated."""
     out, coef, variables, features, targets, moment_m, moment_c, sizes, shape, table, weights = problem
-    phi_flat, cotangent_flat, rows_flat, work = buffers
-    n_outputs, n_features = sizes[SIZE_OUTPUTS], sizes[SIZE_FEATURES]
+    phi_flat, phi, cotangent_flat, cotangent, rows, work = buffers
     structure, blas = sizes[SIZE_STRUCTURE], sizes[SIZE_BLAS]
-    phi = phi_flat.reshape(n_outputs, n_features)
-    cotangent = cotangent_flat.reshape(n_outputs, n_features)
     if structure == STRUCTURE_SPARSE:
         _sparse_phi(theta, out, coef, variables, phi_flat)
     elif structure == STRUCTURE_TWO_LAYER_LINEAR:
@@ -136,7 +140,6 @@ def gradient_into(theta, problem, buffers, gradient):
     if sizes[SIZE_USE_MOMENTS] == 1:
         _moment_cotangent(phi, moment_m, moment_c, cotangent, blas)
     else:
-        rows = rows_flat.reshape(features.shape[0], n_outputs)
         _row_cotangent(sizes[SIZE_LOSS], phi, features, targets, rows, cotangent, blas)
     if structure == STRUCTURE_SPARSE:
         for i in range(gradient.shape[0]):
@@ -150,14 +153,18 @@ def gradient_into(theta, problem, buffers, gradient):
 
 @njit(cache=True)
 def work_buffers(problem, n_params):
-    """Work arrays of one integration: Φ and G (m·K), the row block P/R (N·m), the family's work, ∇L (D)."""
-    features, sizes = problem[3], problem[7]
-    entries = sizes[SIZE_OUTPUTS] * sizes[SIZE_FEATURES]
+    """Work arrays of one integration, and a ∇L (D): Φ and G flat and as (m, K) views made once here (a view
+    made per evaluation would cost more than a tiny gradient), the row block P/R (N, m), the family's work."""
+    features, sizes = problem[3], problem[PROBLEM_SIZES]
+    n_outputs, n_features = sizes[SIZE_OUTPUTS], sizes[SIZE_FEATURES]
+    phi, cotangent = np.empty(n_outputs * n_features), np.empty(n_outputs * n_features)
     return (
         (
-            np.empty(entries),
-            np.empty(entries),
-            np.empty(features.shape[0] * sizes[SIZE_OUTPUTS]),
+            phi,
+            phi.reshape(n_outputs, n_features),
+            cotangent,
+            cotangent.reshape(n_outputs, n_features),
+            np.empty((features.shape[0], n_outputs)),
             np.empty(max(sizes[SIZE_WORK], 1)),
         ),
         np.empty(n_params),

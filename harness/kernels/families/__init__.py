@@ -3,29 +3,29 @@
 Each module has ``STRUCTURE`` (the id in the problem's ``sizes``), ``forward(theta, shape, table, weights,
 blas, phi, work)`` writing Φ into the (m, K) array ``phi``, and ``backward(theta, shape, table, weights, blas,
 cotangent, gradient, work)`` overwriting ``gradient`` with J(θ)ᵀ vec(G), where it may read what ``forward`` left
-in ``work``. ``blas`` picks hand loops (tiny sizes, where a BLAS call costs more than it saves) or BLAS products on
-2-D views (``np.dot(a, b, out)``: nothing allocated, transposes passed as views); ``matmul`` is that switch.
+in ``work``. ``blas`` picks BLAS products on 2-D views (``np.dot(a, b, out)``: nothing allocated, transposes
+passed as views) or hand loops on the flat arrays for tiny sizes, where a BLAS call costs more than it saves and
+even a view does (Numba counts references to it: ≈ 12 ns each), so the loops take none: ``gemm_loops``.
 """
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 
 @njit(cache=True, inline="always")
-def matmul(a, b, out, blas):
-    """out = a @ b (2-D arrays, any layout; ``out`` C-contiguous), through BLAS if ``blas`` else hand loops."""
-    if blas:
-        np.dot(a, b, out)
-        return
-    rows, inner = a.shape
-    columns = b.shape[1]
+def gemm_loops(a, a0, a_row, a_col, b, b0, b_row, b_col, out, o0, rows, inner, columns):
+    """out[o0 + i·columns + j] = Σ_k a[a0 + i·a_row + k·a_col] · b[b0 + k·b_row + j·b_col], all arrays flat.
+
+    The strides express transposes (a transposed operand swaps its two strides), so no view is made.
+    """
     for i in range(rows):
+        base = o0 + i * columns
         for j in range(columns):
-            out[i, j] = 0.0
+            out[base + j] = 0.0
         for k in range(inner):
-            weight = a[i, k]
+            weight = a[a0 + i * a_row + k * a_col]
             if weight != 0.0:
+                start = b0 + k * b_row
                 for j in range(columns):
-                    out[i, j] += weight * b[k, j]
+                    out[base + j] += weight * b[start + j * b_col]
