@@ -250,3 +250,13 @@ def test_one_compilation_for_every_family_loss_and_branch():
     kernels = (*entries, linear.forward, linear.backward, deep_linear.forward, deep_linear.backward, loss_gradients)
     signatures = {f"{kernel.py_func.__module__}.{kernel.py_func.__name__}": kernel.signatures for kernel in kernels}
     assert all(len(found) == 1 for found in signatures.values()), signatures
+
+
+def test_warmup_json_reports_the_calibration(capsys, monkeypatch):
+    from harness.cli import main
+
+    monkeypatch.setenv(calibration.ENVIRONMENT_VARIABLE, "auto")
+    assert main(["warmup", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["blas"]["measure"] == calibration.MEASURE
+    assert report["blas"]["threshold"] == calibration.calibration()["threshold"]
