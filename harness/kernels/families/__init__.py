@@ -5,7 +5,7 @@ blas, phi, work)`` writing Φ into the (m, K) array ``phi``, and ``backward(thet
 cotangent, gradient, work)`` overwriting ``gradient`` with J(θ)ᵀ vec(G), where it may read what ``forward`` left
 in ``work``. ``blas`` picks BLAS products on 2-D views (``np.dot(a, b, out)``: nothing allocated, transposes
 passed as views) or hand loops on the flat arrays for tiny sizes, where a BLAS call costs more than it saves and
-even a view does (Numba counts references to it: ≈ 12 ns each), so the loops take none: ``gemm_loops``.
+even a view is dear (Numba counts references to each: ≈ 12 ns), so the loops index flat arrays: ``gemm_loops``.
 """
 
 from __future__ import annotations
