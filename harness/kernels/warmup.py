@@ -2,7 +2,8 @@
 
 Run by the pytest plugin in the xdist controller before workers start, and by ``flowlaws warmup``.
 Kernels are typed by flat float64/int64 arrays only, so one compilation serves every network, loss and
-data set; each module with kernels registers a ``warm_up()`` function in ``KERNEL_MODULES``.
+data set; each module with kernels registers a ``warm_up()`` function in ``KERNEL_MODULES`` (the last,
+``harness.kernels.calibration``, loads or measures the dense kernels' loops/BLAS threshold).
 
 Two faults of a shared cache folder (``harness.environment.numba_cache_dir()``) are handled here:
 
