@@ -33,7 +33,7 @@ def work_length(n_in: int, hidden: int, n_out: int, k: int, n_features: int) -> 
 @njit(cache=True)
 def forward(theta, shape, table, weights, blas, phi, work):
     """Φ(θ) = U P written into phi (m × F); leaves Pᵀ in work[:F·r] for ``backward``."""
-    n, r, m, k, n_features = shape[0], shape[1], shape[2], shape[3], shape[4]
+    r, m, k, n_features = shape[1], shape[2], shape[3], shape[4]
     v_offset = m * r
     pt = work[: n_features * r]
     for alpha in range(n_features):
