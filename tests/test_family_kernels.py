@@ -71,7 +71,7 @@ def assert_round_off(name: str, got: np.ndarray, want: np.ndarray, scale: np.nda
     error = np.abs(got - want)
     bad = ~(error <= TOLERANCE * scale)  # also catches NaN
     assert not bad.any(), (
-        f"{name}: {int(bad.sum())} of {bad.size} entries off; worst at flat index {int(np.argmax(bad.reshape(-1)))}: "
+        f"{name}: {int(bad.sum())} of {bad.size} entries off; first at flat index {int(np.argmax(bad.reshape(-1)))}: "
         f"got {got.reshape(-1)[bad.reshape(-1)][0]!r}, want {want.reshape(-1)[bad.reshape(-1)][0]!r}, "
         f"scale {scale.reshape(-1)[bad.reshape(-1)][0]!r}"
     )

@@ -4,17 +4,22 @@ On the basis of degree-k monomials x^α (α a multiset of k input indices, F = C
 
     Φ = U P,   P[j, α] = mult(α) Π_s V[α_s, j]        (U: m × r, V: n × r, P: r × F),
 
-so the forward pass gathers P once (r·F·k products) and is then one GEMM, and the backward pass is
+so the forward pass gathers P once and is then one GEMM, and the backward pass is
 
     ∇U = G Pᵀ,   W = Uᵀ G,   ∇V[i, j] = Σ_α W[j, α] mult(α) Σ_s [α_s = i] Π_{t≠s} V[α_t, j],
 
-two GEMMs and one pass over the multisets with prefix/suffix products (no division, so exact zeros in V are
-harmless). P and W are stored transposed (F × r, rows contiguous in j), which makes every inner loop contiguous
-and lets ``np.dot`` take Pᵀ as an F-ordered view. This is the moments-basis form: the per-sample form
-(U (Vᵀx)^k) would need the raw inputs x, which the kernels' problem does not carry (it holds Ψ(x) = (x^α)_α).
+two GEMMs and one reverse sweep for ∇V. The products Π_s V[α_s, ·] share their prefixes: the multisets, in
+``network.exponents`` (lexicographic) order, are the leaves of a prefix tree met depth first, so each prefix
+product is one r-vector product computed when its node is entered (Σ_l C(n+l−1, l) nodes instead of k·F), and
+∇V is reverse-mode over the same tree: a node's adjoint is complete when the walk leaves its subtree, and is then
+sent to its parent (no division, so exact zeros in V are harmless). P and W are stored transposed (F × r, rows
+contiguous in j) so that every inner loop is contiguous and ``np.dot`` takes Pᵀ as an F-ordered view.
+
+This is the moments-basis form: the per-sample form (U (Vᵀx)^k) would need the raw inputs x, which the kernels'
+problem does not carry (it holds Ψ(x) = (x^α)_α).
 
 Problem arrays: ``shape`` = (n, r, m, k, F), ``table`` = the multisets (F × k int64, ``network.exponents``
-order), ``weights`` = mult(α) (F float64). θ = U row-major then V row-major.
+order, each non-decreasing), ``weights`` = mult(α) (F float64). θ = U row-major then V row-major.
 """
 
 from __future__ import annotations
@@ -26,34 +31,79 @@ STRUCTURE = 3
 
 
 def work_length(n_in: int, hidden: int, n_out: int, k: int, n_features: int) -> int:
-    """Floats of scratch forward/backward use: Pᵀ and Wᵀ (F × r each), k prefix rows and one suffix row (r each)."""
-    return 2 * n_features * hidden + (k + 1) * hidden
+    """Floats of scratch: Pᵀ and Wᵀ (F × r each), and the walk's prefix products and adjoints (k rows of r each)."""
+    return 2 * n_features * hidden + 2 * k * hidden
+
+
+@njit(cache=True, inline="always")
+def _first_change(table, alpha, k):
+    """The first position where multiset α differs from α − 1 (0 for the first): the depth the walk goes back to."""
+    if alpha == 0:
+        return 0
+    for s in range(k):
+        if table[alpha, s] != table[alpha - 1, s]:
+            return s
+    return k - 1  # equal rows do not occur in a valid table; recompute the last level regardless
+
+
+@njit(cache=True, inline="always")
+def _enter(v, table, alpha, start, k, r, prefix):
+    """prefix[l] = Π_{s<l} V[α_s] for l = start+1 .. k−1 (prefix[0] is all ones)."""
+    for s in range(start, k - 1):
+        i = table[alpha, s] * r
+        row = v[i : i + r]
+        before = prefix[s * r : (s + 1) * r]
+        after = prefix[(s + 1) * r : (s + 2) * r]
+        for j in range(r):
+            after[j] = before[j] * row[j]
 
 
 @njit(cache=True)
 def forward(theta, shape, table, weights, blas, phi, work):
     """Φ(θ) = U P written into phi (m × F); leaves Pᵀ in work[:F·r] for ``backward``."""
-    r, m, k, n_features = shape[1], shape[2], shape[3], shape[4]
+    n, r, m, k, n_features = shape[0], shape[1], shape[2], shape[3], shape[4]
     v_offset = m * r
+    v = theta[v_offset : v_offset + n * r]
     pt = work[: n_features * r]
+    prefix = work[2 * n_features * r : 2 * n_features * r + k * r]
+    prefix[:r] = 1.0
     for alpha in range(n_features):
-        row = alpha * r
+        _enter(v, table, alpha, _first_change(table, alpha, k), k, r, prefix)
+        i = table[alpha, k - 1] * r
+        row, last, out = v[i : i + r], prefix[(k - 1) * r : k * r], pt[alpha * r : (alpha + 1) * r]
         weight = weights[alpha]
         for j in range(r):
-            pt[row + j] = weight
-        for s in range(k):
-            base = v_offset + table[alpha, s] * r
-            for j in range(r):
-                pt[row + j] *= theta[base + j]
+            out[j] = weight * (last[j] * row[j])
     if blas == 1:
         np.dot(theta[:v_offset].reshape(m, r), pt.reshape(n_features, r).T, phi)
         return
     for a in range(m):
+        u = theta[a * r : (a + 1) * r]
         for alpha in range(n_features):
+            p = pt[alpha * r : (alpha + 1) * r]
             total = 0.0
             for j in range(r):
-                total += theta[a * r + j] * pt[alpha * r + j]
+                total += u[j] * p[j]
             phi[a, alpha] = total
+
+
+@njit(cache=True, inline="always")
+def _leave(v, grad_v, table, alpha, level, r, prefix, adjoint):
+    """Send the finished adjoint of node α[:level] to ∇V[α_{level−1}] and to its parent's adjoint; reset it."""
+    i = table[alpha, level - 1] * r
+    row, grad_row = v[i : i + r], grad_v[i : i + r]
+    done = adjoint[level * r : (level + 1) * r]
+    before = prefix[(level - 1) * r : level * r]
+    if level > 1:
+        parent = adjoint[(level - 1) * r : level * r]
+        for j in range(r):
+            grad_row[j] += done[j] * before[j]
+            parent[j] += done[j] * row[j]
+            done[j] = 0.0
+    else:
+        for j in range(r):
+            grad_row[j] += done[j]  # the prefix of a first-level node is the empty product
+            done[j] = 0.0
 
 
 @njit(cache=True)
@@ -63,37 +113,46 @@ def backward(theta, shape, table, weights, blas, cotangent, gradient, work):
     v_offset = m * r
     size = n_features * r
     pt = work[:size]
-    wt = work[size : 2 * size]  # Wᵀ = Gᵀ U, row α scaled by mult(α) below
-    prefix = work[2 * size : 2 * size + k * r]  # row s: mult(α) W[j, α] Π_{t<s} V[α_t, j]
-    suffix = work[2 * size + k * r : 2 * size + (k + 1) * r]  # Π_{t>s} V[α_t, j]
+    wt = work[size : 2 * size]  # Wᵀ = Gᵀ U
+    prefix = work[2 * size : 2 * size + k * r]
+    adjoint = work[2 * size + k * r : 2 * size + 2 * k * r]  # row l: adjoint of the current node at level l ≥ 1
     if blas == 1:
-        u = theta[:v_offset].reshape(m, r)
         np.dot(cotangent, pt.reshape(n_features, r), gradient[:v_offset].reshape(m, r))
-        np.dot(cotangent.T, u, wt.reshape(n_features, r))
+        np.dot(cotangent.T, theta[:v_offset].reshape(m, r), wt.reshape(n_features, r))
     else:
-        for p in range(v_offset):
-            gradient[p] = 0.0
-        for p in range(size):
-            wt[p] = 0.0
+        gradient[:v_offset] = 0.0
+        wt[:] = 0.0
         for a in range(m):
+            u, grad_u = theta[a * r : (a + 1) * r], gradient[a * r : (a + 1) * r]
             for alpha in range(n_features):
                 g = cotangent[a, alpha]
+                p, w = pt[alpha * r : (alpha + 1) * r], wt[alpha * r : (alpha + 1) * r]
                 for j in range(r):
-                    gradient[a * r + j] += g * pt[alpha * r + j]
-                    wt[alpha * r + j] += g * theta[a * r + j]
-    for p in range(v_offset, v_offset + n * r):
-        gradient[p] = 0.0
+                    grad_u[j] += g * p[j]
+                    w[j] += g * u[j]
+    v = theta[v_offset : v_offset + n * r]
+    grad_v = gradient[v_offset : v_offset + n * r]
+    grad_v[:] = 0.0
+    prefix[:r] = 1.0
+    adjoint[:] = 0.0
     for alpha in range(n_features):
+        start = _first_change(table, alpha, k)
+        for level in range(k - 1, start, -1):
+            _leave(v, grad_v, table, alpha - 1, level, r, prefix, adjoint)
+        _enter(v, table, alpha, start, k, r, prefix)
+        # the leaf α: adjoint mult(α) W[:, α], sent straight to ∇V[α_{k−1}] and to its parent
+        i = table[alpha, k - 1] * r
+        row, grad_row = v[i : i + r], grad_v[i : i + r]
+        before, w = prefix[(k - 1) * r : k * r], wt[alpha * r : (alpha + 1) * r]
         weight = weights[alpha]
-        for j in range(r):
-            prefix[j] = weight * wt[alpha * r + j]
-            suffix[j] = 1.0
-        for s in range(1, k):
-            base = v_offset + table[alpha, s - 1] * r
+        if k > 1:
+            parent = adjoint[(k - 1) * r : k * r]
             for j in range(r):
-                prefix[s * r + j] = prefix[(s - 1) * r + j] * theta[base + j]
-        for s in range(k - 1, -1, -1):
-            base = v_offset + table[alpha, s] * r
+                leaf = weight * w[j]
+                grad_row[j] += leaf * before[j]
+                parent[j] += leaf * row[j]
+        else:
             for j in range(r):
-                gradient[base + j] += prefix[s * r + j] * suffix[j]
-                suffix[j] *= theta[base + j]
+                grad_row[j] += weight * w[j]
+    for level in range(k - 1, 0, -1):
+        _leave(v, grad_v, table, n_features - 1, level, r, prefix, adjoint)
