@@ -186,3 +186,20 @@ def test_kernels_allocate_nothing(spec, blas):
     assert per_array > 0, f"the NRT statistics counted nothing: {counts}"
     for name in ("forward", "backward"):
         assert counts[name] == per_array * arrays[name], f"{network} blas={blas} {name} allocates: {counts}"
+
+
+def test_one_compilation_for_every_network_and_branch():
+    """The kernels are typed by the problem's arrays only: sizes, k, masks and the branch never add a signature."""
+    from harness.model.specs import parse_network
+
+    specs = [
+        "poly:2,1,1,k=2",
+        "poly:5,3,2,k=4",
+        "attention:n=1,d=2,dk=1,dv=1",
+        "attention:n=3,d=3,dk=2,dv=2,mask=causal",
+    ]
+    for seed, spec in enumerate(specs):
+        check_network(parse_network(spec), seed)
+    for module in KERNELS.values():
+        for kernel in (module.forward, module.backward):
+            assert len(kernel.signatures) == 1, f"{module.__name__}.{kernel.__name__}: {kernel.signatures}"

@@ -48,10 +48,12 @@ def forward(theta, shape, table, weights, blas, phi, work):
                     total += theta[a * dk + h] * theta[k_offset + b * dk + h]
                 a_flat[a * d + b] = total
     for c in range(dv):
+        row, column = phi[c], vt[c * d : (c + 1) * d]
         for ab in range(dd):
             weight = a_flat[ab]
+            block = row[ab * d : (ab + 1) * d]
             for e in range(d):
-                phi[c, ab * d + e] = weight * vt[c * d + e]
+                block[e] = weight * column[e]
 
 
 @njit(cache=True)
@@ -79,13 +81,14 @@ def backward(theta, shape, table, weights, blas, cotangent, gradient, work):
         for p in range(dv * d):
             grad_vt[p] = 0.0
         for c in range(dv):
+            row, column, grad_column = cotangent[c], vt[c * d : (c + 1) * d], grad_vt[c * d : (c + 1) * d]
             for ab in range(dd):
                 weight = a_flat[ab]
+                block = row[ab * d : (ab + 1) * d]
                 total = 0.0
                 for e in range(d):
-                    g = cotangent[c, ab * d + e]
-                    total += g * vt[c * d + e]
-                    grad_vt[c * d + e] += weight * g
+                    total += block[e] * column[e]
+                    grad_column[e] += weight * block[e]
                 grad_a[ab] += total
     for e in range(d):
         for c in range(dv):
