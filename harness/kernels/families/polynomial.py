@@ -12,7 +12,8 @@ two GEMMs and one reverse sweep for ∇V. The products Π_s V[α_s, ·] share th
 ``network.exponents`` (lexicographic) order, are the leaves of a prefix tree met depth first, so each prefix
 product is one r-vector product computed when its node is entered (Σ_l C(n+l−1, l) nodes instead of k·F), and
 ∇V is reverse-mode over the same tree: a node's adjoint is complete when the walk leaves its subtree, and is then
-sent to its parent (no division, so exact zeros in V are harmless). P and W are stored transposed (F × r, rows
+sent to its parent (no division, so exact zeros in V are harmless). The walk reuses what α shares with the
+row before it, so any row order gives the same numbers; the lexicographic order enters each node once. P and W are stored transposed (F × r, rows
 contiguous in j) so that every inner loop is contiguous and ``np.dot`` takes Pᵀ as an F-ordered view.
 
 This is the moments-basis form: the per-sample form (U (Vᵀx)^k) would need the raw inputs x, which the kernels'
