@@ -14,7 +14,8 @@ product is one r-vector product computed when its node is entered (Σ_l C(n+l−
 ∇V is reverse-mode over the same tree: a node's adjoint is complete when the walk leaves its subtree, and is then
 sent to its parent (no division, so exact zeros in V are harmless). The walk reuses what α shares with the
 row before it, so any row order gives the same numbers; the lexicographic order enters each node once. P and W are stored transposed (F × r, rows
-contiguous in j) so that every inner loop is contiguous and ``np.dot`` takes Pᵀ as an F-ordered view.
+contiguous in j) so that every inner loop is contiguous and ``np.dot`` takes Pᵀ as an F-ordered view; every
+array is read through 2-D row-major views of θ and work, whose row loops LLVM vectorizes (flat offsets it did not).
 
 This is the moments-basis form: the per-sample form (U (Vᵀx)^k) would need the raw inputs x, which the kernels'
 problem does not carry (it holds Ψ(x) = (x^α)_α).
@@ -51,90 +52,84 @@ def _first_change(table, alpha, k):
 def _enter(v, table, alpha, start, k, r, prefix):
     """prefix[l] = Π_{s<l} V[α_s] for l = start+1 .. k−1 (prefix[0] is all ones)."""
     for s in range(start, k - 1):
-        i = table[alpha, s] * r
-        row = v[i : i + r]
-        before = prefix[s * r : (s + 1) * r]
-        after = prefix[(s + 1) * r : (s + 2) * r]
+        i = table[alpha, s]
         for j in range(r):
-            after[j] = before[j] * row[j]
-
-
-@njit(cache=True)
-def forward(theta, shape, table, weights, blas, phi, work):
-    """Φ(θ) = U P written into phi (m × F); leaves Pᵀ in work[:F·r] for ``backward``."""
-    n, r, m, k, n_features = shape[0], shape[1], shape[2], shape[3], shape[4]
-    v_offset = m * r
-    v = theta[v_offset : v_offset + n * r]
-    pt = work[: n_features * r]
-    prefix = work[2 * n_features * r : 2 * n_features * r + k * r]
-    prefix[:r] = 1.0
-    for alpha in range(n_features):
-        _enter(v, table, alpha, _first_change(table, alpha, k), k, r, prefix)
-        i = table[alpha, k - 1] * r
-        row, last, out = v[i : i + r], prefix[(k - 1) * r : k * r], pt[alpha * r : (alpha + 1) * r]
-        weight = weights[alpha]
-        for j in range(r):
-            out[j] = weight * (last[j] * row[j])
-    if blas == 1:
-        np.dot(theta[:v_offset].reshape(m, r), pt.reshape(n_features, r).T, phi)
-        return
-    for a in range(m):
-        u = theta[a * r : (a + 1) * r]
-        for alpha in range(n_features):
-            p = pt[alpha * r : (alpha + 1) * r]
-            total = 0.0
-            for j in range(r):
-                total += u[j] * p[j]
-            phi[a, alpha] = total
+            prefix[s + 1, j] = prefix[s, j] * v[i, j]
 
 
 @njit(cache=True, inline="always")
 def _leave(v, grad_v, table, alpha, level, r, prefix, adjoint):
     """Send the finished adjoint of node α[:level] to ∇V[α_{level−1}] and to its parent's adjoint; reset it."""
-    i = table[alpha, level - 1] * r
-    row, grad_row = v[i : i + r], grad_v[i : i + r]
-    done = adjoint[level * r : (level + 1) * r]
-    before = prefix[(level - 1) * r : level * r]
+    i = table[alpha, level - 1]
     if level > 1:
-        parent = adjoint[(level - 1) * r : level * r]
         for j in range(r):
-            grad_row[j] += done[j] * before[j]
-            parent[j] += done[j] * row[j]
-            done[j] = 0.0
+            grad_v[i, j] += adjoint[level, j] * prefix[level - 1, j]
+            adjoint[level - 1, j] += adjoint[level, j] * v[i, j]
+            adjoint[level, j] = 0.0
     else:
         for j in range(r):
-            grad_row[j] += done[j]  # the prefix of a first-level node is the empty product
-            done[j] = 0.0
+            grad_v[i, j] += adjoint[level, j]  # the prefix of a first-level node is the empty product
+            adjoint[level, j] = 0.0
+
+
+@njit(cache=True, inline="always")
+def _views(theta, shape, work):
+    """U, V (θ) and Pᵀ, Wᵀ, prefix, adjoint (work) as 2-D row-major views."""
+    n, r, m, k, n_features = shape[0], shape[1], shape[2], shape[3], shape[4]
+    v_offset, size = m * r, n_features * r
+    u = theta[:v_offset].reshape(m, r)
+    v = theta[v_offset : v_offset + n * r].reshape(n, r)
+    pt = work[:size].reshape(n_features, r)
+    wt = work[size : 2 * size].reshape(n_features, r)
+    prefix = work[2 * size : 2 * size + k * r].reshape(k, r)  # row l: Π_{s<l} V[α_s] of the current α
+    adjoint = work[2 * size + k * r : 2 * size + 2 * k * r].reshape(k, r)  # row l ≥ 1: adjoint of node α[:l]
+    return u, v, pt, wt, prefix, adjoint
+
+
+@njit(cache=True)
+def forward(theta, shape, table, weights, blas, phi, work):
+    """Φ(θ) = U P written into phi (m × F); leaves Pᵀ in work[:F·r] for ``backward``."""
+    r, m, k, n_features = shape[1], shape[2], shape[3], shape[4]
+    u, v, pt, _, prefix, _ = _views(theta, shape, work)
+    prefix[0, :] = 1.0
+    for alpha in range(n_features):
+        _enter(v, table, alpha, _first_change(table, alpha, k), k, r, prefix)
+        i = table[alpha, k - 1]
+        weight = weights[alpha]
+        for j in range(r):
+            pt[alpha, j] = weight * (prefix[k - 1, j] * v[i, j])
+    if blas == 1:
+        np.dot(u, pt.T, phi)
+        return
+    for a in range(m):
+        for alpha in range(n_features):
+            total = 0.0
+            for j in range(r):
+                total += u[a, j] * pt[alpha, j]
+            phi[a, alpha] = total
 
 
 @njit(cache=True)
 def backward(theta, shape, table, weights, blas, cotangent, gradient, work):
     """gradient = J(θ)ᵀ vec(G) (overwritten), G = cotangent (m × F); reads the Pᵀ ``forward`` left in work."""
     n, r, m, k, n_features = shape[0], shape[1], shape[2], shape[3], shape[4]
-    v_offset = m * r
-    size = n_features * r
-    pt = work[:size]
-    wt = work[size : 2 * size]  # Wᵀ = Gᵀ U
-    prefix = work[2 * size : 2 * size + k * r]
-    adjoint = work[2 * size + k * r : 2 * size + 2 * k * r]  # row l: adjoint of the current node at level l ≥ 1
+    u, v, pt, wt, prefix, adjoint = _views(theta, shape, work)  # Wᵀ = Gᵀ U
+    grad_u = gradient[: m * r].reshape(m, r)
+    grad_v = gradient[m * r : m * r + n * r].reshape(n, r)
     if blas == 1:
-        np.dot(cotangent, pt.reshape(n_features, r), gradient[:v_offset].reshape(m, r))
-        np.dot(cotangent.T, theta[:v_offset].reshape(m, r), wt.reshape(n_features, r))
+        np.dot(cotangent, pt, grad_u)
+        np.dot(cotangent.T, u, wt)
     else:
-        gradient[:v_offset] = 0.0
+        grad_u[:] = 0.0
         wt[:] = 0.0
         for a in range(m):
-            u, grad_u = theta[a * r : (a + 1) * r], gradient[a * r : (a + 1) * r]
             for alpha in range(n_features):
                 g = cotangent[a, alpha]
-                p, w = pt[alpha * r : (alpha + 1) * r], wt[alpha * r : (alpha + 1) * r]
                 for j in range(r):
-                    grad_u[j] += g * p[j]
-                    w[j] += g * u[j]
-    v = theta[v_offset : v_offset + n * r]
-    grad_v = gradient[v_offset : v_offset + n * r]
+                    grad_u[a, j] += g * pt[alpha, j]
+                    wt[alpha, j] += g * u[a, j]
     grad_v[:] = 0.0
-    prefix[:r] = 1.0
+    prefix[0, :] = 1.0
     adjoint[:] = 0.0
     for alpha in range(n_features):
         start = _first_change(table, alpha, k)
@@ -142,18 +137,11 @@ def backward(theta, shape, table, weights, blas, cotangent, gradient, work):
             _leave(v, grad_v, table, alpha - 1, level, r, prefix, adjoint)
         _enter(v, table, alpha, start, k, r, prefix)
         # the leaf α: adjoint mult(α) W[:, α], sent straight to ∇V[α_{k−1}] and to its parent
-        i = table[alpha, k - 1] * r
-        row, grad_row = v[i : i + r], grad_v[i : i + r]
-        before, w = prefix[(k - 1) * r : k * r], wt[alpha * r : (alpha + 1) * r]
+        i = table[alpha, k - 1]
         weight = weights[alpha]
-        if k > 1:
-            parent = adjoint[(k - 1) * r : k * r]
-            for j in range(r):
-                leaf = weight * w[j]
-                grad_row[j] += leaf * before[j]
-                parent[j] += leaf * row[j]
-        else:
-            for j in range(r):
-                grad_row[j] += weight * w[j]
+        for j in range(r):
+            leaf = weight * wt[alpha, j]
+            grad_v[i, j] += leaf * prefix[k - 1, j]
+            adjoint[k - 1, j] += leaf * v[i, j]
     for level in range(k - 1, 0, -1):
         _leave(v, grad_v, table, n_features - 1, level, r, prefix, adjoint)
