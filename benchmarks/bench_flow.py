@@ -133,7 +133,7 @@ def bench(spec: str, horizon: float, repeats: int, sparse_only: bool = False) ->
     agreement = float(np.abs(ours.final_state - reference.y[:, -1]).max() / np.abs(reference.y[:, -1]).max())
     return {
         "network": spec,
-        "kernel_path": "sparse monomials" if problem[-1][kernel_problem.SIZE_STRUCTURE] == 0 else "dense two-layer",
+        "kernel_path": "sparse monomials" if problem[kernel_problem.PROBLEM_SIZES][kernel_problem.SIZE_STRUCTURE] == 0 else "dense",
         "n_params": built.network.n_params,
         "horizon": horizon,
         "numba_steps": ours.n_steps,

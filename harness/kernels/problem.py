@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from harness.errors import InvalidInput
-from harness.kernels.families import deep_linear, linear
+from harness.kernels.families import attention, deep_linear, linear, polynomial
 from harness.kernels.losses import MSE, loss_gradients
 from harness.kernels.polynomial import add_phi_vjp
 
@@ -46,7 +46,9 @@ SIZE_WORK, SIZE_BLAS = 6, 7
 STRUCTURE_SPARSE = 0
 STRUCTURE_TWO_LAYER_LINEAR = linear.STRUCTURE
 STRUCTURE_DEEP_LINEAR = deep_linear.STRUCTURE
-DENSE_STRUCTURES = (STRUCTURE_TWO_LAYER_LINEAR, STRUCTURE_DEEP_LINEAR)
+STRUCTURE_POLYNOMIAL = polynomial.STRUCTURE
+STRUCTURE_ATTENTION = attention.STRUCTURE
+DENSE_STRUCTURES = (STRUCTURE_TWO_LAYER_LINEAR, STRUCTURE_DEEP_LINEAR, STRUCTURE_POLYNOMIAL, STRUCTURE_ATTENTION)
 
 
 # --- the right-hand side ------------------------------------------------------------------------------
@@ -137,6 +139,10 @@ def gradient_into(theta, problem, buffers, gradient):
         linear.forward(theta, shape, table, weights, blas, phi, work)
     elif structure == STRUCTURE_DEEP_LINEAR:
         deep_linear.forward(theta, shape, table, weights, blas, phi, work)
+    elif structure == STRUCTURE_POLYNOMIAL:
+        polynomial.forward(theta, shape, table, weights, blas, phi, work)
+    elif structure == STRUCTURE_ATTENTION:
+        attention.forward(theta, shape, table, weights, blas, phi, work)
     if sizes[SIZE_USE_MOMENTS] == 1:
         _moment_cotangent(phi, moment_m, moment_c, cotangent, blas)
     else:
@@ -149,6 +155,10 @@ def gradient_into(theta, problem, buffers, gradient):
         linear.backward(theta, shape, table, weights, blas, cotangent, gradient, work)
     elif structure == STRUCTURE_DEEP_LINEAR:
         deep_linear.backward(theta, shape, table, weights, blas, cotangent, gradient, work)
+    elif structure == STRUCTURE_POLYNOMIAL:
+        polynomial.backward(theta, shape, table, weights, blas, cotangent, gradient, work)
+    elif structure == STRUCTURE_ATTENTION:
+        attention.backward(theta, shape, table, weights, blas, cotangent, gradient, work)
 
 
 @njit(cache=True)

@@ -124,10 +124,15 @@ def _layout(named_shapes: list[tuple[str, tuple[int, ...]]]) -> tuple[Block, ...
     return tuple(blocks)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DenseGradient:
-    """A family's compiled dense gradient (``harness.kernels.families``; same numbers as the monomial kernel, faster):
-    kernel id, integer header (e.g. (m, K, r)), optional int ``table`` and float ``weights``, scratch length."""
+    """A compiled dense gradient for one family: the kernels' structure id and the arrays its kernel reads.
+
+    The generic kernel sums over Φ's monomial table; a dense one uses the family's matrix form (e.g.
+    ∇_U = G V, ∇_V = Gᵀ U for Φ = U Vᵀ) and gives the same numbers faster. ``shape`` is the family's integer
+    header, ``table`` (int64 2-D) and ``weights`` (float64 1-D) its optional index table and coefficients,
+    ``work`` the floats of scratch its kernel needs (``harness.kernels.families``).
+    """
 
     structure: int
     shape: tuple[int, ...]

@@ -19,7 +19,9 @@ import numpy as np
 
 from harness.algebra import modular
 from harness.errors import InvalidInput
+from harness.kernels.families import attention as dense_kernel
 from harness.model.family import (
+    DenseGradient,
     Network,
     SizeLimits,
     gram_difference,
@@ -138,6 +140,12 @@ class AttentionNetwork(Network):
             out.append(c * d**3 + (a * d + b) * d + e)
             variables.append((Q.offset + a * dk + h, K.offset + b * dk + h, V.offset + e * dv + c))
         return out, [1] * len(out), variables
+
+    @property
+    def dense_gradient(self) -> DenseGradient:
+        """Φ_c = vec(W_Q W_Kᵀ) W_V[:, c]ᵀ (``harness.kernels.families.attention``); no table, no weights."""
+        d, dk, dv = self.d, self.dk, self.dv
+        return DenseGradient(dense_kernel.STRUCTURE, (d, dk, dv), work=dense_kernel.work_length(d, dk, dv))
 
     def _features(self, x):
         X = x.reshape(-1, self.n, self.d)

@@ -17,7 +17,9 @@ import numpy as np
 
 from harness.algebra.monomials import index_tuples
 from harness.errors import InvalidInput
+from harness.kernels.families import polynomial as dense_kernel
 from harness.model.family import (
+    DenseGradient,
     Network,
     SizeLimits,
     hidden_matrix,
@@ -102,6 +104,20 @@ class PolynomialNetwork(Network):
                 coef.append(multinomial)
                 variables.append((U.offset + a * self.hidden + j, *[V.offset + i * self.hidden + j for i in multiset]))
         return out, coef, variables
+
+    @property
+    def dense_gradient(self) -> DenseGradient:
+        """Φ = U P on the monomial basis (``harness.kernels.families.polynomial``): table = the multisets α."""
+        n, r, m, k, features = self.n_in, self.hidden, self.n_out, self.k, self.n_features
+        # mult(α) read off Φ's own monomials (those of a = 0, j = 0 come every m·r entries), so it is defined once
+        weights = self.polynomial.coef[:: m * r].astype(np.float64)
+        return DenseGradient(
+            dense_kernel.STRUCTURE,
+            (n, r, m, k, features),
+            table=np.asarray(self.exponents, dtype=np.int64).reshape(features, k),
+            weights=weights,
+            work=dense_kernel.work_length(n, r, m, k, features),
+        )
 
     def _features(self, x):
         return np.stack([np.prod(x[:, list(m)], axis=1) for m in self.exponents], axis=1)
