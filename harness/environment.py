@@ -17,7 +17,9 @@ non-editable install ``__file__`` lies in site-packages.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from importlib import resources
 from pathlib import Path
 
 THREAD_VARIABLES = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -53,3 +55,47 @@ def configure(project: str | os.PathLike | None = None) -> None:
     if not os.environ.get("NUMBA_CACHE_DIR"):
         cache = numba_cache_dir() if project is None else Path(project) / ".numba_cache"
         os.environ["NUMBA_CACHE_DIR"] = str(cache.absolute())
+    drop_stale_kernels(numba_cache_dir())
+
+
+KERNELS_STAMP = "kernels.digest"
+
+
+def kernels_digest() -> str:
+    """A digest of the compiled layer's sources (``harness/kernels/**/*.py``, as installed)."""
+    digest = hashlib.sha256()
+    pending = [("", resources.files("harness") / "kernels")]
+    while pending:
+        prefix, folder = pending.pop()
+        for entry in sorted(folder.iterdir(), key=lambda item: item.name):
+            if entry.is_dir() and entry.name != "__pycache__":
+                pending.append((f"{prefix}{entry.name}/", entry))
+            elif entry.name.endswith(".py"):
+                digest.update(f"{prefix}{entry.name}".encode() + b"\0" + entry.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def drop_stale_kernels(cache: Path) -> None:
+    """Empty Numba's cache index if the kernels' sources changed since it was written.
+
+    Numba checks only the stamp of the file that defines a cached function, so a kernel that inlines or calls
+    one from another file (the right-hand side calls ``harness/kernels/families/*``) would otherwise keep the
+    old callee's code after an edit or an upgrade. ``<cache>/kernels.digest`` records the sources' digest;
+    on a mismatch the ``*.nbi``/``*.nbc`` files are removed (they are rebuilt on first use). A cache folder we
+    cannot write is left alone.
+    """
+    current = kernels_digest()
+    stamp = cache / KERNELS_STAMP
+    try:
+        if stamp.read_text().strip() == current:
+            return
+    except OSError:
+        pass
+    try:
+        for pattern in ("*.nbi", "*.nbc"):
+            for entry in cache.rglob(pattern):
+                entry.unlink(missing_ok=True)
+        cache.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(current + "\n")
+    except OSError:
+        return

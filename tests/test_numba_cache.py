@@ -130,3 +130,19 @@ def test_two_cold_starts_at_once_compile_once(tmp_path):
     ]
     assert len(saves) == 1, saves  # one compiled and saved; the other, after the lock, loaded it
     assert (cache / warmup.LOCK_NAME).exists()
+
+
+def test_a_cache_written_for_other_kernel_sources_is_emptied_once(tmp_path):
+    """Numba stamps only a cached function's own file; a changed callee in another kernel file empties the index."""
+    cache = tmp_path / "cache"
+    (cache / "sub").mkdir(parents=True)
+    index, data = cache / "sub" / "k.nbi", cache / "sub" / "k.1.nbc"
+    for path in (index, data):
+        path.write_bytes(b"old")
+    (cache / environment.KERNELS_STAMP).write_text("0000000000000000\n")
+    environment.drop_stale_kernels(cache)
+    assert not index.exists() and not data.exists()
+    assert (cache / environment.KERNELS_STAMP).read_text().strip() == environment.kernels_digest()
+    index.write_bytes(b"new")  # the same sources: the cache is kept
+    environment.drop_stale_kernels(cache)
+    assert index.read_bytes() == b"new"
