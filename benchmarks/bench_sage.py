@@ -21,8 +21,10 @@ free data (its free count is theirs: the fields are the ∇φ_i themselves). The
 U_i of size n_{i−1}×n_i) are flowlaws' widths reversed (Φ = W_L⋯W_1 with W_i of size n_i×n_{i−1}): ``linear:IN,
 HIDDEN,OUT`` for two layers, ``deep-linear:…`` deeper. Counts must agree; a disagreement is printed and makes the
 exit status 1. Times: wall and CPU (self plus reaped children: Sage's ``@parallel`` forks) of each whole child
-process, and inside it the call alone (flowlaws' own ``seconds``; the Sage build plus method). Runs are round-robin
-over repeats; a Sage run over ``--limit`` seconds is killed, reported as "> limit" and not repeated.
+process, and of the call alone: flowlaws' ``count_laws`` in a second process after one untimed call (median of
+``--warm-repeats``), Sage's build plus method after its notebooks are loaded. Runs are round-robin over repeats; a
+Sage run over ``--limit`` seconds (wall) is killed, reported as "> limit" and not repeated; one that raises is
+reported with the last line of its error.
 """
 
 from __future__ import annotations
@@ -126,6 +128,15 @@ def child(repo: Path, list_dim: list[int], method: str, seed: int) -> dict:
     )
 
 
+class ChildFailed(RuntimeError):
+    """A child process exited non-zero: ``reason`` is the last line of its stderr."""
+
+    def __init__(self, command: list[str], returncode: int, stderr: str):
+        lines = stderr.strip().splitlines()
+        self.reason = lines[-1] if lines else f"exit status {returncode}"
+        super().__init__(f"{command[:4]} failed ({returncode}):\n{stderr[-3000:]}")
+
+
 def run_process(command: list[str], env: dict, limit: float | None) -> tuple[str, float, float, bool]:
     """Run ``command``; (stdout, wall s, CPU s of it and its descendants it reaped, timed out)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -143,7 +154,7 @@ def run_process(command: list[str], env: dict, limit: float | None) -> tuple[str
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     if process.returncode != 0 and not timed_out:
-        raise RuntimeError(f"{command[:4]} failed ({process.returncode}):\n{err[-3000:]}")
+        raise ChildFailed(command, process.returncode, err)
     return out, wall, cpu, timed_out
 
 
@@ -196,7 +207,10 @@ def sage_run(args: argparse.Namespace, spec: str, method: str) -> dict:
     env.pop("PYTHONPATH", None)
     payload = json.dumps(dict(repo=str(args.repo), list_dim=their_widths(spec), method=method, seed=args.seed))
     command = [str(args.sage_python), str(Path(__file__).resolve()), "--child", payload]
-    out, wall, cpu, timed_out = run_process(command, env, args.limit)
+    try:
+        out, wall, cpu, timed_out = run_process(command, env, args.limit)
+    except ChildFailed as failure:  # their code raised: reported with its reason, never counted as a count
+        return dict(timed_out=False, failed=failure.reason)
     row = dict(process_wall=wall, process_cpu=cpu, timed_out=timed_out)
     if not timed_out:
         row.update(json.loads(out.strip().splitlines()[-1]))
@@ -218,7 +232,7 @@ def benchmark(args: argparse.Namespace) -> list[dict]:
             order = ["flowlaws", *args.methods]
             order = order[repeat % len(order) :] + order[: repeat % len(order)]
             for who in order:
-                if who != "flowlaws" and any(r["timed_out"] for r in runs[who]):
+                if who != "flowlaws" and any(r["timed_out"] or "failed" in r for r in runs[who]):
                     continue
                 runs[who].append(
                     flowlaws_run(spec, args.warm_repeats) if who == "flowlaws" else sage_run(args, spec, who)
@@ -226,7 +240,8 @@ def benchmark(args: argparse.Namespace) -> list[dict]:
         ours = runs["flowlaws"]
         for method in args.methods:
             theirs = runs[method]
-            finished = [r for r in theirs if not r["timed_out"]]
+            finished = [r for r in theirs if not r["timed_out"] and "failed" not in r]
+            failed = [r["failed"] for r in theirs if "failed" in r]
             rows.append(
                 dict(
                     case=spec,
@@ -242,7 +257,8 @@ def benchmark(args: argparse.Namespace) -> list[dict]:
                     flowlaws_warm_cpu=median_of(ours, "warm_cpu"),
                     sage_laws=finished[0]["laws"] if finished else None,
                     sage_known=finished[0]["known"] if finished else None,
-                    sage_timed_out=not finished,
+                    sage_timed_out=any(r["timed_out"] for r in theirs),
+                    sage_failed=failed[0] if failed else None,
                     sage_build_wall=median_of(finished, "build_wall"),
                     sage_call_wall=median_of(finished, "call_wall"),
                     sage_call_cpu=median_of(finished, "call_cpu"),
@@ -255,6 +271,8 @@ def benchmark(args: argparse.Namespace) -> list[dict]:
             )
             if not args.json:
                 print_row(rows[-1], args.limit)
+        if args.save:
+            args.save.write_text(json.dumps(dict(rows=rows, limit=args.limit, sage_threads=args.sage_threads)))
     return rows
 
 
@@ -275,6 +293,8 @@ def print_row(row: dict, limit: float) -> None:
         print("|---" * 10 + "|")
         print_row.first = False  # type: ignore[attr-defined]
     laws = f"{row['flowlaws_laws']} / {'—' if row['sage_laws'] is None else row['sage_laws']}"
+    if row.get("sage_failed"):
+        laws += f" (Sage failed: {row['sage_failed'][:60]})"
     if row["sage_laws"] is not None and not row["agree"]:
         laws += " **DISAGREE**"
 
@@ -304,6 +324,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sage-threads", type=int, default=1, help="SAGE_NUM_THREADS of the Sage child (1)")
     parser.add_argument("--seed", type=int, default=0, help="np.random seed of the Sage child (0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.add_argument("--save", type=Path, help="also write the JSON rows to this file after every case")
     parser.add_argument("--warm-repeats", type=int, default=3, help="timed warm flowlaws calls per run (3)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--warm", help=argparse.SUPPRESS)
@@ -350,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(dict(rows=rows, load_average=load, limit=args.limit, sage_threads=args.sage_threads)))
     else:
         print(f"load average (1, 5, 15 min): start {start_load}, end {load['end']}")
-    return 0 if all(r["agree"] or r["sage_timed_out"] for r in rows) else 1
+    return 0 if all(r["agree"] or r["sage_laws"] is None for r in rows) else 1
 
 
 if __name__ == "__main__":
