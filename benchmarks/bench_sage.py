@@ -17,14 +17,15 @@ plus one counting method:
 - ``poly2``: ``solve(2, fields)``, the number of independent degree-2 polynomial laws.
 
 flowlaws runs as ``python -m harness.cli count --arch SPEC --loss mse --data free --json`` on the same network,
-free data (its free count is theirs: the fields are the ∇φ_i themselves). Their widths ``[n0, …, nq]`` (φ = U1⋯Uq, U_i of
-size n_{i−1}×n_i) are flowlaws' widths reversed (Φ = W_L⋯W_1 with W_i of size n_i×n_{i−1}): ``linear:IN,
-HIDDEN,OUT`` for two layers, ``deep-linear:…`` deeper. Counts must agree (``poly2``: at most flowlaws', as it finds
-only degree-2 laws); a disagreement is printed and makes the exit status 1. Times: wall and CPU (self plus reaped
-children: Sage's ``@parallel`` forks) of each whole child process, and of the call alone: flowlaws' ``count_laws``
-in a second process after one untimed call (median of ``--warm-repeats``), Sage's build plus method after its
-notebooks are loaded. Runs are round-robin over repeats; a Sage run over ``--limit`` seconds (wall) is killed,
-reported as "> limit" and not repeated; one that raises is reported with the last line of its error.
+free data (its free count is theirs: the fields are the ∇φ_i themselves). Their widths ``[n0, …, nq]`` (φ =
+U1⋯Uq, U_i of size n_{i−1}×n_i) are flowlaws' widths reversed (Φ = W_L⋯W_1 with W_i of size n_i×n_{i−1}):
+``linear:IN, HIDDEN,OUT`` for two layers, ``deep-linear:…`` deeper. Counts must agree (``poly2``: at most
+flowlaws', as it finds only degree-2 laws); a disagreement is printed and makes the exit status 1. Times: wall
+and CPU (self plus reaped children: Sage's ``@parallel`` forks) of each whole child process, and of the call
+alone: flowlaws' ``count_laws`` in a second process after one untimed call (median of ``--warm-repeats``),
+Sage's build plus method after its notebooks are loaded. Runs are round-robin over repeats; a Sage run over
+``--limit`` seconds (wall) is killed, reported as "> limit" and not repeated; one that raises is reported with
+the last line of its error.
 """
 
 from __future__ import annotations
