@@ -132,9 +132,10 @@ def child(repo: Path, list_dim: list[int], method: str, seed: int) -> dict:
 class ChildFailed(RuntimeError):
     """A child process exited non-zero: ``reason`` is the last line of its stderr."""
 
-    def __init__(self, command: list[str], returncode: int, stderr: str):
+    def __init__(self, command: list[str], returncode: int, stderr: str, wall: float, cpu: float):
         lines = stderr.strip().splitlines()
         self.reason = lines[-1] if lines else f"exit status {returncode}"
+        self.wall, self.cpu = wall, cpu
         super().__init__(f"{command[:4]} failed ({returncode}):\n{stderr[-3000:]}")
 
 
@@ -155,7 +156,7 @@ def run_process(command: list[str], env: dict, limit: float | None) -> tuple[str
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     if process.returncode != 0 and not timed_out:
-        raise ChildFailed(command, process.returncode, err)
+        raise ChildFailed(command, process.returncode, err, wall, cpu)
     return out, wall, cpu, timed_out
 
 
@@ -211,7 +212,7 @@ def sage_run(args: argparse.Namespace, spec: str, method: str) -> dict:
     try:
         out, wall, cpu, timed_out = run_process(command, env, args.limit)
     except ChildFailed as failure:  # their code raised: reported with its reason, never counted as a count
-        return dict(timed_out=False, failed=failure.reason)
+        return dict(timed_out=False, failed=failure.reason, failed_wall=failure.wall, failed_cpu=failure.cpu)
     row = dict(process_wall=wall, process_cpu=cpu, timed_out=timed_out)
     if not timed_out:
         row.update(json.loads(out.strip().splitlines()[-1]))
@@ -260,6 +261,8 @@ def benchmark(args: argparse.Namespace) -> list[dict]:
                     sage_known=finished[0]["known"] if finished else None,
                     sage_timed_out=any(r["timed_out"] for r in theirs),
                     sage_failed=failed[0] if failed else None,
+                    sage_failed_process_wall=median_of(theirs, "failed_wall"),
+                    sage_failed_process_cpu=median_of(theirs, "failed_cpu"),
                     sage_build_wall=median_of(finished, "build_wall"),
                     sage_call_wall=median_of(finished, "call_wall"),
                     sage_call_cpu=median_of(finished, "call_cpu"),
@@ -302,11 +305,16 @@ def print_row(row: dict, limit: float) -> None:
         print_row.first = False  # type: ignore[attr-defined]
     laws = f"{row['flowlaws_laws']} / {'—' if row['sage_laws'] is None else row['sage_laws']}"
     if row.get("sage_failed"):
-        laws += f" (Sage failed: {row['sage_failed'][:60]})"
+        laws += f" (Sage failed: {row['sage_failed']})"
     if row["sage_laws"] is not None and not row["agree"]:
         laws += " (degree-2 laws only)" if row["consistent"] else " **DISAGREE**"
 
     def pair(wall: str, cpu: str) -> str:
+        if row.get("sage_failed") and wall.startswith("sage_"):  # no count: times until it raised, whole process
+            failed = (row.get("sage_failed_process_wall"), row.get("sage_failed_process_cpu"))
+            return (
+                "—" if wall != "sage_process_wall" or None in failed else "raised after {:.3g}; {:.3g}".format(*failed)
+            )
         return f"{seconds(row[wall], limit)}; {seconds(row[cpu], limit)}"
 
     ratio = "—"
