@@ -287,10 +287,6 @@ def consistent(method: str, theirs: int, ours: int) -> bool:
     return theirs == ours or (method == "poly2" and theirs < ours)
 
 
-def seconds(value: float | None, limit: float) -> str:
-    return f"> {limit:g}" if value is None else f"{value:.3g}"
-
-
 HEADER = (
     "| case | their list_dim | D | method | laws flowlaws / Sage | flowlaws warm call s (wall; CPU) "
     "| flowlaws CLI process s (wall; CPU) | Sage call s (wall; CPU) | Sage process s (wall; CPU) "
@@ -315,7 +311,9 @@ def print_row(row: dict, limit: float) -> None:
             return (
                 "—" if wall != "sage_process_wall" or None in failed else "raised after {:.3g}; {:.3g}".format(*failed)
             )
-        return f"{seconds(row[wall], limit)}; {seconds(row[cpu], limit)}"
+        if row[wall] is None:  # killed at the wall-clock limit: its CPU until then is not known
+            return f"> {limit:g} (wall limit); —"
+        return f"{row[wall]:.3g}; {row[cpu]:.3g}"
 
     ratio = "—"
     if row["sage_call_cpu"] is not None:
