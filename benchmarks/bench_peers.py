@@ -33,6 +33,7 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
@@ -42,8 +43,9 @@ from harness import environment  # noqa: E402
 environment.configure()  # one thread and the Numba cache folder, before numpy and numba load
 
 import numpy as np  # noqa: E402
-from numba import carray, cfunc, njit  # noqa: E402
+from numba import cfunc, njit  # noqa: E402
 from numba.extending import register_jitable  # noqa: E402
+from numba.np.numpy_support import carray  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
 from harness.dynamics import flow as flow_module  # noqa: E402
@@ -218,11 +220,10 @@ def jax_gradient(jnp, jax, family, a, b, w, dims):
             m, r, k = sizes[:3]
             phi = theta[: m * r].reshape(m, r) @ theta[m * r :].reshape(k, r).T
         else:
-            phi, start = None, 0
+            phi, start = jnp.eye(sizes[1]), 0
             for rows, cols in zip(sizes[2:], sizes[1:-1]):
-                weight = theta[start : start + rows * cols].reshape(rows, cols)
+                phi = theta[start : start + rows * cols].reshape(rows, cols) @ phi
                 start += rows * cols
-                phi = weight if phi is None else weight @ phi
         if form == 0:
             return 0.5 * jnp.sum((phi @ a) * phi) - jnp.sum(b * phi)
         return rows_loss(a @ phi.T, b)
@@ -267,7 +268,7 @@ def numbalsoda_rhs(gradient, a, b, w, dims, n):
     """A numbalsoda ``cfunc`` θ' = −∇L (data arrays frozen in as constants; p[0] counts evaluations)."""
     from numbalsoda import lsoda_sig
 
-    compiled = njit(gradient)
+    compiled: Any = njit(gradient)  # a Numba dispatcher: pyright cannot see its call signature
 
     @cfunc(lsoda_sig)
     def rhs(t, u, du, p):
@@ -283,9 +284,10 @@ def numbalsoda_rhs(gradient, a, b, w, dims, n):
 
 def numba_cost(compiled, theta, data, count: int) -> float:
     """CPU µs of one call of a compiled gradient, in an njit loop of ``count`` calls."""
-    _numba_loop(compiled, theta, *data, 2)
+    a, b, w, dims = data
+    _numba_loop(compiled, theta, a, b, w, dims, 2)
     start = CLOCK()
-    _numba_loop(compiled, theta, *data, count)
+    _numba_loop(compiled, theta, a, b, w, dims, count)
     return (CLOCK() - start) / count * 1e6
 
 
@@ -469,7 +471,7 @@ def bench_case(spec, loss, tolerances, rounds, main_rounds, peers, jax_modules) 
     checks = {"numpy": numpy_error}
     for name, compiled in peers["numba_variants"].items():
         checks[f"numba {name}"] = error_of(compiled(theta0, *data), expected)
-    compile_seconds = {"numba gradients": time.perf_counter() - start}
+    compile_seconds: dict[str, object] = {"numba gradients": time.perf_counter() - start}
     faster = fastest_variant(peers["numba_variants"], theta0, data)
     if not isinstance(peers["numbalsoda"], str):
         start = time.perf_counter()
@@ -555,7 +557,7 @@ def bench_batch(count: int, rounds: int, peers, jax_modules) -> dict:
     if hasattr(flow_module, "integrate_many"):
 
         def many():
-            batch = flow_module.integrate_many(flow, thetas, HORIZON, method=METHOD, rtol=rtol, atol=atol)
+            batch = getattr(flow_module, "integrate_many")(flow, thetas, HORIZON, method=METHOD, rtol=rtol, atol=atol)
             finals = next(
                 getattr(batch, name) for name in ("final_states", "final_state", "states") if hasattr(batch, name)
             )
