@@ -146,8 +146,10 @@ def measure(files: list[Path], profile: str, repeats: int, warm: bool) -> list[d
 
 
 def git_commit() -> str:
+    """The last commit that changed the measured code (harness, properties, strategies), not the benchmarks."""
     try:
-        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        command = ["git", "log", "-1", "--format=%h", "--", "harness", "properties", "strategies"]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
         return done.stdout.strip() or "?"
     except OSError:
         return "?"
@@ -168,7 +170,7 @@ def markdown(result: dict) -> str:
 
     load = result["load_average"]
     lines = [
-        f"# Campaign throughput, profile `{result['profile']}` (commit {result['commit']})",
+        f"# Campaign throughput, profile `{result['profile']}` (code of commit {result['commit']})",
         "",
         f"Command: `{result['command']}`. Machine: {result['machine']}; Python {result['python']}. "
         f"Load average at the start {load['start'][0]:.2f} / {load['start'][1]:.2f} / {load['start'][2]:.2f}, "
@@ -209,11 +211,11 @@ def main(argv=None) -> int:
     if args.repeats < 1:
         parser.error(f"--repeats={args.repeats} must be a positive integer")
     files = property_files(args.files)
-    start_load = os.getloadavg()
+    commit, start_load = git_commit(), os.getloadavg()
     rows = measure(files, args.profile, args.repeats, warm=not args.no_warm)
     result = {
         "command": "python benchmarks/bench_campaign.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "commit": git_commit(),
+        "commit": commit,
         "machine": cpu_model(),
         "python": platform.python_version(),
         "profile": args.profile,
