@@ -14,11 +14,12 @@ returns NaN at every time: a failed flow is "not available", never a number that
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -237,9 +238,11 @@ def method_record(method: str) -> Method:
         raise InvalidInput(f"unknown integration method {method!r}; allowed: {', '.join(METHODS)}") from None
 
 
-@dataclass(frozen=True, eq=False)
-class RunRequest:
-    """A validated run request: the method, the save times and the loop's settings (shared by every driver)."""
+class RunRequest(NamedTuple):
+    """A validated run request: the method, the save times and the loop's settings (shared by every driver).
+
+    A named tuple, not a dataclass: it is built once per ``integrate`` call, where microseconds count.
+    """
 
     record: Method
     save_times: np.ndarray
@@ -286,24 +289,34 @@ def run_request(flow, method, t_final, rtol, atol, steps, n_save, direction, max
     blow_up = _positive_number("blow_up", blow_up, allow_inf=True)
     if direction not in (1, -1) or isinstance(direction, bool):
         raise InvalidInput(f"direction={direction!r} must be +1 (forward in time) or -1 (backward)")
-    peak = max(-starts.min(), starts.max()) if starts.size else 0.0
+    peak = float(np.abs(starts).max())
     if peak > blow_up:
         raise InvalidInput(
             f"theta0 already exceeds the blow-up bound: max |theta0| = {peak:.3g} > blow_up={blow_up:.3g}"
         )
-    save_times = np.arange(n_save + 1, dtype=np.float64) * (t_final / n_save)
-    save_times[-1] = t_final
     step = t_final / steps
-    settings = integrators.kernel_settings(rtol, atol, step, blow_up)
+    save_times, settings = _loop_arrays(t_final, n_save, rtol, atol, step, blow_up)
     return RunRequest(record, save_times, settings, max_steps, direction, t_final, rtol, atol, step)
 
 
+@functools.lru_cache(maxsize=256)
+def _loop_arrays(t_final: float, n_save: int, rtol: float, atol: float, step: float, blow_up: float):
+    """The save times (n_save + 1 equally spaced, ending exactly at t_final) and the loop's settings array.
+
+    Cached: campaigns repeat the same options, and building two small arrays costs as much as a short flow.
+    The loop only reads them, and every caller derives new arrays from them (never writes into them).
+    """
+    save_times = np.arange(n_save + 1, dtype=np.float64) * (t_final / n_save)
+    save_times[-1] = t_final
+    return save_times, integrators.kernel_settings(rtol, atol, step, blow_up)
+
+
 def trajectory_of(run: RunRequest, states, saved, status, n_rhs, n_steps, n_rejected, t_reached, final_state, seconds):
-    """The ``Trajectory`` of one flow from what the loop returned (states copied, as the kernel's are reused)."""
+    """The ``Trajectory`` of one flow from the arrays the loop returned (the caller copies them if they are shared)."""
     adaptive = run.record.adaptive
     return Trajectory(
         times=run.direction * run.save_times[:saved],
-        states=states[:saved].copy(),
+        states=states[:saved] if saved == states.shape[0] else states[:saved].copy(),
         status=IntegrationStatus.of(status),
         n_rhs=int(n_rhs),
         n_steps=int(n_steps),
@@ -312,7 +325,7 @@ def trajectory_of(run: RunRequest, states, saved, status, n_rhs, n_steps, n_reje
         direction=run.direction,
         t_final=run.t_final,
         final_time=run.direction * float(t_reached),
-        final_state=final_state.copy(),
+        final_state=final_state,
         rtol=run.rtol if adaptive else None,
         atol=run.atol if adaptive else None,
         step=None if adaptive else run.step,

@@ -36,8 +36,8 @@ class FlowBatch:
     """B flows of one problem from the rows of a B × D array of initial states (``integrate_many``).
 
     Per flow: ``statuses``, ``n_rhs``, ``n_steps``, ``n_rejected``; ``final_states`` (B × D) and ``states``
-    (B × save times × D) are NaN for a flow that failed, and beyond the save times a flow reached: a failed
-    flow's numbers are not available. ``trajectory(i)`` is flow i as ``integrate`` would have returned it.
+    (B × save times × D) are NaN for a flow that failed (a failed
+    flow's numbers are not available). ``trajectory(i)`` is flow i as ``integrate`` would have returned it.
     """
 
     run: RunRequest = field(repr=False)
@@ -67,7 +67,16 @@ class FlowBatch:
         states, finals, statuses, counts, reached = self._raw
         saved, n_rhs, n_steps, n_rejected = counts[i]
         return trajectory_of(
-            self.run, states[i], saved, statuses[i], n_rhs, n_steps, n_rejected, reached[i], finals[i], 0.0
+            self.run,
+            states[i].copy(),
+            saved,
+            statuses[i],
+            n_rhs,
+            n_steps,
+            n_rejected,
+            reached[i],
+            finals[i].copy(),
+            0.0,
         )
 
 
@@ -99,7 +108,7 @@ def integrate_many(
     )
     seconds = time.perf_counter() - start
     states, finals, codes, counts, _ = raw
-    statuses = tuple(IntegrationStatus.of(code) for code in codes)
+    statuses = tuple(IntegrationStatus.of(code) for code in codes.tolist())
     failed = codes != IntegrationStatus.OK.code
     shown_states, shown_finals = states.copy(), finals.copy()
     shown_finals[failed] = np.nan
