@@ -337,7 +337,7 @@ def integrate(
     flow: GradientFlow,
     theta0,
     t_final: float,
-    method: str = "dp5",
+    method: str = "dop853",
     *,
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
@@ -349,8 +349,9 @@ def integrate(
 ) -> Trajectory:
     """Integrate θ' = −s·∇L(θ) (s = ``direction``) from θ₀ over flow time ``t_final``.
 
-    ``method`` names a registered method (``harness.kernels.methods.METHODS``): an adaptive one (``dp5``,
-    Dormand–Prince 5(4); ``dop853``, Hairer's 8(5,3), whose dense output saves states inside steps) steps by
+    ``method`` names a registered method (``harness.kernels.methods.METHODS``): an adaptive one (``dop853``,
+    Hairer's 8(5,3), the default: 30–60 % fewer evaluations than ``dp5`` at rtol ≤ 1e-8, and its dense output
+    saves states inside steps; ``dp5``, Dormand–Prince 5(4), SciPy's RK45) steps by
     ``rtol``/``atol``; a fixed-step one (``rk4``: classical RK4, ``gauss``: 2-stage Gauss–Legendre) takes
     ``steps`` steps of size t_final/steps (an implicit method halves a step whose stage equations do not
     converge). States are saved at n_save + 1 equally spaced times including 0 and t_final. ``max_steps`` caps

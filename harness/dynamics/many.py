@@ -84,7 +84,7 @@ def integrate_many(
     flow: GradientFlow,
     thetas,
     t_final: float,
-    method: str = "dp5",
+    method: str = "dop853",
     *,
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
