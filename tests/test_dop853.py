@@ -127,3 +127,10 @@ def test_max_steps_status():
     assert run.status is IntegrationStatus.MAX_STEPS
     assert run.n_steps + run.n_rejected == 3 and run.final_time < 10.0
     assert np.all(run.times <= run.final_time)  # no save time beyond where the run stopped
+
+
+def test_more_save_times_than_steps_is_not_refused_with_a_dense_output():
+    """Without a dense output each save time costs a step (refused above max_steps); with one it costs none."""
+    flow, theta0 = flow_of("linear:4,2,2", "mse")
+    run = integrate(flow, theta0, 3.0, "dop853", n_save=200, max_steps=50)
+    assert run.ok and run.times.size == 201 and run.n_steps + run.n_rejected <= 50
