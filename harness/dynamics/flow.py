@@ -239,10 +239,7 @@ def method_record(method: str) -> Method:
 
 
 class RunRequest(NamedTuple):
-    """A validated run request: the method, the save times and the loop's settings (shared by every driver).
-
-    A named tuple, not a dataclass: it is built once per ``integrate`` call, where microseconds count.
-    """
+    """A validated run: method, save times, the loop's settings (a named tuple: cheap to build per call)."""
 
     record: Method
     save_times: np.ndarray
@@ -301,11 +298,8 @@ def run_request(flow, method, t_final, rtol, atol, steps, n_save, direction, max
 
 @functools.lru_cache(maxsize=256)
 def _loop_arrays(t_final: float, n_save: int, rtol: float, atol: float, step: float, blow_up: float):
-    """The save times (n_save + 1 equally spaced, ending exactly at t_final) and the loop's settings array.
-
-    Cached: campaigns repeat the same options, and building two small arrays costs as much as a short flow.
-    The loop only reads them, and every caller derives new arrays from them (never writes into them).
-    """
+    """The save times (n_save + 1 equally spaced, the last exactly t_final) and the loop's settings, cached:
+    campaigns repeat options, two small arrays cost as much as a short flow; nothing ever writes into them."""
     save_times = np.arange(n_save + 1, dtype=np.float64) * (t_final / n_save)
     save_times[-1] = t_final
     return save_times, integrators.kernel_settings(rtol, atol, step, blow_up)
