@@ -13,8 +13,8 @@ from harness.kernels import integrators
 from harness.kernels import problem as kernel_problem
 from harness.model.scenario import Scenario
 
-# one time loop for every method, whether one flow or a batch of flows goes through it
-KERNELS = (kernel_problem.gradient_kernel, integrators.integrate_kernel, integrators.integrate_many_kernel)
+# one time loop for every method; one flow goes through it as a batch of one (integrate_kernel is plain Python)
+KERNELS = (kernel_problem.gradient_kernel, integrators.integrate_many_kernel)
 
 SPECS = [
     "linear:3,2,2",

@@ -9,8 +9,8 @@ the step, and the statuses (``harness.kernels.status``) by which a run never han
 silently. The right-hand side is ``harness.kernels.problem.flow_field``; every argument is a flat float64/int64
 array or a scalar, so the loop is compiled once for every method, network, loss and data set.
 
-The loop also owns the ways out of it: one flow (``integrate_kernel``) or the rows of a B × D array of
-initial states one after another in the same compiled call (``integrate_many_kernel``), both through ``_run``.
+The loop also owns the way into it: the rows of a B × D array of initial states one after another in one
+compiled call (``integrate_many_kernel``, through ``_run``); one flow is a batch of one (``integrate_kernel``).
 A tableau with a dense output (DOP853) lands steps only on the final time and interpolates the other save
 times inside the steps. The step pieces (stages, error norms, dense output, implicit solves) are
 ``harness.kernels.steps``.
@@ -210,19 +210,6 @@ def _run(theta, problem, sign, save_times, tableau, settings, max_steps, states,
 
 
 @njit(cache=True)
-def integrate_kernel(theta0, problem, sign, save_times, tableau, settings, max_steps):
-    """One flow through ``_run``: returns (states at the save times reached, number reached, status code,
-    evaluations, accepted steps, rejected steps, τ reached, final state)."""
-    n = theta0.shape[0]
-    states = np.empty((save_times.shape[0], n))
-    theta = theta0.copy()
-    saved, status, n_rhs, n_steps, n_rejected, t = _run(
-        theta, problem, sign, save_times, tableau, settings, max_steps, states, _workspace(problem, n, tableau)
-    )
-    return states, saved, status, n_rhs, n_steps, n_rejected, t, theta
-
-
-@njit(cache=True)
 def integrate_many_kernel(thetas, problem, sign, save_times, tableau, settings, max_steps):
     """The flows from each row of ``thetas`` (B × D) through ``_run``, one after another, sharing one workspace.
 
@@ -244,6 +231,20 @@ def integrate_many_kernel(thetas, problem, sign, save_times, tableau, settings, 
         counts[flow, 0], counts[flow, 1], counts[flow, 2], counts[flow, 3] = saved, n_rhs, n_steps, n_rejected
         reached[flow] = t
     return states, finals, statuses, counts, reached
+
+
+def integrate_kernel(theta0, problem, sign, save_times, tableau, settings, max_steps):
+    """One flow as a batch of one: (states at the save times reached, number reached, status code, evaluations,
+    accepted steps, rejected steps, τ reached, final state).
+
+    Not a second compiled driver: each one would link and optimize its own copy of ``_run`` (tens of seconds of
+    cold compilation), so there is one, ``integrate_many_kernel``, and this is plain Python around it.
+    """
+    states, finals, statuses, counts, reached = integrate_many_kernel(
+        theta0.reshape(1, -1), problem, sign, save_times, tableau, settings, max_steps
+    )
+    saved, n_rhs, n_steps, n_rejected = counts[0]
+    return states[0], saved, statuses[0], n_rhs, n_steps, n_rejected, reached[0], finals[0]
 
 
 def kernel_settings(rtol, atol, nominal_step, blow_up) -> np.ndarray:
@@ -277,4 +278,4 @@ def warm_up() -> None:
         for tableau in (DORMAND_PRINCE, GAUSS_LEGENDRE_2, DOP853):
             run_tableau(theta, problem, 1.0, save_times, tableau, 1e-6, 1e-9, 0.005, 1000, 1e6)
         settings = kernel_settings(1e-6, 1e-9, 0.005, 1e6)
-        integrate_many_kernel(theta[None, :].copy(), problem, 1.0, save_times, DOP853.kernel, settings, 1000)
+        integrate_many_kernel(np.stack([theta, theta]), problem, 1.0, save_times, DOP853.kernel, settings, 1000)

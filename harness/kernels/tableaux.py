@@ -1,6 +1,6 @@
 """Runge–Kutta methods as data: Butcher tableaux (A, B, C) with embedded error weights E (SciPy's ``rk.py`` layout).
 
-One time loop (``harness.kernels.integrators.integrate_kernel``) runs every tableau: a strictly lower
+One time loop (``harness.kernels.integrators._run``) runs every tableau: a strictly lower
 triangular A is stepped explicitly (stage after stage, the last slope reused as the next step's first, FSAL);
 any other A is an implicit method whose stage equations Z_i = h Σ_j a_ij F(θ + Z_j) are solved to round-off
 by fixed-point iteration (collocation methods such as Gauss–Legendre are of this kind). A tableau with error
