@@ -27,7 +27,6 @@ from harness.kernels.problem import (
     MSE_KERNEL_ID,
     STRUCTURE_SPARSE,
     STRUCTURE_TWO_LAYER_LINEAR,
-    flow_field,
     gradient_kernel,
     make_problem,
     rhs_loop_kernel,
@@ -51,6 +50,7 @@ from harness.kernels.steps import (
     dense_interpolant,
     embedded_error_norm,
     explicit_stages,
+    field,
     implicit_stages,
     initial_step,
     interpolate,
@@ -107,7 +107,7 @@ def _run(theta, problem, sign, save_times, tableau, settings, max_steps, states,
     n_steps = 0
     n_rejected = 0
     if implicit == 0:
-        if not flow_field(theta, problem, sign, buffers, slopes[0]):
+        if not field(theta, problem, sign, buffers, slopes[0]):
             return saved, STATUS_NONFINITE, 1, 0, 0, t
         n_rhs = 1
     if adaptive:
@@ -136,7 +136,7 @@ def _run(theta, problem, sign, save_times, tableau, settings, max_steps, states,
                 clipped = True
             if implicit:
                 n_rhs += 1  # the field at θ, for the initial guess of the stages
-                if not flow_field(theta, problem, sign, buffers, velocity):
+                if not field(theta, problem, sign, buffers, velocity):
                     return saved, STATUS_NONFINITE, n_rhs, n_steps, n_rejected, t
                 outcome, iterations = implicit_stages(
                     theta, h, problem, sign, buffers, full_a, tableau_c, velocity, stage_z, slopes, stage_state, vector
