@@ -43,6 +43,8 @@ _PUBLIC = {
     "Scenario": "harness.model.scenario",
     "GradientFlow": "harness.dynamics.flow",
     "integrate": "harness.dynamics.flow",
+    "integrate_many": "harness.dynamics.many",
+    "FlowBatch": "harness.dynamics.many",
     "LawCount": "harness.laws.counting",
     "count_laws": "harness.laws.counting",
     "Verdict": "harness.verdicts.verdict",
@@ -51,6 +53,7 @@ _PUBLIC = {
 
 __all__ = [  # the same names as _PUBLIC (a test checks it), written out for readers and type checkers
     "DataSet",
+    "FlowBatch",
     "GradientFlow",
     "Group",
     "InvalidInput",
@@ -67,6 +70,7 @@ __all__ = [  # the same names as _PUBLIC (a test checks it), written out for rea
     "count_laws",
     "get_loss",
     "integrate",
+    "integrate_many",
     "parse_group",
     "parse_network",
 ]
@@ -90,6 +94,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time the names are loaded lazily
     from harness.dynamics.flow import GradientFlow, integrate
+    from harness.dynamics.many import FlowBatch, integrate_many
     from harness.environment import configure
     from harness.errors import InvalidInput
     from harness.laws.counting import LawCount, count_laws

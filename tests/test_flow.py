@@ -181,7 +181,7 @@ def test_a_flow_that_does_not_move_is_inconclusive():
 
 def test_unknown_method_lists_the_allowed_ones():
     flow, theta = flow_and_theta()
-    with pytest.raises(InvalidInput, match=r"unknown integration method 'euler'; allowed: dp5, rk4, gauss"):
+    with pytest.raises(InvalidInput, match=r"unknown integration method 'euler'; allowed: dp5, dop853, rk4, gauss"):
         integrate(flow, theta, 1.0, "euler")
 
 

@@ -118,7 +118,7 @@ def quartic_flow():
     return GradientFlow("linear:1,1,1", "quartic", data), np.array([1.5, 1.2])  # pyright: ignore[reportArgumentType]  (GradientFlow's fields omit spec and name inputs)
 
 
-@pytest.mark.parametrize("method", ["dp5", "rk4", "gauss"])
+@pytest.mark.parametrize("method", ["dp5", "dop853", "rk4", "gauss"])
 def test_backward_quartic_flow_ends_with_blow_up(method):
     flow, theta0 = quartic_flow()
     # θ ~ (t* − t)^(−1/6) near the singularity: a bound of 10 is reached well before t* is resolved in float64
@@ -139,9 +139,10 @@ def test_rk4_with_a_far_too_large_step_ends_with_a_status_not_nan():
     assert np.all(np.isfinite(trajectory.states))
 
 
-def test_backward_blow_up_without_a_bound_ends_with_step_underflow_or_nonfinite():
+@pytest.mark.parametrize("method", ["dp5", "dop853"])
+def test_backward_blow_up_without_a_bound_ends_with_step_underflow_or_nonfinite(method):
     flow, theta0 = quartic_flow()
-    trajectory = integrate(flow, theta0, 10.0, "dp5", direction=-1, blow_up=math.inf)
+    trajectory = integrate(flow, theta0, 10.0, method, direction=-1, blow_up=math.inf)
     assert trajectory.status in ("step_underflow", "nonfinite", "max_steps")
     assert trajectory.status != "ok"
     assert np.all(np.isfinite(trajectory.states))
@@ -151,7 +152,7 @@ def test_nonfinite_gradient_gives_status_nonfinite():
     # exp(−y f) with f = −1600 overflows to inf at θ₀ itself.
     data = DataSet(np.array([[-1.0]]), np.array([[1.0]]))
     flow = GradientFlow("linear:1,1,1", "exp", data)  # pyright: ignore[reportArgumentType]  (GradientFlow's fields omit spec and name inputs)
-    for method in ("dp5", "rk4", "gauss"):
+    for method in ("dp5", "dop853", "rk4", "gauss"):
         trajectory = integrate(flow, np.array([40.0, 40.0]), 1.0, method)
         assert trajectory.status == "nonfinite", method
         assert np.all(np.isfinite(trajectory.states))
@@ -229,7 +230,9 @@ def test_warm_up_runs_and_status_names_are_stable():
     assert STATUS_NAMES == ("ok", "max_steps", "blow_up", "step_underflow", "nonfinite")
 
 
-@pytest.mark.parametrize("tableau", [tableaux.DORMAND_PRINCE, tableaux.CLASSICAL_RK4], ids=lambda t: t.name)
+@pytest.mark.parametrize(
+    "tableau", [tableaux.DORMAND_PRINCE, tableaux.DOP853, tableaux.CLASSICAL_RK4], ids=lambda t: t.name
+)
 def test_explicit_tableaux_are_consistent(tableau):
     assert np.allclose(tableau.a.sum(axis=1), tableau.c)
     assert tableau.b.sum() == pytest.approx(1.0, abs=1e-15)
@@ -306,13 +309,18 @@ def test_a_registered_implicit_method_keeps_quadratic_laws(test_methods):
 
 def test_unregistered_methods_are_refused_with_the_registered_names():
     flow, theta0 = flow_of("linear:3,2,2", "mse")
-    with pytest.raises(InvalidInput, match=r"unknown integration method 'kutta3'; allowed: dp5, rk4, gauss"):
+    with pytest.raises(InvalidInput, match=r"unknown integration method 'kutta3'; allowed: dp5, dop853, rk4, gauss"):
         integrate(flow, theta0, 1.0, "kutta3")
 
 
 def test_the_registry_describes_the_builtin_methods():
     described = {name: (m.order, m.implicit, m.adaptive) for name, m in methods.METHODS.items()}
-    assert described == {"dp5": (5, False, True), "rk4": (4, False, False), "gauss": (4, True, False)}
+    assert described == {
+        "dp5": (5, False, True),
+        "dop853": (8, False, True),
+        "rk4": (4, False, False),
+        "gauss": (4, True, False),
+    }
     assert "embedded order-4" in methods.METHODS["dp5"].error_estimator
     assert "halved" in methods.METHODS["gauss"].error_estimator
     assert methods.METHODS["rk4"].describe() == "rk4: classical Runge–Kutta (explicit, order 4, fixed-step)"

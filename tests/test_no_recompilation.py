@@ -8,11 +8,13 @@ import itertools
 import numpy as np
 
 from harness.dynamics.flow import GradientFlow, integrate
+from harness.dynamics.many import integrate_many
 from harness.kernels import integrators
 from harness.kernels import problem as kernel_problem
 from harness.model.scenario import Scenario
 
-KERNELS = (kernel_problem.gradient_kernel, integrators.integrate_kernel)  # one time loop for every method
+# one time loop for every method; one flow goes through it as a batch of one (integrate_kernel is plain Python)
+KERNELS = (kernel_problem.gradient_kernel, integrators.integrate_many_kernel)
 
 SPECS = [
     "linear:3,2,2",
@@ -26,7 +28,7 @@ SPECS = [
 ]
 LOSSES = ["mse", "quartic", "logcosh", "cauchy", "pseudo-huber", "cross-entropy", "huber"]
 GROUPS = [None, "flip/trivial", "cyclic/sign"]
-METHODS = ["dp5", "rk4", "gauss"]
+METHODS = ["dp5", "rk4", "gauss", "dop853"]
 
 
 def examples(count: int):
@@ -52,6 +54,8 @@ def run(scenario: Scenario, method: str) -> None:
     flow.gradient(built.theta0)
     trajectory = integrate(flow, built.theta0, 0.05, method, steps=10, n_save=2)
     assert np.all(np.isfinite(trajectory.states))
+    batch = integrate_many(flow, np.stack([built.theta0, 0.5 * built.theta0]), 0.05, method, steps=10, n_save=2)
+    assert batch.statuses[0] == trajectory.status and np.array_equal(batch.trajectory(0).states, trajectory.states)
 
 
 def test_signatures_stay_constant_across_100_examples():

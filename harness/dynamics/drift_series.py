@@ -27,11 +27,13 @@ def drift_series(scenario: Scenario, law_texts: tuple[str, ...], *, saves: int =
     """|h(θ(t)) − h(θ₀)| of each explicit law along the augmented MSE flow and the plain (free-data) flow.
 
     Both flows start at the same θ₀ (drawn from the scenario's seed after the same base data set). The
-    integrator's error is estimated, as the laws see it, by |h(θ_{rtol 1e-10}(t)) − h(θ_{rtol 1e-12}(t))| on the
-    augmented flow. None when any of the three integrations did not finish (status other than ok).
+    integrator's error is estimated, as the laws see it, by |h(θ_loose(t)) − h(θ_tight(t))| on the augmented flow,
+    with the method and tolerances of ``SELFCHECK_FIGURE`` (DOP853, rtol 1e-10 and 1e-12: its dense output
+    saves the 40 points without shortening steps). None when any of the three integrations did not finish.
     """
     import numpy as np
 
+    from harness.dynamics.conservation import SELFCHECK_FIGURE as RULE
     from harness.dynamics.flow import GradientFlow, integrate
 
     augmented = scenario.build()
@@ -43,11 +45,11 @@ def drift_series(scenario: Scenario, law_texts: tuple[str, ...], *, saves: int =
     }
     speed = float(np.linalg.norm(flows["augmented"].gradient(theta0))) or 1.0
     horizon = float(np.clip(2.0 * np.linalg.norm(theta0) / speed, 0.5, 10.0))
-    runs = {
-        name: integrate(flow, theta0, horizon, "dp5", rtol=1e-10, atol=1e-12, n_save=saves)
-        for name, flow in flows.items()
-    }
-    reference = integrate(flows["augmented"], theta0, horizon, "dp5", rtol=1e-12, atol=1e-14, n_save=saves)
+    options = dict(n_save=saves)
+    loose = dict(rtol=RULE.loose_rtol, atol=RULE.loose_rtol * RULE.atol_per_rtol)
+    tight = dict(rtol=RULE.tight_rtol, atol=RULE.tight_rtol * RULE.atol_per_rtol)
+    runs = {name: integrate(flow, theta0, horizon, RULE.method, **loose, **options) for name, flow in flows.items()}
+    reference = integrate(flows["augmented"], theta0, horizon, RULE.method, **tight, **options)
     failed = [run for run in (*runs.values(), reference) if not run.ok]
     if failed:  # a run that stopped early shows no drift worth drawing: never plot it as conservation
         return None

@@ -14,11 +14,12 @@ returns NaN at every time: a failed flow is "not available", never a number that
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -232,37 +233,23 @@ def method_record(method: str) -> Method:
         raise InvalidInput(f"unknown integration method {method!r}; allowed: {', '.join(METHODS)}") from None
 
 
-def integrate(
-    flow: GradientFlow,
-    theta0,
-    t_final: float,
-    method: str = "dp5",
-    *,
-    rtol: float = DEFAULT_RTOL,
-    atol: float = DEFAULT_ATOL,
-    steps: int = DEFAULT_STEPS,
-    n_save: int = 1,
-    direction: int = 1,
-    max_steps: int = DEFAULT_MAX_STEPS,
-    blow_up: float = DEFAULT_BLOW_UP,
-) -> Trajectory:
-    """Integrate θ' = −s·∇L(θ) (s = ``direction``) from θ₀ over flow time ``t_final``.
+class RunRequest(NamedTuple):
+    """A validated run: method, save times, the loop's settings (a named tuple: cheap to build per call)."""
 
-    ``method`` names a registered method (``harness.kernels.methods.METHODS``): an adaptive one (``dp5``,
-    Dormand–Prince 5(4)) steps by ``rtol``/``atol``; a fixed-step one (``rk4``: classical RK4, ``gauss``: 2-stage
-    Gauss–Legendre) takes ``steps`` steps of size t_final/steps (an implicit method halves a step whose stage
-    equations do not converge). States are saved at n_save + 1 equally spaced times including 0 and t_final.
-    ``max_steps`` caps attempted steps; the run stops with status ``blow_up`` once ‖θ‖∞ > ``blow_up``.
+    record: Method
+    save_times: np.ndarray
+    settings: np.ndarray
+    max_steps: int
+    direction: int
+    t_final: float
+    rtol: float
+    atol: float
+    step: float
 
-    Refused before any work (``InvalidInput``): a run that cannot finish by construction (a fixed-step method
-    with ``steps`` > ``max_steps``, or more save times than ``max_steps``), ``max_steps`` above
-    ``MAX_STEPS_LIMIT`` and more than ``MAX_SAVED_VALUES`` saved numbers ((n_save + 1) · D). A run that fails on
-    the way is not an error: it returns with a status other than ``ok``.
-    """
-    if not isinstance(flow, GradientFlow):
-        raise InvalidInput(f"flow must be a GradientFlow, got {type(flow).__name__}")
+
+def run_request(flow, method, t_final, rtol, atol, steps, n_save, direction, max_steps, blow_up, starts, flows=1):
+    """Check every option of a run (``integrate``'s rules) against the flow and the initial state(s)."""
     record = method_record(method)
-    theta0 = flow.check_theta(theta0, "theta0")
     t_final = _positive_number("t_final", t_final)
     rtol = _positive_number("rtol", rtol)
     atol = _positive_number("atol", atol)
@@ -276,15 +263,17 @@ def integrate(
             f"steps={steps!r} fixed steps cannot finish within max_steps={max_steps:,}; allowed: "
             f"steps <= max_steps (max_steps at most {MAX_STEPS_LIMIT:,})"
         )
-    saved_values = (n_save + 1) * flow.n_params
+    per_state = flows * flow.n_params
+    saved_values = (n_save + 1) * per_state
     if saved_values > MAX_SAVED_VALUES:
+        many = f"{flows:,} flows × " if flows > 1 else ""
         raise InvalidInput(
-            f"n_save={n_save!r} would save {n_save + 1:,} states of D = {flow.n_params} numbers "
+            f"n_save={n_save!r} would save {many}{n_save + 1:,} states of D = {flow.n_params} numbers "
             f"({saved_values:,} numbers), above the limit of {MAX_SAVED_VALUES:,} "
             f"({MAX_SAVED_VALUES * 8 // 10**6} MB); allowed: n_save <= "
-            f"{max(MAX_SAVED_VALUES // flow.n_params - 1, 0):,} for this flow"
+            f"{max(MAX_SAVED_VALUES // per_state - 1, 0):,} for this flow"
         )
-    if n_save > max_steps:
+    if n_save > max_steps and not record.tableau.dense_output:
         raise InvalidInput(
             f"n_save={n_save!r} save times need at least as many steps, more than "
             f"max_steps={max_steps:,}; allowed: n_save <= max_steps"
@@ -292,38 +281,85 @@ def integrate(
     blow_up = _positive_number("blow_up", blow_up, allow_inf=True)
     if direction not in (1, -1) or isinstance(direction, bool):
         raise InvalidInput(f"direction={direction!r} must be +1 (forward in time) or -1 (backward)")
-    peak = max(-theta0.min(), theta0.max())
+    peak = float(np.abs(starts).max())
     if peak > blow_up:
         raise InvalidInput(
             f"theta0 already exceeds the blow-up bound: max |theta0| = {peak:.3g} > blow_up={blow_up:.3g}"
         )
+    step = t_final / steps
+    save_times, settings = _loop_arrays(t_final, n_save, rtol, atol, step, blow_up)
+    return RunRequest(record, save_times, settings, max_steps, direction, t_final, rtol, atol, step)
+
+
+@functools.lru_cache(maxsize=256)
+def _loop_arrays(t_final: float, n_save: int, rtol: float, atol: float, step: float, blow_up: float):
+    """The save times (n_save + 1 equally spaced, the last exactly t_final) and the loop's settings, cached:
+    campaigns repeat options, two small arrays cost as much as a short flow; nothing ever writes into them."""
     save_times = np.arange(n_save + 1, dtype=np.float64) * (t_final / n_save)
     save_times[-1] = t_final
-    step = t_final / steps
-    start = time.perf_counter()
-    result = integrators.run_tableau(
-        theta0, flow.problem, direction, save_times, record.tableau, rtol, atol, step, max_steps, blow_up
-    )
-    seconds = time.perf_counter() - start
-    states, saved, status, n_rhs, n_steps, n_rejected, t_reached, final_state = result
-    adaptive = record.adaptive
+    return save_times, integrators.kernel_settings(rtol, atol, step, blow_up)
+
+
+def trajectory_of(run: RunRequest, states, saved, status, n_rhs, n_steps, n_rejected, t_reached, final_state, seconds):
+    """The ``Trajectory`` of one flow from the arrays the loop returned (the caller copies them if they are shared)."""
+    adaptive = run.record.adaptive
     return Trajectory(
-        times=direction * save_times[:saved],
-        states=states[:saved].copy(),
+        times=run.direction * run.save_times[:saved],
+        states=states[:saved] if saved == states.shape[0] else states[:saved].copy(),
         status=IntegrationStatus.of(status),
         n_rhs=int(n_rhs),
         n_steps=int(n_steps),
         n_rejected=int(n_rejected),
-        method=record.name,
-        direction=direction,
-        t_final=t_final,
-        final_time=direction * float(t_reached),
-        final_state=final_state.copy(),
-        rtol=rtol if adaptive else None,
-        atol=atol if adaptive else None,
-        step=None if adaptive else step,
+        method=run.record.name,
+        direction=run.direction,
+        t_final=run.t_final,
+        final_time=run.direction * float(t_reached),
+        final_state=final_state,
+        rtol=run.rtol if adaptive else None,
+        atol=run.atol if adaptive else None,
+        step=None if adaptive else run.step,
         seconds=seconds,
     )
+
+
+def integrate(
+    flow: GradientFlow,
+    theta0,
+    t_final: float,
+    method: str = "dop853",
+    *,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    steps: int = DEFAULT_STEPS,
+    n_save: int = 1,
+    direction: int = 1,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    blow_up: float = DEFAULT_BLOW_UP,
+) -> Trajectory:
+    """Integrate θ' = −s·∇L(θ) (s = ``direction``) from θ₀ over flow time ``t_final``.
+
+    ``method`` names a registered method (``harness.kernels.methods.METHODS``): an adaptive one (``dop853``,
+    Hairer's 8(5,3), the default: 30–60 % fewer evaluations than ``dp5`` at rtol ≤ 1e-8, and its dense output
+    saves states inside steps; ``dp5``, Dormand–Prince 5(4), SciPy's RK45) steps by
+    ``rtol``/``atol``; a fixed-step one (``rk4``: classical RK4, ``gauss``: 2-stage Gauss–Legendre) takes
+    ``steps`` steps of size t_final/steps (an implicit method halves a step whose stage equations do not
+    converge). States are saved at n_save + 1 equally spaced times including 0 and t_final. ``max_steps`` caps
+    attempted steps; the run stops with status ``blow_up`` once ‖θ‖∞ > ``blow_up``.
+
+    Refused before any work (``InvalidInput``): a run that cannot finish by construction (a fixed-step method
+    with ``steps`` > ``max_steps``, or, without a dense output, more save times than ``max_steps``),
+    ``max_steps`` above ``MAX_STEPS_LIMIT`` and more than ``MAX_SAVED_VALUES`` saved numbers ((n_save + 1) · D).
+    A run that fails on the way is not an error: it returns with a status other than ``ok``.
+    """
+    if not isinstance(flow, GradientFlow):
+        raise InvalidInput(f"flow must be a GradientFlow, got {type(flow).__name__}")
+    theta0 = flow.check_theta(theta0, "theta0")
+    run = run_request(flow, method, t_final, rtol, atol, steps, n_save, direction, max_steps, blow_up, theta0)
+    start = time.perf_counter()
+    result = integrators.integrate_kernel(
+        theta0, flow.problem, float(direction), run.save_times, run.record.tableau.kernel, run.settings, max_steps
+    )
+    return trajectory_of(run, *result, time.perf_counter() - start)
 
 
 def loss_values(flow: GradientFlow, trajectory: Trajectory) -> np.ndarray:

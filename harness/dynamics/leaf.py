@@ -200,9 +200,9 @@ def flow_leg(
     bound: float,
 ) -> LegResult:
     """One leg with flowlaws' Numba integrators (``harness.dynamics.flow``): duration length / ‖∇L(start)‖."""
-    from harness.dynamics.flow import GradientFlow, integrate
+    from harness.dynamics.flow import integrate
 
-    flow = GradientFlow(network, loss, data)
+    flow = _leg_flow(network, loss, data)
     speed = float(np.linalg.norm(flow.gradient(start)))
     if not (np.isfinite(speed) and speed > 0):
         return LegResult(np.empty((0, start.size)), "stalled")
@@ -221,6 +221,26 @@ def flow_leg(
         blow_up=bound,
     )
     return LegResult(trajectory.states[1:], trajectory.status, trajectory.n_rhs)
+
+
+_LAST_FLOW: list = []  # [(network, loss, data, flow)]: the flow of the data set the walk is on
+
+
+def _leg_flow(network: Network, loss: Loss, data: DataSet):
+    """The GradientFlow of a leg, reused while the walk stays on one data set (its retries and extensions).
+
+    The cache holds the very objects it was built from and compares them by identity, so a new data set (even
+    an equal one) builds a new flow; the problem tuple of a reused flow is the same, so are the numbers.
+    """
+    from harness.dynamics.flow import GradientFlow
+
+    if _LAST_FLOW:
+        last_network, last_loss, last_data, flow = _LAST_FLOW[0]
+        if last_network is network and last_loss is loss and last_data is data:
+            return flow
+    flow = GradientFlow(network, loss, data)
+    _LAST_FLOW[:] = [(network, loss, data, flow)]
+    return flow
 
 
 def scipy_leg(

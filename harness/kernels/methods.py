@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.kernels.tableaux import CLASSICAL_RK4, DORMAND_PRINCE, GAUSS_LEGENDRE_2, ButcherTableau
+from harness.kernels.tableaux import (
+    CLASSICAL_RK4,
+    DOP853,
+    DORMAND_PRINCE,
+    GAUSS_LEGENDRE_2,
+    NORM_DOP853,
+    ButcherTableau,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,7 +45,8 @@ class Method:
     @property
     def error_estimator(self) -> str:
         if self.adaptive:
-            return f"embedded order-{self.tableau.error_order} estimate with SciPy's step-size controller"
+            kind = "blended order-5 and order-3" if self.tableau.norm == NORM_DOP853 else "embedded"
+            return f"{kind} order-{self.tableau.error_order} estimate with SciPy's step-size controller"
         if self.implicit:
             return "none (a step whose stage equations do not converge is halved)"
         return "none (fixed steps)"
@@ -67,6 +75,7 @@ def unregister_method(name: str) -> None:
 
 for _method in (
     Method("dp5", DORMAND_PRINCE, "Dormand–Prince 5(4), SciPy's RK45"),
+    Method("dop853", DOP853, "Hairer's DOP853 8(5,3) with dense output, SciPy's DOP853"),
     Method("rk4", CLASSICAL_RK4, "classical Runge–Kutta"),
     Method("gauss", GAUSS_LEGENDRE_2, "2-stage Gauss–Legendre collocation, keeps quadratic laws to round-off"),
 ):
