@@ -25,11 +25,10 @@ from numba import njit
 
 from harness.kernels.problem import (
     MSE_KERNEL_ID,
-    STRUCTURE_SPARSE,
-    STRUCTURE_TWO_LAYER_LINEAR,
     gradient_kernel,
     make_problem,
     rhs_loop_kernel,
+    tiny_linear_dense,
     tiny_problem,
     work_buffers,
 )
@@ -266,11 +265,8 @@ def warm_up() -> None:
     types: one explicit and one implicit tableau go through the same compiled loop."""
     from harness.kernels.tableaux import DOP853, DORMAND_PRINCE, GAUSS_LEGENDRE_2
 
-    for use_moments, loss_id, structure in (
-        (True, MSE_KERNEL_ID, STRUCTURE_SPARSE),
-        (False, 2, STRUCTURE_TWO_LAYER_LINEAR),
-    ):
-        problem = make_problem(*tiny_problem(), 1, 1, loss_id, use_moments, structure, 1)
+    for use_moments, loss_id, dense in ((True, MSE_KERNEL_ID, None), (False, 2, tiny_linear_dense())):
+        problem = make_problem(*tiny_problem(), 1, 1, loss_id, use_moments, dense)
         theta = np.array([0.5, 0.25])
         save_times = np.array([0.0, 0.01])
         gradient_kernel(theta, problem)

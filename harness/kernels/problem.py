@@ -23,6 +23,7 @@ Numba type, which is why ``make_problem`` always hands over fresh copies.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 from numba import njit
@@ -227,6 +228,11 @@ def tiny_problem():
     return out, coef, variables, features, targets, moment_m, moment_c
 
 
+def tiny_linear_dense():
+    """``tiny_problem`` read as ``linear:1,1,1`` (U = θ₀, V = θ₁): the fields of a ``DenseGradient`` for warm-ups."""
+    return SimpleNamespace(structure=STRUCTURE_TWO_LAYER_LINEAR, shape=(1, 1, 1), table=None, weights=None, work=0)
+
+
 def interleaved_order(out: np.ndarray) -> np.ndarray:
     """A permutation of the monomials after which consecutive monomials feed different entries of Φ.
 
@@ -263,8 +269,6 @@ def make_problem(
     or None for the sparse monomials. ``blas`` forces the products' branch (0 loops, 1 BLAS); None decides from
     the calibrated threshold (``harness.kernels.calibration``). The sparse path always takes the loops.
     """
-    if isinstance(dense, (int, np.integer)):  # the pre-issue-10 call (structure, hidden) of integrators.warm_up
-        dense, blas = _LegacyTwoLayer(n_outputs, n_features, blas) if dense else None, None
     order = interleaved_order(out)
     out, coef, variables = np.asarray(out)[order], np.asarray(coef)[order], np.asarray(variables)[order]
 
@@ -307,16 +311,3 @@ def size_measure(n_outputs: int, n_features: int, n_params: int) -> float:
     """The size by which loops or BLAS are chosen: m·K·D/(m + K), the m·K·r multiply–adds of one product of a
     two-layer network (D = r(m + K)), the typical matrix product of a dense gradient."""
     return n_outputs * n_features * n_params / (n_outputs + n_features)
-
-
-class _LegacyTwoLayer:
-    """The two-layer linear kernel's DenseGradient fields, for the legacy ``(structure, hidden)`` call."""
-
-    def __init__(self, n_outputs, n_features, hidden):
-        self.structure, self.shape, self.table, self.weights, self.work = (
-            STRUCTURE_TWO_LAYER_LINEAR,
-            (n_outputs, n_features, hidden),
-            None,
-            None,
-            0,
-        )
