@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from harness.algebra import modular
-from harness.algebra.jets import EXACT, FLOAT, JetArithmetic, PolynomialJets
+from harness.algebra.jets import EXACT, FLOAT, JetArithmetic, MatrixProductJets, PolynomialJets
 from harness.algebra.modular import PRIME
 from harness.algebra.spectral import Gap, SpectralGap
 from harness.errors import InvalidInput
@@ -121,7 +121,7 @@ class FieldFamily:
 
     def __post_init__(self):
         if self._jets is None:
-            object.__setattr__(self, "_jets", PolynomialJets(self.network.polynomial))
+            object.__setattr__(self, "_jets", _jets_of(self.network))
 
     @property
     def n_params(self) -> int:
@@ -276,6 +276,15 @@ class FieldFamily:
             potential = sympy.expand(potential)
             generators.append([sympy.expand(-sympy.diff(potential, s)) for s in symbols])
         return symbols, generators
+
+
+def _jets_of(network: Network) -> PolynomialJets:
+    """Jet evaluation of Φ: matrix products for the two-layer linear family (Φ = U Vᵀ), monomials otherwise."""
+    if network.family == "linear":
+        blocks = {block.name: block for block in network.blocks}
+        U, V = blocks["U"], blocks["V"]
+        return MatrixProductJets(network.polynomial, (U.offset, U.shape), (V.offset, V.shape))
+    return PolynomialJets(network.polynomial)
 
 
 def parameter_symbols(network: Network) -> list:
