@@ -45,6 +45,8 @@ def inverse(value: int) -> int:
 
 def from_rational(value) -> int:
     """The residue of a rational number a/b (b not divisible by p)."""
+    if isinstance(value, (int, np.integer)):
+        return int(value) % PRIME
     value = Fraction(value)
     return value.numerator % PRIME * inverse(value.denominator) % PRIME
 
@@ -65,9 +67,18 @@ def matmul(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     high = (left >> _HALF_BITS).astype(np.float64)
     low = (left & ((1 << _HALF_BITS) - 1)).astype(np.float64)
     right_float = right.astype(np.float64)
-    high_part = np.mod(high @ right_float, PRIME).astype(np.int64)
-    low_part = np.mod(low @ right_float, PRIME).astype(np.int64)
-    return (high_part * (1 << _HALF_BITS) + low_part) % PRIME
+    high_part = np.ascontiguousarray(high @ right_float)
+    low_part = np.ascontiguousarray(low @ right_float)
+    out = np.empty(high_part.shape, dtype=np.int64)
+    _combine_halves(high_part.reshape(-1), low_part.reshape(-1), out.reshape(-1))
+    return out
+
+
+@njit(cache=True)
+def _combine_halves(high, low, out):
+    """out = (high · 2^13 + low) mod p for exact integer-valued float64 products (< 2^53), in one pass."""
+    for i in range(out.shape[0]):
+        out[i] = ((np.int64(high[i]) % PRIME) * (1 << _HALF_BITS) + np.int64(low[i])) % PRIME
 
 
 def row_echelon(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -34,7 +34,10 @@ class _Terms:
 
     @staticmethod
     def lift(other) -> "_Terms":
-        return other if isinstance(other, _Terms) else _Terms([(Fraction(other), ())] if other else [])
+        if isinstance(other, _Terms):
+            return other
+        value = other if isinstance(other, int) else Fraction(other)  # ints stay ints: Fraction products are slow
+        return _Terms([(value, ())] if value else [])
 
     def __add__(self, other):
         return _Terms(self.terms + _Terms.lift(other).terms)
@@ -60,10 +63,10 @@ class _Terms:
 @dataclass(frozen=True)
 class LawMonomials:
     """The published laws h_i = Σ_t c_t Π_s θ[v_ts] as flat arrays, one group per degree d:
-    (law index (T,), coefficient as a Fraction (T,) object array, variables (T, d))."""
+    (law index (T,), c_t mod p (T,), c_t as float (T,), variables (T, d))."""
 
     n_laws: int
-    groups: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
+    groups: tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
 
 
 _MONOMIAL_CACHE: dict = {}
@@ -75,7 +78,7 @@ def law_monomials(network: Network) -> LawMonomials:
     if key not in _MONOMIAL_CACHE:
         symbols = np.empty(network.n_params, dtype=object)
         for i in range(network.n_params):
-            symbols[i] = _Terms([(Fraction(1), (i,))])
+            symbols[i] = _Terms([(1, (i,))])
         expressions = network.known_law_expressions(symbols)
         by_degree: dict[int, tuple[list, list, list]] = {}
         for law, expression in enumerate(expressions):
@@ -89,7 +92,8 @@ def law_monomials(network: Network) -> LawMonomials:
         groups = tuple(
             (
                 np.asarray(laws, dtype=np.int64),
-                np.asarray(coefficients, dtype=object),
+                np.array([modular.from_rational(c) for c in coefficients], dtype=np.int64),
+                np.array([float(c) for c in coefficients], dtype=np.float64),
                 np.asarray(variables, dtype=np.int64).reshape(len(laws), degree),
             )
             for degree, (laws, coefficients, variables) in sorted(by_degree.items())
@@ -105,11 +109,8 @@ def law_gradients(network: Network, theta: np.ndarray, exact: bool) -> np.ndarra
     D = network.n_params
     flat = np.zeros(monomials.n_laws * D, dtype=np.int64 if exact else np.float64)
     point = np.mod(np.asarray(theta, dtype=np.int64), PRIME) if exact else np.asarray(theta, dtype=np.float64)
-    for laws, coefficients, variables in monomials.groups:
-        if exact:
-            scale = np.array([modular.from_rational(c) for c in coefficients], dtype=np.int64)
-        else:
-            scale = np.array([float(c) for c in coefficients], dtype=np.float64)
+    for laws, residues, floats, variables in monomials.groups:
+        scale = residues if exact else floats
         for s in range(variables.shape[1]):
             partial = scale.copy()
             for q in range(variables.shape[1]):
