@@ -4,6 +4,7 @@
                                                          # cyclic/trivial augmented MSE
     python benchmarks/bench_count.py --sizes 2,5,10      # a quicker sweep
     python benchmarks/bench_count.py --skip-sweep        # only the sympy comparison at D = 10
+    python benchmarks/bench_count.py --skip-sympy        # only the sweep
 
 Prints one table row per case (D, laws, free laws, Lie rank by level, certificate, wall and CPU seconds, the
 load average before the case), saves ``benchmarks/count_time_vs_D.png`` (CPU seconds against D, log–log, with
@@ -19,6 +20,7 @@ import argparse
 import os
 import platform
 import random
+import resource
 import time
 from pathlib import Path
 
@@ -188,13 +190,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)  # None under -OO
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated n of linear:n,n,n")
     parser.add_argument("--skip-sweep", action="store_true")
+    parser.add_argument("--skip-sympy", action="store_true", help="no sympy comparison (it takes minutes)")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {platform.processor() or platform.platform()}, numpy {np.__version__}")
     if not args.skip_sweep:
         rows = sweep(tuple(int(n) for n in args.sizes.split(",")))
         plot(rows, HERE / "count_time_vs_D.png")
         print(f"plot saved to {HERE / 'count_time_vs_D.png'}")
-    comparison()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        print(f"peak resident memory of this process: {peak:.0f} MiB")
+    if not args.skip_sympy:
+        comparison()
 
 
 if __name__ == "__main__":

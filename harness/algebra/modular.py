@@ -64,9 +64,15 @@ def matmul(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     if inner > _FLOAT_EXACT_TERMS:
         half = inner // 2
         return (matmul(left[..., :half], right[..., :half, :]) + matmul(left[..., half:], right[..., half:, :])) % PRIME
+    return matmul_float_right(left, right.astype(np.float64))
+
+
+def matmul_float_right(left: np.ndarray, right_float: np.ndarray) -> np.ndarray:
+    """``matmul`` with the right operand's residues already as float64 (a basis reused for many products);
+    the inner dimension must be 1 … 2^14."""
+    left = np.asarray(left, dtype=np.int64)
     high = (left >> _HALF_BITS).astype(np.float64)
     low = (left & ((1 << _HALF_BITS) - 1)).astype(np.float64)
-    right_float = right.astype(np.float64)
     high_part = np.ascontiguousarray(high @ right_float)
     low_part = np.ascontiguousarray(low @ right_float)
     out = np.empty(high_part.shape, dtype=np.int64)
@@ -175,15 +181,15 @@ class EchelonBasis:
     _CHUNK = 512
 
     n_columns: int
-    blocks: list = field(default_factory=list)  # (rows, pivot columns) per block
+    blocks: list = field(default_factory=list)  # (rows, pivot columns, rows as float64) per block
 
     @property
     def rank(self) -> int:
-        return sum(len(pivots) for _, pivots in self.blocks)
+        return sum(len(block[1]) for block in self.blocks)
 
     @property
     def pivots(self) -> list[int]:
-        return [int(c) for _, pivots in self.blocks for c in pivots]
+        return [int(c) for block in self.blocks for c in block[1]]
 
     @property
     def rows(self) -> np.ndarray:
@@ -195,8 +201,8 @@ class EchelonBasis:
     def residual(self, vectors: np.ndarray) -> np.ndarray:
         """vectors minus their component in the span (zero rows are the dependent ones)."""
         vectors = reduce(np.atleast_2d(vectors))
-        for rows, pivots in self.blocks:
-            vectors = (vectors - matmul(vectors[:, pivots], rows)) % PRIME
+        for _, pivots, rows_float in self.blocks:
+            vectors = (vectors - matmul_float_right(vectors[:, pivots], rows_float)) % PRIME
         return vectors
 
     def contains(self, vectors: np.ndarray) -> np.ndarray:
@@ -217,7 +223,7 @@ class EchelonBasis:
         new, block, fresh = _reduce_batch(np.ascontiguousarray(residual, dtype=np.int64))
         fresh_pivots = fresh.tolist()
         if fresh_pivots:
-            self.blocks.append((block, fresh))
+            self.blocks.append((block, fresh, block.astype(np.float64)))
             while len(self.blocks) >= 2 and len(self.blocks[-2][1]) + len(self.blocks[-1][1]) <= self._CHUNK:
                 self.blocks[-2:] = [_fully_reduced(self.blocks[-2:])]
         return new
@@ -226,26 +232,35 @@ class EchelonBasis:
 @njit(cache=True)
 def _reduce_batch(residual):
     """Row reduction of a batch already reduced against the basis: (mask of the rows that were new, the new
-    rows in reduced echelon form among themselves, their pivot columns). Sums of at most one product of
-    residues (< 2^52) are reduced at once, so int64 never overflows."""
+    rows in reduced echelon form among themselves, their pivot columns).
+
+    The block is reduced among itself (zero at each other's pivots), so a row's factors are read once from
+    the row itself and the ≤ _BLOCK products (< 2^52 each) are summed unreduced: one reduction per entry.
+    """
     count, n = residual.shape
     new = np.zeros(count, dtype=np.bool_)
     block = np.zeros((count, n), dtype=np.int64)
     pivots = np.zeros(count, dtype=np.int64)
     row = np.empty(n, dtype=np.int64)
+    factors = np.empty(count, dtype=np.int64)
     found = 0
     for i in range(count):
         row[:] = residual[i]
-        for k in range(found):  # clear the pivots of this batch's earlier new rows
-            factor = row[pivots[k]]
+        for k in range(found):
+            factors[k] = row[pivots[k]]
+        for k in range(found):
+            factor = factors[k]
             if factor:
                 for j in range(n):
-                    row[j] = (row[j] - factor * block[k, j] % PRIME) % PRIME
+                    row[j] -= factor * block[k, j]
+            if k % 1024 == 1023:  # stay far below 2^63 in any batch size
+                for j in range(n):
+                    row[j] %= PRIME
         c = -1
         for j in range(n):
-            if row[j]:
+            row[j] %= PRIME
+            if c < 0 and row[j]:
                 c = j
-                break
         if c < 0:
             continue
         scale = _inverse(row[c])
@@ -255,7 +270,7 @@ def _reduce_batch(residual):
             factor = block[k, c]
             if factor:
                 for j in range(n):
-                    block[k, j] = (block[k, j] - factor * row[j] % PRIME) % PRIME
+                    block[k, j] = (block[k, j] - factor * row[j]) % PRIME
         block[found] = row
         pivots[found] = c
         found += 1
@@ -274,12 +289,12 @@ def _inverse(value):
     return result
 
 
-def _fully_reduced(blocks: list) -> tuple[np.ndarray, np.ndarray]:
+def _fully_reduced(blocks: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One block in reduced row-echelon form from consecutive blocks (each zero at earlier blocks' pivots):
     from the last block back, each earlier block is cleared at the pivots of the (already reduced) later ones."""
-    tail_rows, tail_pivots = blocks[-1]
-    for rows, pivots in reversed(blocks[:-1]):
+    tail_rows, tail_pivots = blocks[-1][0], blocks[-1][1]
+    for rows, pivots, _ in reversed(blocks[:-1]):
         rows = (rows - matmul(rows[:, tail_pivots], tail_rows)) % PRIME
         tail_rows = np.concatenate([rows, tail_rows])
         tail_pivots = np.concatenate([pivots, tail_pivots])
-    return tail_rows, tail_pivots
+    return tail_rows, tail_pivots, tail_rows.astype(np.float64)
