@@ -4,9 +4,8 @@ against the numpy subset-convolution arithmetic they replace, bit for bit, on ra
 import numpy as np
 import pytest
 
-from harness.algebra.jets import EXACT, JetArithmetic, MatrixProductJets, PolynomialJets
+from harness.algebra.jets import EXACT, JetArithmetic, MatrixProductJets, PolynomialJets, jets_of
 from harness.algebra.modular import PRIME
-from harness.laws.fields import _jets_of
 from harness.model.specs import parse_network
 
 
@@ -33,7 +32,7 @@ SHAPES = [(1, 1, 5), (1, 3, 3), (2, 4, 4), (4, 1, 3), (8, 3, 3), (16, 2, 2)]  # 
 @pytest.mark.parametrize("spec", SPECS)
 def test_compiled_jets_equal_the_numpy_subset_convolution(spec):
     network = parse_network(spec)
-    compiled, reference = _jets_of(network), PolynomialJets(network.polynomial)
+    compiled, reference = jets_of(network), PolynomialJets(network.polynomial)
     rng = np.random.default_rng(len(spec))
     for size, batch, cotangent_batch in SHAPES:
         point = rng.integers(0, PRIME, (size, batch, network.n_params))
@@ -44,8 +43,8 @@ def test_compiled_jets_equal_the_numpy_subset_convolution(spec):
 
 
 def test_linear_family_uses_matrix_products_and_others_the_monomials():
-    assert isinstance(_jets_of(parse_network("linear:3,2,2")), MatrixProductJets)
-    assert not isinstance(_jets_of(parse_network("deep-linear:2,3,2,2")), MatrixProductJets)
+    assert isinstance(jets_of(parse_network("linear:3,2,2")), MatrixProductJets)
+    assert not isinstance(jets_of(parse_network("deep-linear:2,3,2,2")), MatrixProductJets)
 
 
 def test_compiled_vjp_without_deferred_reduction_is_still_exact():

@@ -250,7 +250,7 @@ class PolynomialJets:
 
 
 class MatrixProductJets(PolynomialJets):
-    """Φ = A Bᵀ for two blocks of θ (A: (m, r) at ``left``, B: (K, r) at ``right``), evaluated by matrix
+    """Φ = A Bᵀ for two blocks of θ (A: (m, r), B: (K, r)), evaluated by matrix
     products on jets: Φ̃_S = Σ_{T⊆S} A_T B_{S∖T}ᵀ, ∇_A = G̃ B̃, ∇_B = G̃ᵀ Ã (subset convolutions of matrices).
 
     Exact arithmetic only (float jets keep the monomial path): the products go through ``modular.matmul``
@@ -258,12 +258,13 @@ class MatrixProductJets(PolynomialJets):
     two-layer linear family, whose monomials are exactly the entries of these products.
     """
 
-    def __init__(self, poly, left: tuple[int, tuple[int, int]], right: tuple[int, tuple[int, int]]):
+    def __init__(self, poly, left: tuple[int, int, int], right: tuple[int, int]):
+        """``left`` = (offset, m, r) of A, ``right`` = (offset, K) of B (B has the same r columns)."""
         super().__init__(poly)
         self.left, self.right = left, right
 
     def _blocks(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        (a, (m, r)), (b, (k, _)) = self.left, self.right
+        (a, m, r), (b, k) = self.left, self.right
         return (
             point[..., a : a + m * r].reshape(point.shape[:-1] + (m, r)),
             point[..., b : b + k * r].reshape(point.shape[:-1] + (k, r)),
@@ -293,7 +294,16 @@ class MatrixProductJets(PolynomialJets):
         grad_second = self._convolve(np.swapaxes(cotangent, -1, -2), first)  # G̃ᵀ Ã: (…, K, r)
         batch = np.broadcast_shapes(grad_first.shape[:-2], grad_second.shape[:-2])
         result = np.zeros(batch + (self.n_params,), dtype=np.int64)
-        (a, (m, r)), (b, (k, _)) = self.left, self.right
+        (a, m, r), (b, k) = self.left, self.right
         result[..., a : a + m * r] = np.broadcast_to(grad_first, batch + (m, r)).reshape(batch + (m * r,))
         result[..., b : b + k * r] = np.broadcast_to(grad_second, batch + (k, r)).reshape(batch + (k * r,))
         return result
+
+
+def jets_of(network) -> PolynomialJets:
+    """Jet evaluation of a network's Φ: matrix products for the two-layer linear family (Φ = U Vᵀ, blocks
+    U (m, r) then V (K, r)), its monomials (``network.polynomial``) otherwise."""
+    if network.family != "linear":
+        return PolynomialJets(network.polynomial)
+    U, V = network.blocks
+    return MatrixProductJets(network.polynomial, (U.offset, U.shape[0], U.shape[1]), (V.offset, V.shape[0]))
