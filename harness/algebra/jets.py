@@ -21,6 +21,7 @@ from typing import cast
 
 import numpy as np
 
+from harness.algebra import jet_kernels, modular
 from harness.algebra.modular import PRIME
 
 
@@ -153,12 +154,33 @@ class PolynomialJets:
         self.degree = poly.degree
         self._phi_sum = _ScatterSum(self.out, self.shape[0] * self.shape[1])
         self._grad_sum = _ScatterSum(self.variables.T.reshape(-1), self.n_params)
+        self._residue_coef = np.mod(np.asarray(self.coef, dtype=np.int64), PRIME)
+        # How many products < 2^52 one entry of Φ or of the gradient sums (the kernels' unreduced-sum rule).
+        self._most_per_parameter = int(np.bincount(self.variables.reshape(-1), minlength=1).max(initial=0))
+        self._most_per_entry = int(np.bincount(self.out, minlength=1).max(initial=0))
+
+    def _pairs(self, size: int) -> np.ndarray:
+        jet_kernels.check_jet_size(size)
+        return np.asarray(_convolution_pairs(size), dtype=np.int64).reshape(-1, 3)
 
     def _factors(self, arithmetic: JetArithmetic, point: np.ndarray) -> list[np.ndarray]:
         return [point[..., self.variables[:, s]] for s in range(self.degree)]
 
     def phi(self, arithmetic: JetArithmetic, point: np.ndarray) -> np.ndarray:
         """Φ(θ̃) with shape point.shape[:-1] + (m, K)."""
+        if arithmetic.exact:  # compiled, one monomial at a time (harness.algebra.jet_kernels)
+            size = point.shape[0]
+            flat_point = point.reshape(size, -1, point.shape[-1]).transpose(1, 2, 0)
+            values = jet_kernels.phi_on_jets(
+                np.ascontiguousarray(flat_point, dtype=np.int64),
+                self.variables,
+                self._residue_coef,
+                self.out,
+                self.shape[0] * self.shape[1],
+                self._pairs(size),
+                self._most_per_entry,
+            )
+            return values.transpose(2, 0, 1).reshape(point.shape[:-1] + self.shape)
         factors = self._factors(arithmetic, point)
         product = factors[0]
         for factor in factors[1:]:
@@ -169,6 +191,8 @@ class PolynomialJets:
 
     def vjp(self, arithmetic: JetArithmetic, point: np.ndarray, cotangent: np.ndarray) -> np.ndarray:
         """J(θ̃)ᵀ vec G̃ = Σ_t coef_t G̃[out_t] ∂(Π_s θ̃[var_ts]) (shape: batch + (D,))."""
+        if arithmetic.exact:
+            return self._vjp_exact(point, cotangent)
         factors = self._factors(arithmetic, point)
         flat = cotangent.reshape(cotangent.shape[:-2] + (-1,))
         weight = arithmetic.scale(flat[..., self.out], self.coef)
@@ -192,3 +216,94 @@ class PolynomialJets:
         shape = np.broadcast_shapes(*[p.shape for p in parts])
         contributions = np.concatenate([np.broadcast_to(p, shape) for p in parts], axis=-1)
         return arithmetic.normalise(self._grad_sum(contributions))
+
+    def _vjp_exact(self, point: np.ndarray, cotangent: np.ndarray) -> np.ndarray:
+        size = point.shape[0]
+        batch = np.broadcast_shapes(point.shape[1:-1], cotangent.shape[1:-2])
+        entries = cotangent.shape[-2] * cotangent.shape[-1]
+        flat_cotangent = np.broadcast_to(cotangent, (size,) + batch + cotangent.shape[-2:]).reshape(size, -1, entries)
+        if size == 1 and int(np.prod(point.shape[1:-1], dtype=np.int64)) == 1:  # one plain θ: a sparse product
+            theta = np.ascontiguousarray(point.reshape(-1), dtype=np.int64)
+            values = jet_kernels.vjp_plain(
+                theta,
+                np.ascontiguousarray(flat_cotangent[0], dtype=np.int64),
+                self.variables,
+                self._residue_coef,
+                self.out,
+                self._most_per_parameter < jet_kernels.LIMIT_UNREDUCED,
+            )
+            return values.reshape((1,) + batch + (self.n_params,))
+        if int(np.prod(point.shape[1:-1], dtype=np.int64)) == 1:
+            flat_point = point.reshape(size, 1, point.shape[-1])
+        else:
+            flat_point = np.broadcast_to(point, (size,) + batch + point.shape[-1:]).reshape(size, -1, point.shape[-1])
+        values = jet_kernels.vjp_on_jets(
+            np.ascontiguousarray(flat_point.transpose(1, 2, 0), dtype=np.int64),
+            np.ascontiguousarray(flat_cotangent.transpose(1, 2, 0), dtype=np.int64),
+            self.variables,
+            self._residue_coef,
+            self.out,
+            self._pairs(size),
+            self._most_per_parameter,
+        )
+        return values.transpose(2, 0, 1).reshape((size,) + batch + (self.n_params,))
+
+
+class MatrixProductJets(PolynomialJets):
+    """Φ = A Bᵀ for two blocks of θ (A: (m, r), B: (K, r)), evaluated by matrix
+    products on jets: Φ̃_S = Σ_{T⊆S} A_T B_{S∖T}ᵀ, ∇_A = G̃ B̃, ∇_B = G̃ᵀ Ã (subset convolutions of matrices).
+
+    Exact arithmetic only (float jets keep the monomial path): the products go through ``modular.matmul``
+    (float64 BLAS on split residues), the same residues as the monomial sums, many times faster for the
+    two-layer linear family, whose monomials are exactly the entries of these products.
+    """
+
+    def __init__(self, poly, left: tuple[int, int, int], right: tuple[int, int]):
+        """``left`` = (offset, m, r) of A, ``right`` = (offset, K) of B (B has the same r columns)."""
+        super().__init__(poly)
+        self.left, self.right = left, right
+
+    def _blocks(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        (a, m, r), (b, k) = self.left, self.right
+        return (
+            point[..., a : a + m * r].reshape(point.shape[:-1] + (m, r)),
+            point[..., b : b + k * r].reshape(point.shape[:-1] + (k, r)),
+        )
+
+    @staticmethod
+    def _convolve(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Σ_{T⊆S} left_T @ right_{S∖T} for every S, mod p (jet axis first, matrices last)."""
+        size = left.shape[0]
+        pairs = np.asarray(_convolution_pairs(size), dtype=np.int64).reshape(-1, 3)
+        products = modular.matmul(left[pairs[:, 1]], right[pairs[:, 2]])
+        starts = np.flatnonzero(np.r_[True, pairs[1:, 0] != pairs[:-1, 0]])  # pairs come grouped by S
+        return np.mod(np.add.reduceat(products, starts, axis=0), PRIME)
+
+    def phi(self, arithmetic: JetArithmetic, point: np.ndarray) -> np.ndarray:
+        if not arithmetic.exact:
+            return super().phi(arithmetic, point)
+        first, second = self._blocks(np.asarray(point, dtype=np.int64))
+        return self._convolve(first, np.swapaxes(second, -1, -2))
+
+    def vjp(self, arithmetic: JetArithmetic, point: np.ndarray, cotangent: np.ndarray) -> np.ndarray:
+        if not arithmetic.exact:
+            return super().vjp(arithmetic, point, cotangent)
+        first, second = self._blocks(np.asarray(point, dtype=np.int64))
+        cotangent = np.asarray(cotangent, dtype=np.int64)
+        grad_first = self._convolve(cotangent, second)  # G̃ B̃: (…, m, r)
+        grad_second = self._convolve(np.swapaxes(cotangent, -1, -2), first)  # G̃ᵀ Ã: (…, K, r)
+        batch = np.broadcast_shapes(grad_first.shape[:-2], grad_second.shape[:-2])
+        result = np.zeros(batch + (self.n_params,), dtype=np.int64)
+        (a, m, r), (b, k) = self.left, self.right
+        result[..., a : a + m * r] = np.broadcast_to(grad_first, batch + (m, r)).reshape(batch + (m * r,))
+        result[..., b : b + k * r] = np.broadcast_to(grad_second, batch + (k, r)).reshape(batch + (k * r,))
+        return result
+
+
+def jets_of(network) -> PolynomialJets:
+    """Jet evaluation of a network's Φ: matrix products for the two-layer linear family (Φ = U Vᵀ, blocks
+    U (m, r) then V (K, r)), its monomials (``network.polynomial``) otherwise."""
+    if network.family != "linear":
+        return PolynomialJets(network.polynomial)
+    U, V = network.blocks
+    return MatrixProductJets(network.polynomial, (U.offset, U.shape[0], U.shape[1]), (V.offset, V.shape[0]))

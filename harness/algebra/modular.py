@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
+from numba import njit
 
 PRIME = 67108859  # the largest prime below 2^26
 _HALF_BITS = 13
@@ -44,6 +45,8 @@ def inverse(value: int) -> int:
 
 def from_rational(value) -> int:
     """The residue of a rational number a/b (b not divisible by p)."""
+    if isinstance(value, (int, np.integer)):
+        return int(value) % PRIME
     value = Fraction(value)
     return value.numerator % PRIME * inverse(value.denominator) % PRIME
 
@@ -61,12 +64,27 @@ def matmul(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     if inner > _FLOAT_EXACT_TERMS:
         half = inner // 2
         return (matmul(left[..., :half], right[..., :half, :]) + matmul(left[..., half:], right[..., half:, :])) % PRIME
+    return matmul_float_right(left, right.astype(np.float64))
+
+
+def matmul_float_right(left: np.ndarray, right_float: np.ndarray) -> np.ndarray:
+    """``matmul`` with the right operand's residues already as float64 (a basis reused for many products);
+    the inner dimension must be 1 … 2^14."""
+    left = np.asarray(left, dtype=np.int64)
     high = (left >> _HALF_BITS).astype(np.float64)
     low = (left & ((1 << _HALF_BITS) - 1)).astype(np.float64)
-    right_float = right.astype(np.float64)
-    high_part = np.mod(high @ right_float, PRIME).astype(np.int64)
-    low_part = np.mod(low @ right_float, PRIME).astype(np.int64)
-    return (high_part * (1 << _HALF_BITS) + low_part) % PRIME
+    high_part = np.ascontiguousarray(high @ right_float)
+    low_part = np.ascontiguousarray(low @ right_float)
+    out = np.empty(high_part.shape, dtype=np.int64)
+    _combine_halves(high_part.reshape(-1), low_part.reshape(-1), out.reshape(-1))
+    return out
+
+
+@njit(cache=True)
+def _combine_halves(high, low, out):
+    """out = (high · 2^13 + low) mod p for exact integer-valued float64 products (< 2^53), in one pass."""
+    for i in range(out.shape[0]):
+        out[i] = ((np.int64(high[i]) % PRIME) * (1 << _HALF_BITS) + np.int64(low[i])) % PRIME
 
 
 def row_echelon(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -146,32 +164,46 @@ def rational_reconstruction(residue: int, bound: int | None = None) -> Fraction 
 
 @dataclass
 class EchelonBasis:
-    """A subspace of (Z/p)^n grown vector by vector, kept in reduced row-echelon form.
+    """A subspace of (Z/p)^n grown vector by vector, in echelon form.
 
     ``add`` returns which of the offered vectors were new (independent of everything before them), so a
     caller can keep exactly the samples that raised the rank.
+
+    The basis is a list of blocks; each block is in reduced row-echelon form among itself and zero at the
+    pivot columns of every earlier block (not of later ones). Reducing a vector through the blocks in order
+    gives the one vector of v + span that is zero at all pivots (the residual), exactly as a fully reduced
+    basis would; but an added block never rewrites the rows before it, which for D = 5000 was a pass over
+    an r × n matrix per batch. Small trailing blocks are merged (up to ``_CHUNK`` rows) so a residual takes
+    few matrix products. ``rows`` materialises the fully reduced form on demand.
     """
 
     _BLOCK = 48
+    _CHUNK = 512
 
     n_columns: int
-    rows: np.ndarray = field(default=None)  # type: ignore[assignment]
-    pivots: list = field(default_factory=list)
-
-    def __post_init__(self):
-        if self.rows is None:
-            self.rows = np.zeros((0, self.n_columns), dtype=np.int64)
+    blocks: list = field(default_factory=list)  # (rows, pivot columns, rows as float64) per block
 
     @property
     def rank(self) -> int:
-        return len(self.pivots)
+        return sum(len(block[1]) for block in self.blocks)
+
+    @property
+    def pivots(self) -> list[int]:
+        return [int(c) for block in self.blocks for c in block[1]]
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The basis in reduced row-echelon form (rows in the order of ``pivots``)."""
+        if not self.blocks:
+            return np.zeros((0, self.n_columns), dtype=np.int64)
+        return _fully_reduced(self.blocks)[0]
 
     def residual(self, vectors: np.ndarray) -> np.ndarray:
         """vectors minus their component in the span (zero rows are the dependent ones)."""
         vectors = reduce(np.atleast_2d(vectors))
-        if not self.pivots:
-            return vectors
-        return (vectors - matmul(vectors[:, self.pivots], self.rows)) % PRIME
+        for _, pivots, rows_float in self.blocks:
+            vectors = (vectors - matmul_float_right(vectors[:, pivots], rows_float)) % PRIME
+        return vectors
 
     def contains(self, vectors: np.ndarray) -> np.ndarray:
         return ~np.any(self.residual(vectors), axis=1)
@@ -179,8 +211,8 @@ class EchelonBasis:
     def add(self, vectors: np.ndarray) -> np.ndarray:
         """Add vectors (rows) in order; returns a boolean mask of those that raised the rank.
 
-        One matmul reduces the whole batch against the basis; the batch is then reduced among itself (small),
-        and the old rows are cleared at the new pivot columns with one more matmul.
+        The batch is reduced against the basis (one product per block), then among itself (small) into a
+        new block.
         """
         vectors = np.atleast_2d(vectors)
         if vectors.shape[0] > self._BLOCK:  # the in-batch reduction is quadratic in the batch: keep batches small
@@ -188,30 +220,81 @@ class EchelonBasis:
                 [self.add(vectors[i : i + self._BLOCK]) for i in range(0, vectors.shape[0], self._BLOCK)]
             )
         residual = self.residual(vectors)
-        new = np.zeros(residual.shape[0], dtype=bool)
-        block = np.zeros_like(residual)  # the batch's new rows, in reduced echelon form among themselves
-        fresh_pivots: list[int] = []
-        for i in range(residual.shape[0]):
-            row = residual[i]
-            n = len(fresh_pivots)
-            if n:
-                # Earlier vectors of this batch joined the basis after ``residual`` was computed; at most
-                # _BLOCK products of residues per entry, so int64 cannot overflow.
-                row = (row - (row[fresh_pivots] @ block[:n]) % PRIME) % PRIME
-            nonzero = np.flatnonzero(row)
-            if nonzero.size == 0:
-                continue
-            c = int(nonzero[0])
-            row = row * inverse(row[c]) % PRIME
-            if n:
-                block[:n] = (block[:n] - np.outer(block[:n, c], row) % PRIME) % PRIME
-            block[n] = row
-            fresh_pivots.append(c)
-            new[i] = True
+        new, block, fresh = _reduce_batch(np.ascontiguousarray(residual, dtype=np.int64))
+        fresh_pivots = fresh.tolist()
         if fresh_pivots:
-            block = block[: len(fresh_pivots)]
-            if self.pivots:
-                self.rows = (self.rows - matmul(self.rows[:, fresh_pivots], block)) % PRIME
-            self.rows = np.concatenate([self.rows, block])
-            self.pivots.extend(fresh_pivots)
+            self.blocks.append((block, fresh, block.astype(np.float64)))
+            while len(self.blocks) >= 2 and len(self.blocks[-2][1]) + len(self.blocks[-1][1]) <= self._CHUNK:
+                self.blocks[-2:] = [_fully_reduced(self.blocks[-2:])]
         return new
+
+
+@njit(cache=True)
+def _reduce_batch(residual):
+    """Row reduction of a batch already reduced against the basis: (mask of the rows that were new, the new
+    rows in reduced echelon form among themselves, their pivot columns).
+
+    The block is reduced among itself (zero at each other's pivots), so a row's factors are read once from
+    the row itself and the ≤ _BLOCK products (< 2^52 each) are summed unreduced: one reduction per entry.
+    """
+    count, n = residual.shape
+    new = np.zeros(count, dtype=np.bool_)
+    block = np.zeros((count, n), dtype=np.int64)
+    pivots = np.zeros(count, dtype=np.int64)
+    row = np.empty(n, dtype=np.int64)
+    factors = np.empty(count, dtype=np.int64)
+    found = 0
+    for i in range(count):
+        row[:] = residual[i]
+        for k in range(found):
+            factors[k] = row[pivots[k]]
+        for k in range(found):
+            factor = factors[k]
+            if factor:
+                for j in range(n):
+                    row[j] -= factor * block[k, j]
+            if k % 1024 == 1023:  # stay far below 2^63 in any batch size
+                for j in range(n):
+                    row[j] %= PRIME
+        c = -1
+        for j in range(n):
+            row[j] %= PRIME
+            if c < 0 and row[j]:
+                c = j
+        if c < 0:
+            continue
+        scale = _inverse(row[c])
+        for j in range(n):
+            row[j] = row[j] * scale % PRIME
+        for k in range(found):  # keep the block reduced at the new pivot
+            factor = block[k, c]
+            if factor:
+                for j in range(n):
+                    block[k, j] = (block[k, j] - factor * row[j]) % PRIME
+        block[found] = row
+        pivots[found] = c
+        found += 1
+        new[i] = True
+    return new, block[:found].copy(), pivots[:found].copy()
+
+
+@njit(cache=True)
+def _inverse(value):
+    result, base, exponent = 1, value % PRIME, PRIME - 2
+    while exponent:
+        if exponent & 1:
+            result = result * base % PRIME
+        base = base * base % PRIME
+        exponent >>= 1
+    return result
+
+
+def _fully_reduced(blocks: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One block in reduced row-echelon form from consecutive blocks (each zero at earlier blocks' pivots):
+    from the last block back, each earlier block is cleared at the pivots of the (already reduced) later ones."""
+    tail_rows, tail_pivots = blocks[-1][0], blocks[-1][1]
+    for rows, pivots, _ in reversed(blocks[:-1]):
+        rows = (rows - matmul(rows[:, tail_pivots], tail_rows)) % PRIME
+        tail_rows = np.concatenate([rows, tail_rows])
+        tail_pivots = np.concatenate([pivots, tail_pivots])
+    return tail_rows, tail_pivots, tail_rows.astype(np.float64)

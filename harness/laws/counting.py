@@ -22,6 +22,7 @@ fields of the data class. ``count_laws`` returns a ``LawCount`` carrying its evi
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import replace
 
@@ -46,6 +47,8 @@ METHODS = ("auto", "exact", "float")
 EXPLICIT_MAX_PARAMS = 16  # sympy's explicit-law search is practical up to about this many parameters
 MAX_DEPTH_LIMIT = 32  # bracket levels; the known traps close by depth 3, and each level costs more than the last
 MAX_SAMPLES_LIMIT = 1_000_000  # random fields drawn in all by the Lie generation (each a D-vector)
+MEMORY_LIMIT_BYTES = 8 << 30  # a third of this 24 GiB machine: the echelon bases below, with room for temporaries
+_BYTES_PER_ENTRY = 8 * 3  # int64 entries, and matrix products hold about two float64 copies beside them
 
 
 # --- inputs ----------------------------------------------------------------------------------------------
@@ -96,6 +99,27 @@ def _check_options(seed, max_depth, find_explicit, max_samples, explicit_max_par
     return seed, max_depth, max_samples, explicit_max_params
 
 
+def check_memory(network: Network, loss: Loss) -> None:
+    """Refuse, before any work, a count whose echelon bases would not fit in ``MEMORY_LIMIT_BYTES``.
+
+    The counting keeps two dense bases mod p: the moment span, at most min(W, P) rows of width W (W the moment
+    tuple's width, K² + mK for MSE, K⁴ + mK³ + mK² + mK for quartic; P the number of monomials of the tuple's
+    degree in one data point (x, y), which bounds the span's dimension), and the Lie trace at θ* (D × D).
+    """
+    K, m, D = network.n_features, network.n_outputs, network.n_params
+    quartic = loss.name == "quartic"
+    width = K**4 + m * K**3 + m * K * K + m * K if quartic else K * K + m * K  # MSE also for the pointwise route
+    degree = (4 if quartic else 2) * network.feature_degree
+    monomials = math.comb(network.input_dim + network.output_dim + degree, degree)
+    needed = _BYTES_PER_ENTRY * (width * min(width, monomials) + D * D)
+    if needed > MEMORY_LIMIT_BYTES:
+        raise InvalidInput(
+            f"counting {network} under {loss.name} needs about {needed / 2**30:.1f} GiB for its bases (moment "
+            f"width W = {width:,}, D = {D:,}); at most {MEMORY_LIMIT_BYTES / 2**30:.0f} GiB is allowed: use a "
+            "smaller network (or mse instead of quartic)"
+        )
+
+
 # --- polynomial losses -------------------------------------------------------------------------------------
 
 
@@ -122,6 +146,7 @@ def count_laws(
         seed, max_depth, find_explicit, max_samples, explicit_max_params
     )
     network, data_class, loss, group, exact = _resolve(network, data_class, loss, group, method)
+    check_memory(network, loss)
     if find_explicit and not exact:
         raise InvalidInput(
             "explicit laws need exact arithmetic: use a signed-permutation group (not rot:N) or method 'exact'"

@@ -17,10 +17,7 @@ This treats every family alike, including masked attention where no ρ_Ψ exists
 The float family (rotation groups, whose moments are irrational) takes Gaussian points and the span from an
 SVD with an explicit gap (``harness.algebra.spectral``).
 
-Length: about 450 lines, on purpose: the one concept "a class's gradient fields as a family X_w" is the record
-(``FieldFamily``), its exact (modular) and float sampling and the output-gradient variant, which share the
-point tuples and the orbit map; split, each half would need the other's private helpers. The per-family
-features themselves live in the family modules (``Network.exact_features``).
+Long on purpose: one concept (``FieldFamily``); its exact, float and output-gradient variants share helpers.
 """
 
 from __future__ import annotations
@@ -31,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from harness.algebra import modular
-from harness.algebra.jets import EXACT, FLOAT, JetArithmetic, PolynomialJets
+from harness.algebra.jets import EXACT, FLOAT, JetArithmetic, PolynomialJets, jets_of
 from harness.algebra.modular import PRIME
 from harness.algebra.spectral import Gap, SpectralGap
 from harness.errors import InvalidInput
@@ -121,7 +118,7 @@ class FieldFamily:
 
     def __post_init__(self):
         if self._jets is None:
-            object.__setattr__(self, "_jets", PolynomialJets(self.network.polynomial))
+            object.__setattr__(self, "_jets", jets_of(self.network))
 
     @property
     def n_params(self) -> int:
