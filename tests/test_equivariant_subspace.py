@@ -4,6 +4,7 @@ failures (plain data, a loss that is not invariant) that the same check must det
 import numpy as np
 import pytest
 
+from harness.dynamics import invariant_subspace
 from harness.laws.equivariance import HIDDEN_ACTIONS, equivariant_subspace, split_points
 from harness.model.groups import build_group
 from harness.model.scenario import Scenario
@@ -169,7 +170,9 @@ def test_round_off_amplified_after_a_contracting_stretch_is_not_a_departure():
     assert verdict.status is Status.HOLDS, verdict.reason
     trivial = verdict.evidence["trivial"]
     assert trivial["largest_amplification_judged"] <= 1e4
-    assert trivial["distance_after_window"] > 1e-7  # beyond the window round-off did leave E: it is not judged
+    # beyond the window round-off did leave E, further than a holding verdict allows: judged there, it would not
+    # hold (2e-6 with the sparse right-hand side the hunt ran, 6e-8 with the dense kernels' different round-off)
+    assert trivial["distance_after_window"] > invariant_subspace.HOLDS_BELOW
 
 
 def test_an_unstable_e_is_measured_along_its_most_unstable_direction():

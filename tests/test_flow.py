@@ -286,7 +286,8 @@ def test_problem_arrays_are_fresh_writable_copies():
     sizes = flow.problem[kernel_problem.PROBLEM_SIZES].tolist()
     assert sizes[:4] == [1, flow.network.n_features, LOSSES["logcosh"].kernel_id, 0]  # rows, not moments
     assert sizes[kernel_problem.SIZE_STRUCTURE] == kernel_problem.STRUCTURE_POLYNOMIAL  # poly's dense kernel
-    assert sizes[kernel_problem.SIZE_WORK] == flow.network.dense_gradient.work
+    dense = flow.network.dense_gradient
+    assert dense is not None and sizes[kernel_problem.SIZE_WORK] == dense.work
     assert kernel_problem.MSE_KERNEL_ID == LOSSES["mse"].kernel_id
 
 

@@ -222,7 +222,10 @@ def test_leg_statuses_are_a_str_enum_and_count_every_integrator_status():
 def test_the_walk_accepts_exactly_the_registered_methods():
     from harness.kernels import methods, tableaux
 
-    with pytest.raises(InvalidInput, match=r"LeafWalk.method='heun' is not one of \(" + ", ".join(repr(name) for name in methods.METHODS) + r"\)"):
+    with pytest.raises(
+        InvalidInput,
+        match=r"LeafWalk.method='heun' is not one of \(" + ", ".join(repr(name) for name in methods.METHODS) + r"\)",
+    ):
         LeafWalk(method="heun")
     heun = tableaux.ButcherTableau(name="heun", a=[[0, 0], [1, 0]], b=[0.5, 0.5], c=[0, 1], order=2)
     methods.register_method(methods.Method("heun", heun, "Heun's method"))
