@@ -411,14 +411,14 @@ def main(argv=None) -> int:
     if args.cases:
         parts = [] if args.cases == "none" else args.cases.split(";" if ":" in args.cases else ",")
         names = [f"{spec} {loss}" for spec, loss in CASES]
-        chosen = [i for part in parts for i, case in enumerate(CASES) if part.strip() in (str(i), case[0], names[i])]
-        if len(chosen) < len(parts):
-            parser.error(f"--cases={args.cases}: pick indices or specs of {dict(enumerate(names))}")
+        found = [[i for i, case in enumerate(CASES) if part.strip() in (str(i), case[0], names[i])] for part in parts]
+        if not all(found):
+            parser.error(f"--cases={args.cases}: pick indices or specs (a spec alone: all its losses) of {names}")
+        chosen = [i for matches in found for i in matches]
     tolerances = (1e-6, 1e-8, 1e-10) if args.quick else TOLERANCES
     rounds, main_rounds = (2, 3) if args.quick else (7, 15)
     flows = args.flows if args.flows is not None else (100 if args.quick else 1000)
-    load_start = os.getloadavg()
-    start = time.perf_counter()
+    load_start, start = os.getloadavg(), time.perf_counter()
     integrators.warm_up()
     warm_up_seconds = time.perf_counter() - start
     peers, jax_modules = pg.load_peers()
