@@ -25,6 +25,7 @@ from numba import njit
 
 from harness.kernels.problem import (
     MSE_KERNEL_ID,
+    flow_field,
     gradient_kernel,
     make_problem,
     rhs_loop_kernel,
@@ -49,7 +50,6 @@ from harness.kernels.steps import (
     dense_interpolant,
     embedded_error_norm,
     explicit_stages,
-    field,
     implicit_stages,
     initial_step,
     interpolate,
@@ -106,7 +106,7 @@ def _run(theta, problem, sign, save_times, tableau, settings, max_steps, states,
     n_steps = 0
     n_rejected = 0
     if implicit == 0:
-        if not field(theta, problem, sign, buffers, slopes[0]):
+        if not flow_field(theta, problem, sign, buffers, slopes[0]):
             return saved, STATUS_NONFINITE, 1, 0, 0, t
         n_rhs = 1
     if adaptive:
@@ -135,7 +135,7 @@ def _run(theta, problem, sign, save_times, tableau, settings, max_steps, states,
                 clipped = True
             if implicit:
                 n_rhs += 1  # the field at θ, for the initial guess of the stages
-                if not field(theta, problem, sign, buffers, velocity):
+                if not flow_field(theta, problem, sign, buffers, velocity):
                     return saved, STATUS_NONFINITE, n_rhs, n_steps, n_rejected, t
                 outcome, iterations = implicit_stages(
                     theta, h, problem, sign, buffers, full_a, tableau_c, velocity, stage_z, slopes, stage_state, vector

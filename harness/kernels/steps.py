@@ -18,19 +18,6 @@ from numba import njit
 from harness.kernels.problem import flow_field
 from harness.kernels.tableaux import NORM_DOP853
 
-
-@njit(cache=True)
-def field(theta, problem, sign, buffers, velocity):
-    """``flow_field`` compiled once, for the evaluations off the hot path (first slope, initial step, the field
-    before an implicit step, the dense output's extra stages).
-
-    ``flow_field`` is inlined where it is called, and each inlined copy of every family's gradient costs cold
-    compilation time (seven copies: 76 s CPU, against 35 s with one); a call passes the problem's arrays and
-    costs ~0.1 µs, so the stages of explicit and implicit steps keep their inlined copies (three in all).
-    """
-    return flow_field(theta, problem, sign, buffers, velocity)
-
-
 # SciPy's step-size controller constants (rk.py).
 SAFETY = 0.9
 MIN_FACTOR = 0.2
@@ -77,7 +64,7 @@ def initial_step(theta, velocity, problem, sign, buffers, rtol, atol, t_final, e
     h0 = min(h0, t_final)
     for i in range(n):
         trial[i] = theta[i] + h0 * velocity[i]
-    field(trial, problem, sign, buffers, trial_velocity)
+    flow_field(trial, problem, sign, buffers, trial_velocity)
     change = 0.0
     for i in range(n):
         scale = atol + abs(theta[i]) * rtol
@@ -176,7 +163,7 @@ def dense_interpolant(theta, trial, h, problem, sign, buffers, full_a, dense, sl
                 for i in range(n):
                     stage_state[i] += weight * slopes[j, i]
         evaluations += 1
-        if not field(stage_state, problem, sign, buffers, slopes[s]):
+        if not flow_field(stage_state, problem, sign, buffers, slopes[s]):
             return evaluations, False
     for i in range(n):
         change = trial[i] - theta[i]
