@@ -74,7 +74,7 @@ def _workspace(problem, n, tableau):
     return work_buffers(problem, n), slopes, interpolant, vectors, np.empty((stages, n)), np.empty(n)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _run(theta, problem, sign, save_times, tableau, settings, max_steps, states, workspace):
     """Integrate θ' = −s∇L(θ) in place from τ = 0 to save_times[-1] with ``tableau`` (``ButcherTableau.kernel``).
 
@@ -84,6 +84,10 @@ def _run(theta, problem, sign, save_times, tableau, settings, max_steps, states,
     Steps land on the save times, or, with a dense output, only on the last one (the others are interpolated).
     Writes the states at the save times reached into ``states``; returns (number reached, status code,
     evaluations, accepted steps, rejected steps, τ reached).
+
+    Compiled without reference counting (``_nrt=False``): it allocates nothing (``workspace`` is the caller's),
+    and every row view it takes (``slopes[s]``, ``states[saved]``) would otherwise cost an atomic increment and
+    decrement per stage.
     """
     full_a, tableau_b, tableau_c, tableau_e, tableau_e3, dense, codes = tableau
     implicit, error_order, norm = codes[0], codes[1], codes[2]

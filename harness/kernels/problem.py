@@ -68,7 +68,7 @@ def _sparse_phi(theta, out, coef, variables, phi):
         phi[out[t]] += term
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=True)  # explicit: not inherited from the uncounted flow_field
 def _blas_product(a, b, out, scale):
     """out = scale · a b through BLAS, kept out of line (the loops branch then carries none of its code)."""
     np.dot(a, b, out)
@@ -197,7 +197,9 @@ def flow_field(theta, problem, sign, buffers, velocity):
     Compiled once, out of line and without reference counting (``_nrt=False``): nothing here allocates, and
     with counting on, unpacking the problem and buffer tuples (17 arrays) costs an atomic increment and
     decrement per array per evaluation, more than the arithmetic of a tiny gradient (0.34 → ~0.25 µs at
-    D = 12). Its callers pass arrays they own, so they stay alive through the call."""
+    D = 12). Its callers pass arrays they own, so they stay alive through the call. Numba hands the flag down to
+    the functions it compiles from here; those that need counting (``np.dot(a, b, out)`` returns ``out``) say
+    ``_nrt=True`` themselves (the families' kernels, ``_blas_product``)."""
     gradient_into(theta, problem, buffers[0], velocity)
     finite = True
     for i in range(velocity.shape[0]):

@@ -11,7 +11,7 @@ from numba import njit
 STRUCTURE = 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=True)
 def _forward_blas(theta, m, n_features, hidden, phi):
     split = m * hidden
     np.dot(
@@ -19,7 +19,7 @@ def _forward_blas(theta, m, n_features, hidden, phi):
     )
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=True)
 def _backward_blas(theta, m, n_features, hidden, cotangent, gradient):
     split, end = m * hidden, (m + n_features) * hidden
     u, v = theta[:split].reshape(m, hidden), theta[split:end].reshape(n_features, hidden)
@@ -27,7 +27,7 @@ def _backward_blas(theta, m, n_features, hidden, cotangent, gradient):
     np.dot(cotangent.T, u, gradient[split:end].reshape(n_features, hidden))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=True)
 def forward(theta, shape, table, weights, blas, phi, work):
     """Φ = U Vᵀ into ``phi`` (m, K)."""
     m, n_features, hidden = shape[0], shape[1], shape[2]
@@ -43,7 +43,7 @@ def forward(theta, shape, table, weights, blas, phi, work):
             phi[a, k] = total
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=True)
 def backward(theta, shape, table, weights, blas, cotangent, gradient, work):
     """``gradient`` = (vec(G V), vec(Gᵀ U)) for the cotangent G (m, K)."""
     m, n_features, hidden = shape[0], shape[1], shape[2]

@@ -86,7 +86,7 @@ def _views(theta, shape, work):
     return u, v, pt, wt, prefix, adjoint
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=True)
 def forward(theta, shape, table, weights, blas, phi, work):
     """Φ(θ) = U P written into phi (m × F); leaves Pᵀ in work[:F·r] for ``backward``."""
     r, m, k, n_features = shape[1], shape[2], shape[3], shape[4]
@@ -109,7 +109,7 @@ def forward(theta, shape, table, weights, blas, phi, work):
             phi[a, alpha] = total
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=True)
 def backward(theta, shape, table, weights, blas, cotangent, gradient, work):
     """gradient = J(θ)ᵀ vec(G) (overwritten), G = cotangent (m × F); reads the Pᵀ ``forward`` left in work."""
     n, r, m, k, n_features = shape[0], shape[1], shape[2], shape[3], shape[4]
