@@ -23,6 +23,7 @@ import math
 import numpy as np
 from numba import njit
 
+from harness.kernels.families import UNCOUNTED
 from harness.kernels.problem import (
     MSE_KERNEL_ID,
     flow_field,
@@ -74,7 +75,7 @@ def _workspace(problem, n, tableau):
     return work_buffers(problem, n), slopes, interpolant, vectors, np.empty((stages, n)), np.empty(n)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, **UNCOUNTED)
 def _run(theta, problem, sign, save_times, tableau, settings, max_steps, states, workspace):
     """Integrate θ' = −s∇L(θ) in place from τ = 0 to save_times[-1] with ``tableau`` (``ButcherTableau.kernel``).
 
@@ -85,7 +86,7 @@ def _run(theta, problem, sign, save_times, tableau, settings, max_steps, states,
     Writes the states at the save times reached into ``states``; returns (number reached, status code,
     evaluations, accepted steps, rejected steps, τ reached).
 
-    Compiled without reference counting (``_nrt=False``): it allocates nothing (``workspace`` is the caller's),
+    Compiled without reference counting (``UNCOUNTED``): it allocates nothing (``workspace`` is the caller's),
     and every row view it takes (``slopes[s]``, ``states[saved]``) would otherwise cost an atomic increment and
     decrement per stage.
     """

@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit
 
 from harness.errors import InvalidInput
-from harness.kernels.families import attention, deep_linear, linear, polynomial
+from harness.kernels.families import COUNTED, UNCOUNTED, attention, deep_linear, linear, polynomial
 from harness.kernels.losses import MSE, loss_gradients
 from harness.kernels.polynomial import add_phi_vjp
 
@@ -68,7 +68,7 @@ def _sparse_phi(theta, out, coef, variables, phi):
         phi[out[t]] += term
 
 
-@njit(cache=True, _nrt=True)  # explicit: not inherited from the uncounted flow_field
+@njit(cache=True, **COUNTED)
 def _blas_product(a, b, out, scale):
     """out = scale · a b through BLAS, kept out of line (the loops branch then carries none of its code)."""
     np.dot(a, b, out)
@@ -190,16 +190,15 @@ def gradient_kernel(theta, problem):
     return gradient
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, **UNCOUNTED)
 def flow_field(theta, problem, sign, buffers, velocity):
     """θ' = −s·∇L(θ) into ``velocity``; returns False if it is not finite.
 
-    Compiled once, out of line and without reference counting (``_nrt=False``): nothing here allocates, and
+    Compiled once, out of line and without reference counting (``UNCOUNTED``): nothing here allocates, and
     with counting on, unpacking the problem and buffer tuples (17 arrays) costs an atomic increment and
     decrement per array per evaluation, more than the arithmetic of a tiny gradient (0.34 → ~0.25 µs at
-    D = 12). Its callers pass arrays they own, so they stay alive through the call. Numba hands the flag down to
-    the functions it compiles from here; those that need counting (``np.dot(a, b, out)`` returns ``out``) say
-    ``_nrt=True`` themselves (the families' kernels, ``_blas_product``)."""
+    D = 12). Its callers pass arrays they own, so they stay alive through the call. Kernels that need counting say
+    so (``COUNTED``: the families' kernels, ``_blas_product``)."""
     gradient_into(theta, problem, buffers[0], velocity)
     finite = True
     for i in range(velocity.shape[0]):

@@ -10,7 +10,16 @@ even a view is dear (Numba counts references to each: ≈ 12 ns), so the loops i
 
 from __future__ import annotations
 
+from typing import Any
+
 from numba import njit
+
+# Numba's reference counting, per kernel. The time loop and the flow field run without it (they allocate
+# nothing, and counting every array they unpack or view costs more than a tiny gradient); Numba hands that
+# flag down to the kernels it compiles from there, so the kernels that need counting (``np.dot(a, b, out)``
+# returns ``out``) state it, whichever caller compiles them first.
+UNCOUNTED: dict[str, Any] = {"_nrt": False}
+COUNTED: dict[str, Any] = {"_nrt": True}
 
 
 @njit(cache=True, inline="always")

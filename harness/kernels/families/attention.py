@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from harness.kernels.families import COUNTED
+
 STRUCTURE = 4
 
 
@@ -27,7 +29,7 @@ def work_length(d: int, dk: int, dv: int) -> int:
     return 3 * d * d + 2 * dv * d
 
 
-@njit(cache=True, _nrt=True)
+@njit(cache=True, **COUNTED)
 def forward(theta, shape, table, weights, blas, phi, work):
     """Φ(θ) written into phi (dv × d³); leaves A = W_Q W_Kᵀ and W_Vᵀ in work for ``backward``."""
     d, dk, dv = shape[0], shape[1], shape[2]
@@ -56,7 +58,7 @@ def forward(theta, shape, table, weights, blas, phi, work):
                 block[e] = weight * column[e]
 
 
-@njit(cache=True, _nrt=True)
+@njit(cache=True, **COUNTED)
 def backward(theta, shape, table, weights, blas, cotangent, gradient, work):
     """gradient = J(θ)ᵀ vec(G) (overwritten), G = cotangent (dv × d³); reads A and W_Vᵀ ``forward`` left in work."""
     d, dk, dv = shape[0], shape[1], shape[2]

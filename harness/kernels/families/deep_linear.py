@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from harness.kernels.families import gemm_loops
+from harness.kernels.families import COUNTED, gemm_loops
 
 STRUCTURE = 2
 
@@ -54,7 +54,7 @@ def _prefix(shape, work, i):
     return work[offset : offset + shape[i + 1] * shape[1]].reshape(shape[i + 1], shape[1])
 
 
-@njit(cache=True, _nrt=True)
+@njit(cache=True, **COUNTED)
 def forward(theta, shape, table, weights, blas, phi, work):
     """Φ = W_L ⋯ W_1 into ``phi``, leaving A_1 … A_{L−1} in ``work`` (A_1 = W_1 copied)."""
     layers, n_0 = shape[0], shape[1]
@@ -75,7 +75,7 @@ def forward(theta, shape, table, weights, blas, phi, work):
     gemm_loops(theta, offset, inner, 1, work, previous, n_0, 1, flat, 0, rows, inner, n_0)
 
 
-@njit(cache=True, _nrt=True)
+@njit(cache=True, **COUNTED)
 def backward(theta, shape, table, weights, blas, cotangent, gradient, work):
     """``gradient`` = (vec ∇W_1, …, vec ∇W_L) for the cotangent G (n_L, n_0), from the prefixes in ``work``."""
     layers, n_0 = shape[0], shape[1]

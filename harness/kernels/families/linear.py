@@ -8,10 +8,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from harness.kernels.families import COUNTED
+
 STRUCTURE = 1
 
 
-@njit(cache=True, _nrt=True)
+@njit(cache=True, **COUNTED)
 def _forward_blas(theta, m, n_features, hidden, phi):
     split = m * hidden
     np.dot(
@@ -19,7 +21,7 @@ def _forward_blas(theta, m, n_features, hidden, phi):
     )
 
 
-@njit(cache=True, _nrt=True)
+@njit(cache=True, **COUNTED)
 def _backward_blas(theta, m, n_features, hidden, cotangent, gradient):
     split, end = m * hidden, (m + n_features) * hidden
     u, v = theta[:split].reshape(m, hidden), theta[split:end].reshape(n_features, hidden)
@@ -27,7 +29,7 @@ def _backward_blas(theta, m, n_features, hidden, cotangent, gradient):
     np.dot(cotangent.T, u, gradient[split:end].reshape(n_features, hidden))
 
 
-@njit(cache=True, _nrt=True)
+@njit(cache=True, **COUNTED)
 def forward(theta, shape, table, weights, blas, phi, work):
     """Φ = U Vᵀ into ``phi`` (m, K)."""
     m, n_features, hidden = shape[0], shape[1], shape[2]
@@ -43,7 +45,7 @@ def forward(theta, shape, table, weights, blas, phi, work):
             phi[a, k] = total
 
 
-@njit(cache=True, _nrt=True)
+@njit(cache=True, **COUNTED)
 def backward(theta, shape, table, weights, blas, cotangent, gradient, work):
     """``gradient`` = (vec(G V), vec(Gᵀ U)) for the cotangent G (m, K)."""
     m, n_features, hidden = shape[0], shape[1], shape[2]

@@ -29,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from harness.kernels.families import COUNTED
+
 STRUCTURE = 3
 
 
@@ -86,7 +88,7 @@ def _views(theta, shape, work):
     return u, v, pt, wt, prefix, adjoint
 
 
-@njit(cache=True, _nrt=True)
+@njit(cache=True, **COUNTED)
 def forward(theta, shape, table, weights, blas, phi, work):
     """Φ(θ) = U P written into phi (m × F); leaves Pᵀ in work[:F·r] for ``backward``."""
     r, m, k, n_features = shape[1], shape[2], shape[3], shape[4]
@@ -109,7 +111,7 @@ def forward(theta, shape, table, weights, blas, phi, work):
             phi[a, alpha] = total
 
 
-@njit(cache=True, _nrt=True)
+@njit(cache=True, **COUNTED)
 def backward(theta, shape, table, weights, blas, cotangent, gradient, work):
     """gradient = J(θ)ᵀ vec(G) (overwritten), G = cotangent (m × F); reads the Pᵀ ``forward`` left in work."""
     n, r, m, k, n_features = shape[0], shape[1], shape[2], shape[3], shape[4]
