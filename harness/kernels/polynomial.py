@@ -71,16 +71,24 @@ class PolynomialMap:
         return self.out, self.coef.astype(np.float64), self.variables
 
 
-@njit(cache=True)
-def phi_kernel(theta, out, coef, variables, n_entries):
-    """Φ(θ) flattened: Σ_t coef[t] Π_s θ[variables[t, s]] accumulated into entry out[t]."""
-    phi = np.zeros(n_entries)
+@njit(cache=True, inline="always")
+def phi_into(theta, out, coef, variables, phi):
+    """Φ(θ) flattened into ``phi``: Σ_t coef[t] Π_s θ[variables[t, s]] accumulated into entry out[t]."""
+    for p in range(phi.shape[0]):
+        phi[p] = 0.0
     degree = variables.shape[1]
     for t in range(out.shape[0]):
         term = coef[t]
         for s in range(degree):
             term *= theta[variables[t, s]]
         phi[out[t]] += term
+
+
+@njit(cache=True)
+def phi_kernel(theta, out, coef, variables, n_entries):
+    """Φ(θ) flattened (allocates; the integrators' right-hand side calls ``phi_into`` on its own buffer)."""
+    phi = np.empty(n_entries)
+    phi_into(theta, out, coef, variables, phi)
     return phi
 
 

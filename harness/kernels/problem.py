@@ -31,7 +31,7 @@ from numba import njit
 from harness.errors import InvalidInput
 from harness.kernels.families import COUNTED, UNCOUNTED, attention, deep_linear, linear, polynomial
 from harness.kernels.losses import MSE, loss_gradients
-from harness.kernels.polynomial import add_phi_vjp
+from harness.kernels.polynomial import add_phi_vjp, phi_into
 
 MSE_KERNEL_ID = MSE  # its G is computed from the moments M, C (harness.kernels.losses)
 
@@ -53,19 +53,6 @@ DENSE_STRUCTURES = (STRUCTURE_TWO_LAYER_LINEAR, STRUCTURE_DEEP_LINEAR, STRUCTURE
 
 
 # --- the right-hand side ------------------------------------------------------------------------------
-
-
-@njit(cache=True, inline="always")
-def _sparse_phi(theta, out, coef, variables, phi):
-    """Φ(θ) from its monomials into the flat ``phi``."""
-    for p in range(phi.shape[0]):
-        phi[p] = 0.0
-    degree = variables.shape[1]
-    for t in range(out.shape[0]):
-        term = coef[t]
-        for s in range(degree):
-            term *= theta[variables[t, s]]
-        phi[out[t]] += term
 
 
 @njit(cache=True, **COUNTED)
@@ -135,7 +122,7 @@ def gradient_into(theta, problem, buffers, gradient):
     phi_flat, phi, cotangent_flat, cotangent, rows, work = buffers
     structure, blas = sizes[SIZE_STRUCTURE], sizes[SIZE_BLAS]
     if structure == STRUCTURE_SPARSE:
-        _sparse_phi(theta, out, coef, variables, phi_flat)
+        phi_into(theta, out, coef, variables, phi_flat)
     elif structure == STRUCTURE_TWO_LAYER_LINEAR:
         linear.forward(theta, shape, table, weights, blas, phi, work)
     elif structure == STRUCTURE_DEEP_LINEAR:
