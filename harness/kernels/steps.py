@@ -83,33 +83,32 @@ def initial_step(theta, velocity, problem, sign, buffers, rtol, atol, t_final, e
 
 
 @njit(cache=True, inline="always")
+def stage_sum(base, h, weights, count, slopes, out):
+    """out = base + Σ_{j < count} (h·weights[j]) k_j, skipping zero weights: every stage state and the step's update."""
+    for i in range(base.shape[0]):
+        out[i] = base[i]
+    for j in range(count):
+        weight = h * weights[j]
+        if weight != 0.0:
+            for i in range(base.shape[0]):
+                out[i] += weight * slopes[j, i]
+
+
+@njit(cache=True, inline="always")
 def explicit_stages(theta, h, problem, sign, buffers, tableau_a, tableau_b, slopes, stage_state, trial):
     """One explicit step of size h: slopes[1..s−1] at the stages, ``trial`` = θ + h Σ b_j k_j and slopes[s] = F(trial).
 
     slopes[0] is F(θ) on entry (carried over). Returns (evaluations made, whether every slope is finite);
     it stops at the first non-finite slope.
     """
-    n = theta.shape[0]
     stages = tableau_b.shape[0]
     evaluations = 0
     for s in range(1, stages):
-        for i in range(n):
-            stage_state[i] = theta[i]
-        for j in range(s):
-            weight = h * tableau_a[s, j]
-            if weight != 0.0:
-                for i in range(n):
-                    stage_state[i] += weight * slopes[j, i]
+        stage_sum(theta, h, tableau_a[s], s, slopes, stage_state)
         evaluations += 1
         if not flow_field(stage_state, problem, sign, buffers, slopes[s]):
             return evaluations, False
-    for i in range(n):
-        trial[i] = theta[i]
-    for j in range(stages):
-        weight = h * tableau_b[j]
-        if weight != 0.0:
-            for i in range(n):
-                trial[i] += weight * slopes[j, i]
+    stage_sum(theta, h, tableau_b, stages, slopes, trial)
     evaluations += 1
     return evaluations, flow_field(trial, problem, sign, buffers, slopes[stages])
 
@@ -155,13 +154,7 @@ def dense_interpolant(theta, trial, h, problem, sign, buffers, full_a, dense, sl
     stages = first_extra - 1
     evaluations = 0
     for s in range(first_extra, full_a.shape[0]):
-        for i in range(n):
-            stage_state[i] = theta[i]
-        for j in range(s):
-            weight = h * full_a[s, j]
-            if weight != 0.0:
-                for i in range(n):
-                    stage_state[i] += weight * slopes[j, i]
+        stage_sum(theta, h, full_a[s], s, slopes, stage_state)
         evaluations += 1
         if not flow_field(stage_state, problem, sign, buffers, slopes[s]):
             return evaluations, False
