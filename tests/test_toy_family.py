@@ -27,7 +27,8 @@ from harness.errors import InvalidInput
 from harness.laws.counting import count_laws
 from harness.laws.fields import parameter_symbols
 from harness.model.data import random_dataset
-from harness.model.family import FAMILIES, Network, SizeLimits, positive, register_family, unregister_family
+from harness.model.family import FAMILIES, Network, SizeLimits, register_family, unregister_family
+from harness.model.family_parts import positive
 from harness.model.losses import get_loss
 from harness.model.scenario import Scenario
 from harness.model.size_rules import SizeChoice

@@ -15,10 +15,8 @@ from harness.model.family import (
     DenseGradient,
     Network,
     SizeLimits,
-    gram_difference,
-    hidden_matrix,
-    positive,
 )
+from harness.model.family_parts import gram_difference, hidden_matrix, positive
 from harness.model.size_rules import SizeChoice, outputs_draw, smallest_outputs
 
 if TYPE_CHECKING:

@@ -22,9 +22,8 @@ from harness.model.family import (
     DenseGradient,
     Network,
     SizeLimits,
-    hidden_matrix,
-    positive,
 )
+from harness.model.family_parts import hidden_matrix, positive
 from harness.model.size_rules import SizeChoice, outputs_draw, smallest_outputs
 
 if TYPE_CHECKING:
