@@ -32,6 +32,21 @@ def test_gradient_matches_finite_differences(name):
             assert abs(fd - grad[r, c]) < 1e-6 * max(1.0, abs(fd)), (name, r, c, fd, grad[r, c])
 
 
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_torch_value_and_its_gradient_are_the_compiled_kernels(name):
+    """The autodiff engine's torch loss is the kernels' loss: the same value and, by autograd, the same ∇_f ℓ."""
+    import torch
+
+    loss = get_loss(name)
+    f, y = _inputs(loss, np.random.default_rng(11))
+    f[0, 0] = 3.5  # a residual past huber's knee and in logcosh's linear regime
+    predictions = torch.tensor(f, requires_grad=True)
+    value = loss.torch_value(predictions, torch.tensor(y))
+    value.backward()
+    assert abs(value.item() - loss.value(f, y)) <= 1e-13 * max(1.0, abs(loss.value(f, y))), name
+    np.testing.assert_allclose(predictions.grad.numpy() * f.shape[0], loss.gradient(f, y), rtol=1e-12, atol=1e-14)
+
+
 def test_every_class_has_a_loss_and_mse_is_quadratic():
     assert {loss.loss_class for loss in LOSSES.values()} == set(LOSS_CLASSES)
     assert get_loss("mse").degree == 2 and get_loss("quartic").degree == 4

@@ -15,8 +15,8 @@ def gram_difference(first: np.ndarray, second: np.ndarray) -> tuple[list, list, 
     """
     values, scales, index = [], [], []
     gram = first.T @ first - second.T @ second
-    if first.dtype == object or second.dtype == object:
-        norms_first = norms_second = None
+    if not isinstance(first, np.ndarray) or first.dtype == object or second.dtype == object:
+        norms_first = norms_second = None  # exact entries or torch tensors (law values for autograd): no scales
     else:
         norms_first = np.sqrt((first * first).sum(axis=0))
         norms_second = np.sqrt((second * second).sum(axis=0))

@@ -10,13 +10,18 @@ targets of that domain are made from predictions. The flow's loss is L(θ) = mea
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from harness.errors import InvalidInput
 from harness.kernels import losses as kernels
 from harness.kernels.losses import loss_rows
+
+if TYPE_CHECKING:
+    import torch
 
 
 class LossClass(str, enum.Enum):
@@ -151,6 +156,29 @@ class Loss:
             np.ascontiguousarray(targets, dtype=np.float64),
         )
         return grad
+
+    def torch_value(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """L = mean over rows of ℓ(f_r, y_r) in torch, differentiable to any order (the autodiff engine's loss).
+
+        The same formulas as the compiled ``loss_row`` (``tests/test_losses.py`` holds them together), written
+        with torch's stable primitives (``logaddexp``, ``log_softmax``); predictions and targets are (rows, m).
+        """
+        import torch
+
+        f, y = predictions, targets
+        r = f - y
+        rows = {
+            "mse": lambda: 0.5 * (r * r).sum(dim=1),
+            "quartic": lambda: 0.25 * (r**4).sum(dim=1),
+            "logcosh": lambda: (r.abs() + torch.log1p(torch.exp(-2.0 * r.abs())) - math.log(2.0)).sum(dim=1),
+            "cauchy": lambda: torch.log1p(r * r).sum(dim=1),
+            "pseudo-huber": lambda: (torch.sqrt(1.0 + r * r) - 1.0).sum(dim=1),
+            "logistic": lambda: torch.logaddexp(torch.zeros_like(f), -y * f).sum(dim=1),
+            "exp": lambda: torch.exp(-y * f).sum(dim=1),
+            "cross-entropy": lambda: -(y * torch.log_softmax(f, dim=1)).sum(dim=1),
+            "huber": lambda: torch.where(r.abs() <= 1.0, 0.5 * r * r, r.abs() - 0.5).sum(dim=1),
+        }[self.name]()
+        return rows.mean()
 
     def describe(self) -> dict:
         """The record as ``flowlaws list`` shows it."""

@@ -104,6 +104,22 @@ def _parse_network(spec: str, limits: SizeLimits) -> Network:
     match = _FAMILY.fullmatch(spec)
     if not match or match.group(1) not in FAMILIES:
         raise InvalidInput(f"unknown network spec {spec!r}; use one of: {usage()}")
+    family, arguments = split_spec(spec)
+    return FAMILIES[family].from_spec(arguments, limits)
+
+
+def spec_family(spec: str) -> str | None:
+    """The family name before the colon of a spec string, or None when the text is not ``family:ITEMS``."""
+    match = _FAMILY.fullmatch(spec) if isinstance(spec, str) else None
+    return match.group(1) if match else None
+
+
+def split_spec(spec: str) -> tuple[str, SpecArguments]:
+    """``family:ITEMS`` split into the family name and its positional and ``KEY=VALUE`` items (text checked first)."""
+    check_spec_text(spec, "network", "linear:3,2,2")
+    match = _FAMILY.fullmatch(spec)
+    if not match:
+        raise InvalidInput(f"network spec {spec!r} is not FAMILY:ITEMS, e.g. linear:3,2,2 or mlp:2,3,1")
     family, body = match.groups()
     positional, keywords = [], {}
     for item in body.split(",") if body else []:
@@ -118,4 +134,4 @@ def _parse_network(spec: str, limits: SizeLimits) -> Network:
             keywords[key] = value
         else:
             positional.append(item)
-    return FAMILIES[family].from_spec(SpecArguments(spec, tuple(positional), keywords), limits)
+    return family, SpecArguments(spec, tuple(positional), keywords)

@@ -94,9 +94,11 @@ def _count(order: int) -> str:
 
 
 def _check_network(network, spec) -> Network:
+    from harness.model.torch_model import TorchModel  # a torch model offers a network's group-facing shapes
+
     if isinstance(network, str):
         return parse_network(network)
-    if not isinstance(network, Network):
+    if not isinstance(network, (Network, TorchModel)):
         raise InvalidInput(
             f"group {spec} needs a network to act on (a Network or a spec such as linear:3,2,2), got "
             f"{type(network).__name__} {network!r:.80}"

@@ -1,0 +1,128 @@
+"""Multilayer perceptrons ``mlp:IN,H1,...,OUT[,act=relu][,bias=1]``: x ↦ W_L σ(⋯ σ(W_1 x + b_1) ⋯) + b_L.
+
+Published laws (Marcotte, Gribonval, Peyré, NeurIPS 2023, for ReLU; Du, Hu, Lee 2018 for homogeneous
+activations): a positively homogeneous σ (relu, leaky-relu) gives each hidden neuron j of layer ℓ the
+rescaling law ‖W_ℓ[j,:]‖² + b_ℓ[j]² − ‖W_{ℓ+1}[:,j]‖²; a linear σ gives the whole Gram difference
+W_{ℓ+1}ᵀW_{ℓ+1} − [W_ℓ b_ℓ][W_ℓ b_ℓ]ᵀ (upper triangle). Other activations: no published law.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.model.specs import SpecArguments
+from harness.model.zoo.model import (
+    HOMOGENEOUS,
+    NON_SMOOTH,
+    ZooModel,
+    activation,
+    activation_item,
+    check_keywords,
+    flag_item,
+    positive_size,
+)
+
+_GRAMMAR = "mlp:IN,H1,...,OUT[,act=relu|leaky-relu|tanh|gelu|silu|linear][,bias=0|1]"
+
+
+@dataclass(frozen=True)
+class MLP(ZooModel):
+    """A fully connected network with one activation between layers; bias on every layer when ``bias``."""
+
+    widths: tuple[int, ...]
+    act: str = "relu"
+    bias: bool = True
+    family = "mlp"
+    usage = _GRAMMAR
+
+    def __post_init__(self):
+        if len(self.widths) < 3:
+            raise ValueError  # from_spec says it in words; direct construction must pass three widths
+        for i, width in enumerate(self.widths):
+            positive_size(width, f"width {i + 1}", str(self))
+
+    @classmethod
+    def from_spec(cls, arguments: SpecArguments) -> MLP:
+        check_keywords(arguments, ("act", "bias"), _GRAMMAR)
+        if len(arguments.positional) < 3:
+            raise arguments.invalid(f"mlp needs IN, at least one hidden width and OUT ({_GRAMMAR}), e.g. mlp:2,3,1")
+        widths = tuple(arguments.integer(p, f"width {i + 1}") for i, p in enumerate(arguments.positional))
+        for i, width in enumerate(widths):
+            positive_size(width, f"width {i + 1}", arguments.spec)
+        return cls(widths, activation_item(arguments), flag_item(arguments, "bias", True))
+
+    def __str__(self) -> str:
+        items = [",".join(map(str, self.widths))]
+        if self.act != "relu":
+            items.append(f"act={self.act}")
+        if not self.bias:
+            items.append("bias=0")
+        return "mlp:" + ",".join(items)
+
+    def build_module(self):
+        import torch
+
+        sigma = activation(self.act)
+        widths, bias = self.widths, self.bias
+
+        class Perceptron(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layers = torch.nn.ModuleList(
+                    torch.nn.Linear(a, b, bias=bias, dtype=torch.float64) for a, b in zip(widths, widths[1:])
+                )
+
+            def forward(self, x):
+                for layer in self.layers[:-1]:
+                    x = sigma(layer(x))
+                return self.layers[-1](x)
+
+        return Perceptron()
+
+    input_shape = property(lambda self: (self.widths[0],))
+    output_dim = property(lambda self: self.widths[-1])
+    smooth = property(lambda self: self.act not in NON_SMOOTH)
+
+    def kink_values(self, theta, x):
+        import torch
+
+        if self.smooth:
+            return None
+        blocks = self.unflatten(theta)
+        values, sigma = [], activation(self.act)
+        for i in range(len(self.widths) - 2):
+            z = x @ blocks[f"layers.{i}.weight"].T
+            if self.bias:
+                z = z + blocks[f"layers.{i}.bias"]
+            values.append(z.reshape(-1))
+            x = sigma(z)
+        return torch.cat(values)
+
+    def _laws(self, blocks):
+        import torch
+
+        if self.act not in HOMOGENEOUS:
+            return [], [], []
+        values, scales, names = [], [], []
+        for i in range(len(self.widths) - 2):
+            incoming = blocks[f"layers.{i}.weight"]
+            if self.bias:
+                incoming = torch.cat([incoming, blocks[f"layers.{i}.bias"][:, None]], dim=1)
+            outgoing = blocks[f"layers.{i + 1}.weight"]
+            if self.act == "linear":
+                gram = outgoing.T @ outgoing - incoming @ incoming.T
+                rows_in, cols_out = incoming.norm(dim=1), outgoing.norm(dim=0)
+                for a in range(gram.shape[0]):
+                    for b in range(a, gram.shape[1]):
+                        values.append(gram[a, b])
+                        scales.append(rows_in[a] * rows_in[b] + cols_out[a] * cols_out[b])
+                        names.append(f"(W{i + 2}ᵀW{i + 2} − [W{i + 1} b{i + 1}][W{i + 1} b{i + 1}]ᵀ)[{a},{b}]")
+                continue
+            for j in range(incoming.shape[0]):
+                a, b = (incoming[j] ** 2).sum(), (outgoing[:, j] ** 2).sum()
+                values.append(a - b)
+                scales.append(a + b)
+                names.append(
+                    f"‖W{i + 1}[{j},:]‖²{' + b' + str(i + 1) + f'[{j}]²' if self.bias else ''} − ‖W{i + 2}[:,{j}]‖²"
+                )
+        return values, scales, names
