@@ -488,7 +488,10 @@ def test_selfcheck_refutes_the_planted_conjecture_with_a_small_counterexample(tm
         2,
     )  # the worked example of DESIGN.md §1, found every time
     folder = Path(result["report"])
-    assert {"drift.png", "spectrum.png", "scenario.json", "report.md"} <= {p.name for p in folder.iterdir()}
+    assert {"drift.png", "spectrum.png", "scenario.json", "report.md", "report.html"} <= {
+        p.name for p in folder.iterdir()
+    }
+    assert not (tmp_path / "latest").exists()  # reports/latest stays on the last campaign, not the self-check
     assert main(["replay", str(folder / "scenario.json")]) == 1
     assert "violated: augmented data gives 2 laws, free data 1 (D = 4)" in capsys.readouterr().out
 

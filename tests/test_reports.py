@@ -130,7 +130,14 @@ def test_write_run_writes_replayable_examples_plots_and_indexes(tmp_path):
     folder = folders.write_run(run, timings, tmp_path / "reports", project_root=tmp_path)
     assert folder == tmp_path / "reports" / "r"
     violated = folder / "planted-small-1"
-    assert sorted(p.name for p in violated.iterdir()) == ["drift.png", "report.md", "scenario.json", "spectrum.png"]
+    assert sorted(p.name for p in violated.iterdir()) == [
+        "drift.png",
+        "evidence.json",
+        "report.html",
+        "report.md",
+        "scenario.json",
+        "spectrum.png",
+    ]
     stored = json.loads((violated / "scenario.json").read_text())
     assert stored["property"] == "planted-small"
     replayed = Scenario.from_dict(stored)
@@ -151,6 +158,12 @@ def test_write_run_writes_replayable_examples_plots_and_indexes(tmp_path):
     assert index["totals"]["violated"] == 1 and index["run_id"] == "r"
     html = (folder / "index.html").read_text()
     assert "<table>" in html and "Coverage" in html and "Findings of explore-sizes" in html
+    assert "planted-small-1/report.html" in html and "planted-small-1/report.md" not in html
+    assert "<img class='thumb' src='planted-small-1/drift.png'" in html  # the figures as thumbnails
+    page = (violated / "report.html").read_text()
+    assert "<img src='drift.png'" in page and "<img src='spectrum.png'" in page  # figures inline
+    assert "![" not in page and "**" not in page and "| ---" not in page  # no Markdown shown raw
+    assert "<strong>violated</strong>: D = 4" in page
     index_md = (folder / "index.md").read_text()
     assert "planted-small-1/report.md" in index_md
     assert "| linear | none | 4 (1 violated, 1 inconclusive) | 0 | 0 | 0 |" in index_md  # coverage, gaps as 0
@@ -348,3 +361,74 @@ def test_a_report_describes_a_drift_series_through_its_typed_record(tmp_path):
     assert described is not None
     assert f"| series | {described.describe()} |" in text
     assert "| series | 3 times; drift of: h; integrator error: yes (see drift.png) |" in text
+
+
+def test_the_same_scenario_drawn_by_two_tests_is_one_folder_naming_both():
+    collector = runs.RunCollector()
+    for nodeid in ("a::x", "b::x"):
+        collector.add(summaries.summarize_test(nodeid, _records("linear:2,1,1"), outcome="passed"), 0.1)
+    run, _ = runs.build_run(collector, run_id="r", profile="quick", seed=3, started=0.0, finished=1.0)
+    assert len(run.examples) == 1 and run.examples[0]["nodeid"] == "a::x"
+    assert run.examples[0]["also_in"] == ["b::x"]
+    assert run.to_dict()["examples"][0]["also_in"] == ["b::x"]
+
+
+def test_findings_put_the_rows_where_augmentation_adds_a_law_first_and_mark_them():
+    findings = [
+        {"scenario": "s1", "arch": "linear:1,1,1", "free_laws": 1, "augmented_laws": 1, "extra_laws": 0},
+        {"scenario": "s2", "arch": "deep-linear:2,1,2", "free_laws": 1, "augmented_laws": 2, "extra_laws": 1},
+    ]
+    table = rendering._findings_table(findings)
+    assert table.header[:2] == ("adds a law", "scenario") and "arch" not in table.header
+    assert [row[1] for row in table.rows] == ["s2", "s1"] and table.row_classes == ("adds", "")
+    page = rendering.document.html([table], "t")
+    assert "<tr class='adds'>" in page
+
+
+def test_an_inconclusive_example_says_what_would_decide_it_with_a_command_that_tries_it():
+    from harness.reporting.hints import hint_for
+
+    scenario = {"network": "linear:3,1,1", "group": "cyclic/trivial", "data": "augmented", "loss": "mse", "seed": 4}
+    hint = hint_for("augmented count inconclusive (depth-cap)", scenario)
+    assert hint is not None and hint.decide == "a deeper bracket level"
+    assert hint.command == (
+        "flowlaws count --arch linear:3,1,1 --group cyclic/trivial --data augmented --loss mse --seed 4 --max-depth 16"
+    )
+    steps = hint_for("integration did not finish: {'dp5': max_steps}", {**scenario, "n_samples": 2})
+    assert steps is not None and "--max-steps 5000000" in str(steps.command)
+    assert hint_for("a reason nobody wrote a hint for", scenario) is None  # no hint rather than a wrong one
+
+
+def test_the_headline_names_the_command_the_versions_and_the_commit(tmp_path):
+    from harness.reporting import provenance
+
+    record = provenance.collect(Path(__file__).resolve().parents[1], "flowlaws run --profile quick")
+    assert set(record.versions) == {"python", "flowlaws", "hypothesis", "numba", "numpy", "torch"}
+    assert provenance.git_commit(tmp_path) is None  # not a checkout: said, not guessed
+    run, timings = runs.build_run(
+        _collector(), run_id="r", profile="quick", seed=3, started=0.0, finished=2.0, provenance=record
+    )
+    page = rendering.index_html(run, timings)
+    assert "flowlaws run --profile quick" in page and "hypothesis " + record.versions["hypothesis"] in page
+    assert json.loads(json.dumps(run.to_dict()))["provenance"]["command"] == "flowlaws run --profile quick"
+
+
+def test_a_spectrum_whose_gap_did_not_decide_is_drawn_as_undecided(tmp_path, monkeypatch):
+    from harness.reporting import plots
+
+    titles = []
+    real = plots._pyplot
+
+    def spy():
+        plt = real()
+        original = plt.Axes.set_title
+        monkeypatch.setattr(
+            plt.Axes, "set_title", lambda self, text, *a, **k: (titles.append(text), original(self, text))[1]
+        )
+        return plt
+
+    monkeypatch.setattr(plots, "_pyplot", spy)
+    undecided = {"singular_values": [1.0, 0.5, 1e-3], "gap": {"index": 2, "ratio": 500.0, "threshold": 1e6}}
+    plots.plots_for_evidence(undecided, tmp_path)
+    plots.plots_for_evidence(SPECTRUM, tmp_path)
+    assert "undecided" in titles[0] and "decided the rank" in titles[1] and "undecided" not in titles[1]

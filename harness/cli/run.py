@@ -25,6 +25,7 @@ import enum
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -34,6 +35,7 @@ from pathlib import Path
 
 from harness.errors import InvalidInput
 from harness.options import seed_option
+from harness.reporting.provenance import COMMAND_VARIABLE
 
 CAMPAIGN_PROFILES = ("quick", "ci", "thorough")  # harness.testing.profiles also has "replay", for single examples
 # pytest's start-up, collection and the Numba warm-up from a warm cache take a few seconds; a budget
@@ -251,6 +253,7 @@ def run(args) -> int:
             "FLOWLAWS_PARENT_PID": str(os.getpid()),
             "FLOWLAWS_RUN_SCRATCH": str(scratch),
             "FLOWLAWS_STOP_FILE": str(scratch / "stop"),
+            COMMAND_VARIABLE: shlex.join(["flowlaws", *sys.argv[1:]]),  # the report's headline names it
         }
         returncode, budget_hit, stopped_by = _run_pytest(
             command, root, args.minutes, environment_variables, stop_file=scratch / "stop"

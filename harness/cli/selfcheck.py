@@ -67,7 +67,7 @@ def run(args) -> int:
 
 def _write_report(records, error, scenario, report_dir, start) -> Path:
     from harness import environment
-    from harness.reporting import folders, runs, summaries
+    from harness.reporting import folders, provenance, runs, summaries
 
     summary = summaries.summarize_test(NODE, records, outcome="failed", exception=error)
     for example in summary["examples"]:
@@ -76,8 +76,17 @@ def _write_report(records, error, scenario, report_dir, start) -> Path:
             example["verdict"]["evidence"].update(_plain(figure_evidence(scenario)))
     collector = runs.RunCollector()
     collector.add(summary, time.time() - start)
-    run, timings = runs.build_run(collector, run_id="selfcheck", profile="selfcheck", seed=None, started=start)
-    folder = folders.write_run(run, timings, report_dir, project_root=environment.project_dir())
+    root = environment.project_dir()
+    run, timings = runs.build_run(
+        collector,
+        run_id="selfcheck",
+        profile="selfcheck",
+        seed=None,
+        started=start,
+        provenance=provenance.collect(root, "flowlaws selfcheck"),
+    )
+    # ``reports/latest`` stays on the last campaign: a self-check is not a run of the properties.
+    folder = folders.write_run(run, timings, report_dir, project_root=root, latest=False)
     violated = next(e["folder"] for e in run.examples if e["verdict"]["status"] == "violated")
     return folder / violated
 

@@ -18,8 +18,17 @@ from pathlib import Path
 
 from harness.errors import InvalidInput
 from harness.jsonable import dumps
-from harness.reporting.rendering import SCENARIO_FILE, Reproduction, example_markdown, index_html, index_markdown
+from harness.reporting.rendering import (
+    SCENARIO_FILE,
+    Reproduction,
+    example_html,
+    example_markdown,
+    index_html,
+    index_markdown,
+)
 from harness.reporting.runs import RunReport, RunTimings, slug
+
+EVIDENCE_FILE = "evidence.json"
 
 INDEX_FILE = "index.json"
 TIMINGS_FILE = "timings.json"
@@ -48,8 +57,9 @@ def write_run(
     *,
     project_root: str | Path | None = None,
     plots: bool = True,
+    latest: bool = True,
 ) -> Path:
-    """Write ``report_dir/<run-id>/`` atomically and point ``report_dir/latest`` at it.
+    """Write ``report_dir/<run-id>/`` atomically and (``latest``) point ``report_dir/latest`` at it.
 
     Everything is written into a hidden temporary folder first and renamed into place, so a killed run
     leaves either nothing or a complete folder; an existing folder of the same name is never replaced
@@ -62,12 +72,14 @@ def write_run(
     staging = Path(tempfile.mkdtemp(prefix=f".incomplete-{final.name}-", dir=report_dir))
     try:
         reproduction = Reproduction(project_root, run.profile, run.seed, run.seeding)
+        figures = {}
         for example in run.examples:
-            _write_example(staging / example["folder"], final / example["folder"], example, reproduction, plots)
+            folder = example["folder"]
+            figures[folder] = _write_example(staging / folder, final / folder, example, reproduction, plots)
         (staging / INDEX_FILE).write_text(dumps(run.to_dict(), indent=1) + "\n")
         (staging / TIMINGS_FILE).write_text(dumps(timings.to_dict(), indent=1) + "\n")
-        (staging / "index.md").write_text(index_markdown(run, timings))
-        (staging / "index.html").write_text(index_html(run, timings))
+        (staging / "index.md").write_text(index_markdown(run, timings, figures))
+        (staging / "index.html").write_text(index_html(run, timings, figures))
         staging.chmod(0o755)
         while True:
             try:
@@ -80,7 +92,8 @@ def write_run(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    point_latest(report_dir, final)
+    if latest:
+        point_latest(report_dir, final)
     return final
 
 
@@ -118,13 +131,22 @@ def latest_run(report_dir: str | Path) -> Path | None:
     return None
 
 
-def _write_example(folder: Path, final_folder: Path, example: dict, reproduction: Reproduction, plots: bool) -> None:
+def _write_example(
+    folder: Path, final_folder: Path, example: dict, reproduction: Reproduction, plots: bool
+) -> list[str]:
+    """One case folder: ``scenario.json``, ``evidence.json`` (every value, uncut), the figures, and the page
+    as ``report.md`` and ``report.html``; returns the figure file names."""
     folder.mkdir()
     # In the scenario's own key order (``Scenario.to_dict``), as ``Scenario.to_json`` writes it.
     (folder / SCENARIO_FILE).write_text(dumps(example["scenario"], indent=1, sort_keys=False) + "\n")
+    evidence = example["verdict"].get("evidence", {})
+    (folder / EVIDENCE_FILE).write_text(dumps(evidence, indent=1, sort_keys=False) + "\n")
     figures = []
     if plots:
         from harness.reporting.plots import plots_for_evidence
 
-        figures = plots_for_evidence(example["verdict"].get("evidence", {}), folder)
-    (folder / "report.md").write_text(example_markdown(example, final_folder, reproduction, figures))
+        figures = plots_for_evidence(evidence, folder)
+    options = {"evidence_file": EVIDENCE_FILE}
+    (folder / "report.md").write_text(example_markdown(example, final_folder, reproduction, figures, **options))
+    (folder / "report.html").write_text(example_html(example, final_folder, reproduction, figures, **options))
+    return figures

@@ -72,15 +72,22 @@ def plot_spectrum(spectrum: Spectrum, path: str | Path, *, title: str = "") -> P
     figure, axes = plt.subplots(figsize=(6.4, 4.0))
     axes.semilogy(range(1, len(values) + 1), values, "o-", label="singular values")
     gap: Gap | None = spectrum.gap
+    decided = gap is not None and (gap.ratio is None or float(gap.ratio) >= float(gap.threshold))
     if gap is not None:
-        label = f"gap after σ_{gap.index}"
+        label = f"{'gap' if decided else 'largest ratio, below the threshold,'} after σ_{gap.index}"
         if gap.ratio is not None:
             label += f": ratio {float(gap.ratio):.3g}"
         label += f" (threshold {float(gap.threshold):.3g})"
-        axes.axvline(gap.index + 0.5, color="tab:red", linestyle="--", label=label)
+        color, line = ("tab:red", "--") if decided else ("tab:gray", ":")
+        axes.axvline(gap.index + 0.5, label=label, color=color, linestyle=line)
     axes.set_xlabel("index i")
     axes.set_ylabel("σ_i")
-    axes.set_title(title or "singular values and the gap that decided the rank")
+    default = (
+        "singular values and the gap that decided the rank"
+        if decided
+        else "singular values: no gap clear enough to decide the rank (undecided)"
+    )
+    axes.set_title(title or default)
     axes.legend(fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=100, metadata={"Software": None})

@@ -1,19 +1,23 @@
-"""Rendering: a run's ``index.md`` and ``index.html`` and a case folder's ``report.md``, as a reader sees them.
+"""Rendering: a run's index and each case's page, as a reader sees them, in Markdown and in HTML.
 
-The index pages show the same tables (``_table_rows``: properties, coverage pivot, findings, errors,
-unfinished tests, reported examples) in Markdown and in self-contained HTML. A case's ``report.md`` gives the
-verdict, the evidence that decided (typed records are described through ``harness.verdicts.evidence``, and
-drawn by ``harness.reporting.plots``), the shrunk scenario and how to reproduce it (``Reproduction``).
+Each page is built once as blocks (``harness.reporting.document``) and written as ``.md`` and ``.html``: the
+index (headline with the command, versions and commit; properties; the coverage heatmap; findings with the
+rows where augmentation adds a law first and marked; errors; the examples with what would decide each
+inconclusive one and their figures as thumbnails) and a case page (verdict, what would decide it, the
+evidence that decided — typed records described through ``harness.verdicts.evidence`` and drawn by
+``harness.reporting.plots`` —, the shrunk scenario and how to reproduce it, ``Reproduction``).
 """
 
 from __future__ import annotations
 
-import html
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.reporting import runs
+from harness.reporting import document, runs
+from harness.reporting.document import Block, Code, Definitions, Figures, Heading, Image, Link, Quote, Table, Text
+from harness.reporting.hints import hint_for
 from harness.reporting.runs import RunReport, RunTimings, Seeding
 from harness.verdicts.evidence import SERIES_KEY, DriftSeries
 from harness.verdicts.verdict import Status
@@ -50,7 +54,7 @@ def _shown_path(path: Path, root: Path) -> str:
         return str(path)
 
 
-_SCENARIO_FIELDS = ("network", "group", "data", "loss", "n_samples", "seed", "targets", "theta_scale")
+_SCENARIO_FIELDS = ("network", "group", "data", "loss", "n_samples", "seed", "targets", "theta_scale", "target_scale")
 
 
 def _short(value, limit: int = 12) -> str:
@@ -66,129 +70,149 @@ def _short(value, limit: int = 12) -> str:
     return str(value)
 
 
-def example_markdown(example: dict, folder: Path, reproduction: Reproduction, figures: list[str]) -> str:
-    """``report.md`` of one violated or inconclusive example."""
+def example_blocks(
+    example: dict, folder: Path, reproduction: Reproduction, figures: list[str], *, evidence_file: str | None = None
+) -> list[Block]:
+    """The page of one violated or inconclusive example (``report.md`` and ``report.html``)."""
     verdict = example["verdict"]
     scenario = example["scenario"]
-    lines = [
-        f"# {example['property']}: {verdict['status']}",
-        "",
-        f"**{example['title']}**",
-        "",
-        f"> {example['statement']}",
-        "",
-        f"Reference: {example['reference']}",
-        "",
-        "## Verdict",
-        "",
-        f"**{verdict['status']}**: {verdict['reason']}",
-        "",
-        "## The numbers that decided",
-        "",
-        "| evidence | value |",
-        "|---|---|",
+    blocks: list[Block] = [
+        Heading(1, f"{example['property']}: {verdict['status']}"),
+        Text(example["title"], strong=True),
+        Quote(example["statement"]),
+        Text(f"Reference: {example['reference']}"),
+        Heading(2, "Verdict"),
+        Text(f"**{verdict['status']}**: {verdict['reason']}"),
     ]
+    hint = hint_for(verdict["reason"], scenario) if verdict["status"] == Status.INCONCLUSIVE.value else None
+    if hint is not None:
+        blocks += [
+            Heading(2, "What would decide it"),
+            Text(f"Cause: {hint.cause}. What would decide it: {hint.decide}."),
+        ]
+        if hint.command:
+            blocks += [Text("A command that tries it:"), Code(hint.command)]
     evidence = verdict.get("evidence", {})
     series = DriftSeries.from_evidence(evidence)
+    rows, cut = [], False
     for key, value in evidence.items():
         if key == SERIES_KEY and series is not None:  # drawn in drift.png; the table names what is there
             value = series.describe()
-        lines.append(f"| {key} | {_md_cell(_short(value))} |")
-    lines += ["", "## Scenario (shrunk)", "", "| field | value |", "|---|---|"]
-    for key in _SCENARIO_FIELDS:
-        lines.append(f"| {key} | `{scenario.get(key)}` |")
-    lines += ["", f"One line: `{example['scenario_line']}`", ""]
+        text = _short(value)
+        cut = cut or text != _short(value, limit=10**9)
+        rows.append((key, text))
+    blocks += [Heading(2, "The numbers that decided"), Table(("evidence", "value"), tuple(rows))]
+    if evidence_file and cut:
+        blocks.append(Text(f"Lists longer than 12 values are cut above; every value is in `{evidence_file}`."))
+    blocks += [
+        Heading(2, "Scenario (shrunk)"),
+        Table(
+            ("field", "value"), tuple((key, f"`{scenario.get(key)}`") for key in _SCENARIO_FIELDS if key in scenario)
+        ),
+        Text(f"One line: `{example['scenario_line']}`"),
+    ]
+    if example.get("also_in"):
+        blocks.append(
+            Text(
+                "The same scenario, with the same verdict, was also drawn by: "
+                + ", ".join(f"`{nodeid}`" for nodeid in example["also_in"])
+            )
+        )
     if "arrays" in scenario:
-        lines += ["The data set and θ₀ are stored in `scenario.json`, so the replay is exact.", ""]
-    lines += [
-        "## How to reproduce",
-        "",
-        "Replay the stored scenario through the property's check:",
-        "",
-        "```",
-        reproduction.replay(folder / SCENARIO_FILE),
-        "```",
-        "",
+        blocks.append(Text("The data set and θ₀ are stored in `scenario.json`, so the replay is exact."))
+    blocks += [
+        Heading(2, "How to reproduce"),
+        Text("Replay the stored scenario through the property's check:"),
+        Code(reproduction.replay(folder / SCENARIO_FILE)),
     ]
     if example.get("rerun"):
-        lines += ["Re-run the search that found it:", "", "```", example["rerun"], "```", ""]
+        blocks += [Text("Re-run the search that found it:"), Code(example["rerun"])]
     else:
-        lines += [
-            "Re-run the Hypothesis test (same profile and seed):",
-            "",
-            "```",
-            reproduction.pytest(example["nodeid"]),
-            "```",
-            "",
+        blocks += [
+            Text("Re-run the Hypothesis test (same profile and seed):"),
+            Code(reproduction.pytest(example["nodeid"])),
         ]
     hypothesis = example.get("hypothesis") or {}
     if hypothesis.get("reproduce_failure"):
-        lines += [
-            "Or pin the exact example by decorating the test with",
-            "",
-            "```python",
-            hypothesis["reproduce_failure"],
-            "```",
-            "",
+        blocks += [
+            Text("Or pin the exact example by decorating the test with"),
+            Code(hypothesis["reproduce_failure"], "python"),
         ]
     if hypothesis.get("notes"):
-        lines += ["## What Hypothesis said", "", "```"] + [n.rstrip() for n in hypothesis["notes"]] + ["```", ""]
+        blocks += [Heading(2, "What Hypothesis said"), Code("\n".join(n.rstrip() for n in hypothesis["notes"]))]
     if figures:
-        lines += ["## Plots", ""] + [f"![{name}]({name})" for name in figures] + [""]
-    return "\n".join(lines)
+        blocks += [Heading(2, "Plots"), Figures(tuple(figures))]
+    return blocks
 
 
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def example_markdown(example: dict, folder: Path, reproduction: Reproduction, figures: list[str], **options) -> str:
+    """``report.md`` of one violated or inconclusive example."""
+    return document.markdown(example_blocks(example, folder, reproduction, figures, **options))
 
 
-def _table_rows(run: RunReport, timings: RunTimings) -> dict[str, tuple[list[str], list[list[str]]]]:
-    """The index's tables as (header, rows) of plain strings, shared by the Markdown and HTML renderings."""
-    tables = {}
-    header = ["property", "title", "tests", "examples", "holds", "violated", "inconclusive", "errors", "skipped"]
-    rows = [
-        [
-            p.id,
-            p.title,
-            str(p.tests),
-            str(p.examples),
-            str(p.holds),
-            str(p.violated),
-            str(p.inconclusive),
-            str(p.errors),
-            str(p.skipped),
-        ]
-        for p in run.properties
-    ]
-    tables["Properties"] = (header, rows)
-    tables["Coverage: examples per family × group kind (rows) × loss class (columns)"] = _coverage_pivot(run.coverage)
-    for prop, findings in run.findings.items():
-        columns: list[str] = []
-        for row in findings:
-            for key in row.keys() if isinstance(row, dict) else ["finding"]:
-                if key not in columns:
-                    columns.append(key)
-        rows = [[_short(row.get(c, "")) if isinstance(row, dict) else _short(row) for c in columns] for row in findings]
-        tables[f"Findings of {prop}"] = (columns, rows)
-    if run.errors:
-        tables["Errors (tests that crashed rather than returning a verdict)"] = (
-            ["test", "message"],
-            [[e["nodeid"], e["message"]] for e in run.errors],
-        )
-    if run.unfinished:
-        tables["Unfinished (the run was interrupted while these ran or waited)"] = (
-            ["test"],
-            [[nodeid] for nodeid in run.unfinished],
-        )
-    rows = [[e["folder"], e["verdict"]["status"], e["verdict"]["reason"], e["scenario_line"]] for e in run.examples]
-    tables["Counterexamples and inconclusive examples"] = (["report", "status", "reason", "scenario"], rows)
-    return tables
+def example_html(example: dict, folder: Path, reproduction: Reproduction, figures: list[str], **options) -> str:
+    """``report.html``: the same page as ``report.md``, with its figures inline."""
+    title = f"{example['property']}: {example['verdict']['status']}"
+    return document.html(example_blocks(example, folder, reproduction, figures, **options), title)
 
 
-def _coverage_pivot(cells) -> tuple[list[str], list[list[str]]]:
-    """One row per (family, group kind), one column per loss class: the gaps of a campaign show as 0."""
+def _page_link(folder: str) -> Link:
+    return Link(folder, f"{folder}/report.md", f"{folder}/report.html")
+
+
+def _findings_table(findings: list) -> Table:
+    """Findings with the rows that matter first: where augmentation adds a law (``extra_laws`` > 0), marked.
+
+    The scenario line names network and group, so separate ``arch``/``group`` columns are left out (the page
+    must fit a screen); every other column is kept in full.
+    """
+    columns: list[str] = []
+    for row in findings:
+        for key in row.keys() if isinstance(row, dict) else ["finding"]:
+            if key not in columns:
+                columns.append(key)
+    if "scenario" in columns:
+        columns = ["scenario"] + [c for c in columns if c not in ("scenario", "arch", "group")]
+
+    def adds(row) -> bool:
+        extra = row.get("extra_laws") if isinstance(row, dict) else None
+        return isinstance(extra, (int, float)) and not isinstance(extra, bool) and extra > 0
+
+    ordered = sorted(findings, key=lambda row: not adds(row))  # stable: the content order within each part
+    rows = tuple(
+        tuple(_short(row.get(c, "")) if isinstance(row, dict) else _short(row) for c in columns) for row in ordered
+    )
+    marks = tuple("adds" if adds(row) else "" for row in ordered)
+    header = tuple(columns)
+    if any(marks):
+        header = ("adds a law", *header)
+        rows = tuple(("yes" if mark else "", *row) for mark, row in zip(marks, rows))
+    return Table(header, rows, row_classes=marks)
+
+
+def _heat(cells_text: list[list[str]], counts: list[list[int]]) -> dict[str, tuple[str, ...]]:
+    """Per loss-class column, a background whose strength grows with the examples there (0: a coverage gap)."""
+    largest = max((c for row in counts for c in row), default=0) or 1
+    styles: dict[str, list[str]] = defaultdict(list)
+    for row_text, row_counts in zip(cells_text, counts):
+        for column, text, count in zip(_LOSS_COLUMNS(), row_text, row_counts):
+            if count == 0:
+                styles[column].append("background: #f6d5d5")
+            else:
+                alpha = 0.15 + 0.6 * math.log1p(count) / math.log1p(largest)
+                border = "; outline: 2px solid #d4a017" if "inconclusive" in text or "violated" in text else ""
+                styles[column].append(f"background: rgba(46, 125, 50, {alpha:.2f}){border}")
+    return {column: tuple(values) for column, values in styles.items()}
+
+
+def _LOSS_COLUMNS() -> tuple[str, ...]:  # noqa: N802  (read lazily: the loss registry imports the kernels)
     from harness.model.losses import LOSS_CLASSES
 
+    return tuple(LOSS_CLASSES)
+
+
+def _coverage_table(cells) -> Table:
+    """One row per (family, group kind), one column per loss class: the gaps of a campaign show as 0."""
     by_row: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)
     for cell in cells:
         by_row[(cell["family"], cell["group_kind"])][cell["loss_class"]] = cell
@@ -199,20 +223,84 @@ def _coverage_pivot(cells) -> tuple[list[str], list[list[str]]]:
         marks = [f"{cell[s]} {s}" for s in (Status.VIOLATED.value, Status.INCONCLUSIVE.value) if cell.get(s)]
         return str(cell["examples"]) + (f" ({', '.join(marks)})" if marks else "")
 
-    rows = [
-        [family, kind] + [text(columns.get(loss_class)) for loss_class in LOSS_CLASSES]
-        for (family, kind), columns in sorted(by_row.items())
+    loss_classes = _LOSS_COLUMNS()
+    keys = sorted(by_row.items())
+    texts = [[text(columns.get(loss_class)) for loss_class in loss_classes] for _, columns in keys]
+    counts = [[(columns.get(c) or {}).get("examples", 0) for c in loss_classes] for _, columns in keys]
+    rows = tuple((family, kind, *row) for ((family, kind), _), row in zip(keys, texts))
+    return Table(("family", "group kind", *loss_classes), rows, cell_classes=_heat(texts, counts))
+
+
+def _examples_table(run: RunReport, figures: dict[str, list[str]]) -> Table:
+    rows = []
+    classes: list[str] = []
+    for e in run.examples:
+        status, reason = e["verdict"]["status"], e["verdict"]["reason"]
+        hint = hint_for(reason, e["scenario"]) if status == Status.INCONCLUSIVE.value else None
+        link = _page_link(e["folder"])
+        thumbs = tuple(Image(f"{e['folder']}/{name}", name, link) for name in figures.get(e["folder"], ()))
+        scenario = e["scenario_line"] + (
+            f" (also drawn by {len(e['also_in'])} other test(s))" if e.get("also_in") else ""
+        )
+        rows.append((link, status, reason, hint.decide if hint else "", scenario, thumbs or ""))
+        classes.append(status)
+    return Table(
+        ("report", "status", "reason", "what would decide it", "scenario", "figures"),
+        tuple(rows),
+        cell_classes={"status": tuple(classes)},
+    )
+
+
+def index_blocks(run: RunReport, timings: RunTimings, figures: dict[str, list[str]] | None = None) -> list[Block]:
+    """The run's index page (``index.md`` and ``index.html``): headline, then the tables."""
+    figures = figures or {}
+    blocks: list[Block] = [Heading(1, f"flowlaws run {run.run_id}"), Definitions(tuple(_headline(run, timings)))]
+    blocks += [
+        Heading(2, "Properties"),
+        Table(
+            ("property", "title", "tests", "examples", "holds", "violated", "inconclusive", "errors", "skipped"),
+            tuple(
+                (
+                    p.id,
+                    p.title,
+                    *(str(getattr(p, k)) for k in ("tests", "examples", "holds", "violated")),
+                    str(p.inconclusive),
+                    str(p.errors),
+                    str(p.skipped),
+                )
+                for p in run.properties
+            ),
+        ),
+        Heading(2, "Coverage: examples per family × group kind (rows) × loss class (columns)"),
+        _coverage_table(run.coverage),
     ]
-    return ["family", "group kind", *LOSS_CLASSES], rows
+    for prop, findings in run.findings.items():
+        blocks += [Heading(2, f"Findings of {prop}"), _findings_table(findings)]
+    if run.errors:
+        blocks += [
+            Heading(2, "Errors (tests that crashed rather than returning a verdict)"),
+            Table(("test", "message"), tuple((e["nodeid"], e["message"]) for e in run.errors)),
+        ]
+    if run.unfinished:
+        blocks += [
+            Heading(2, "Unfinished (the run was interrupted while these ran or waited)"),
+            Table(("test",), tuple((nodeid,) for nodeid in run.unfinished)),
+        ]
+    blocks += [Heading(2, "Counterexamples and inconclusive examples"), _examples_table(run, figures)]
+    return blocks
 
 
 def _headline(run: RunReport, timings: RunTimings) -> list[tuple[str, str]]:
     totals = run.totals
-    return [
+    rows = [
         ("run", run.run_id),
         ("outcome", run.outcome),
         ("profile", run.profile),
         ("seed", _seed_text(run)),
+    ]
+    if run.provenance is not None:
+        rows += run.provenance.rows()
+    rows += [
         (
             "examples",
             (
@@ -221,11 +309,10 @@ def _headline(run: RunReport, timings: RunTimings) -> list[tuple[str, str]]:
             ),
         ),
         ("timings", "timings.json (kept out of every other file, so that a seed gives the same content)"),
-    ] + (
-        [("left out", f"{left_out} example folders beyond {runs.MAX_REPORTS_PER_PROPERTY} per property")]
-        if (left_out := sum(p.reports_left_out for p in run.properties))
-        else []
-    )
+    ]
+    if left_out := sum(p.reports_left_out for p in run.properties):
+        rows.append(("left out", f"{left_out} example folders beyond {runs.MAX_REPORTS_PER_PROPERTY} per property"))
+    return rows
 
 
 def _seed_text(run: RunReport) -> str:
@@ -238,63 +325,10 @@ def _seed_text(run: RunReport) -> str:
     return f"{run.seed} (--flowlaws-seed={run.seed})"
 
 
-def index_markdown(run: RunReport, timings: RunTimings) -> str:
-    lines = [f"# flowlaws run {run.run_id}", ""]
-    lines += [f"- **{key}**: {value}" for key, value in _headline(run, timings)]
-    lines.append("")
-    for title, (header, rows) in _table_rows(run, timings).items():
-        lines += [f"## {title}", ""]
-        if not rows:
-            lines += ["(none)", ""]
-            continue
-        if title.startswith("Counterexamples"):
-            rows = [[f"[{r[0]}]({r[0]}/report.md)"] + r[1:] for r in rows]
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "---|" * len(header))
-        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-        lines.append("")
-    return "\n".join(lines)
+def index_markdown(run: RunReport, timings: RunTimings, figures: dict[str, list[str]] | None = None) -> str:
+    return document.markdown(index_blocks(run, timings, figures))
 
 
-_STATUS_VALUES = tuple(status.value for status in Status)
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin-bottom: 1.5em; }
-th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-th { background: #eef; }
-td.violated { background: #fdd; } td.inconclusive { background: #ffd; } td.holds { background: #dfd; }
-dl { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }
-dt { font-weight: bold; }
-"""
-
-
-def index_html(run: RunReport, timings: RunTimings) -> str:
-    """A self-contained HTML page with the same tables as ``index.md``."""
-    escape = html.escape
-    parts = [
-        "<!DOCTYPE html>",
-        "<html lang='en'><head><meta charset='utf-8'>",
-        f"<title>flowlaws run {escape(run.run_id)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>flowlaws run {escape(run.run_id)}</h1>",
-        "<dl>",
-    ]
-    parts += [f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in _headline(run, timings)]
-    parts.append("</dl>")
-    for title, (header, rows) in _table_rows(run, timings).items():
-        parts.append(f"<h2>{escape(title)}</h2>")
-        if not rows:
-            parts.append("<p>(none)</p>")
-            continue
-        parts.append("<table><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header) + "</tr></thead><tbody>")
-        for row in rows:
-            cells = []
-            for column, cell in zip(header, row):
-                css = f" class='{cell}'" if column == "status" and cell in _STATUS_VALUES else ""
-                text = escape(cell)
-                if column == "report":
-                    text = f"<a href='{escape(cell)}/report.md'>{text}</a>"
-                cells.append(f"<td{css}>{text}</td>")
-            parts.append("<tr>" + "".join(cells) + "</tr>")
-        parts.append("</tbody></table>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+def index_html(run: RunReport, timings: RunTimings, figures: dict[str, list[str]] | None = None) -> str:
+    """A self-contained HTML page with the same content as ``index.md``, linking each case's ``report.html``."""
+    return document.html(index_blocks(run, timings, figures), f"flowlaws run {run.run_id}")

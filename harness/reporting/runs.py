@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from harness.jsonable import dumps
+from harness.reporting.provenance import Provenance
 from harness.reporting.summaries import SUMMARY_FORMAT
 from harness.verdicts.verdict import Status
 
@@ -118,6 +119,7 @@ class RunReport:
     examples: tuple[dict, ...]  # each with its folder name
     unfinished: tuple[str, ...] = ()  # collected tests that never finished (an interrupted run)
     seeding: Seeding | None = None  # how the draws were fixed (None: unknown, e.g. a report built outside pytest)
+    provenance: Provenance | None = None  # the command, versions and git commit (None: not recorded)
 
     @property
     def totals(self) -> dict:
@@ -149,6 +151,7 @@ class RunReport:
             "profile": self.profile,
             "seed": self.seed,
             "seeding": None if self.seeding is None else Seeding(self.seeding).value,
+            "provenance": None if self.provenance is None else self.provenance.to_dict(),
             "outcome": self.outcome,
             "totals": self.totals,
             "properties": [p.to_dict() for p in self.properties],
@@ -158,6 +161,7 @@ class RunReport:
             "unfinished": list(self.unfinished),
             "examples": [
                 {k: e[k] for k in ("folder", "property", "nodeid", "scenario_line")}
+                | {"also_in": list(e.get("also_in", ()))}
                 | {"status": e["verdict"]["status"], "reason": e["verdict"]["reason"]}
                 for e in self.examples
             ],
@@ -199,6 +203,7 @@ def build_run(
     finished: float | None = None,
     unfinished=(),
     seeding: Seeding | None = None,
+    provenance: Provenance | None = None,
 ) -> tuple[RunReport, RunTimings]:
     """Aggregate the test summaries into the run's content and its timings (deterministic order).
 
@@ -238,7 +243,7 @@ def build_run(
                 {"nodeid": summary["nodeid"], "properties": summary["properties"], "message": summary["error"]}
             )
         for example in summary["examples"]:
-            examples_by_property[example["property"]].append(example)
+            _add_example(examples_by_property[example["property"]], example)
 
     examples: list[dict] = []
     tallies = []
@@ -302,11 +307,23 @@ def build_run(
         examples=tuple(examples),
         unfinished=tuple(sorted(unfinished)),
         seeding=None if seeding is None else Seeding(seeding),
+        provenance=provenance,
     )
     timings = RunTimings(
         started, finished if finished is not None else time.time(), dict(property_seconds), example_seconds
     )
     return run, timings
+
+
+def _add_example(kept: list[dict], example: dict) -> None:
+    """Keep ``example`` unless the same scenario with the same verdict is kept already (two tests drew it):
+    then the kept one names the other test in ``also_in``, and the reader sees one folder, not two."""
+    for other in kept:
+        if other["scenario"] == example["scenario"] and other["verdict"]["status"] == example["verdict"]["status"]:
+            if example["nodeid"] != other["nodeid"] and example["nodeid"] not in other.setdefault("also_in", []):
+                other["also_in"].append(example["nodeid"])
+            return
+    kept.append(dict(example))
 
 
 def slug(text: str) -> str:

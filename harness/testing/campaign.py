@@ -99,6 +99,7 @@ class CampaignReport:
     def pytest_sessionfinish(self, session, exitstatus):
         if not self.collector.has_verdicts:
             return
+        from harness.reporting import provenance
         from harness.reporting.folders import write_run
         from harness.reporting.runs import build_run
 
@@ -115,6 +116,7 @@ class CampaignReport:
             seeding=state["seeding"],
             started=state["started"],
             unfinished=unfinished,
+            provenance=provenance.collect(self.config.rootpath),
         )
         try:
             self.folder = write_run(
