@@ -416,18 +416,11 @@ def test_the_headline_names_the_command_the_versions_and_the_commit(tmp_path):
 def test_a_spectrum_whose_gap_did_not_decide_is_drawn_as_undecided(tmp_path, monkeypatch):
     from harness.reporting import plots
 
+    from matplotlib.axes import Axes
+
     titles = []
-    real = plots._pyplot
-
-    def spy():
-        plt = real()
-        original = plt.Axes.set_title
-        monkeypatch.setattr(
-            plt.Axes, "set_title", lambda self, text, *a, **k: (titles.append(text), original(self, text))[1]
-        )
-        return plt
-
-    monkeypatch.setattr(plots, "_pyplot", spy)
+    original = Axes.set_title
+    monkeypatch.setattr(Axes, "set_title", lambda self, text, *a, **k: (titles.append(text), original(self, text))[1])
     undecided = {"singular_values": [1.0, 0.5, 1e-3], "gap": {"index": 2, "ratio": 500.0, "threshold": 1e6}}
     plots.plots_for_evidence(undecided, tmp_path)
     plots.plots_for_evidence(SPECTRUM, tmp_path)
