@@ -414,9 +414,9 @@ def test_the_headline_names_the_command_the_versions_and_the_commit(tmp_path):
 
 
 def test_a_spectrum_whose_gap_did_not_decide_is_drawn_as_undecided(tmp_path, monkeypatch):
-    from harness.reporting import plots
-
     from matplotlib.axes import Axes
+
+    from harness.reporting import plots
 
     titles = []
     original = Axes.set_title
