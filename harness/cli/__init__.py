@@ -21,7 +21,7 @@ from harness import environment
 from harness.errors import InvalidInput
 from harness.kernels.warmup import run_with_cache_repair
 
-COMMANDS = ("flow", "count", "run", "replay", "selfcheck", "list", "warmup")
+COMMANDS = ("flow", "count", "census", "run", "replay", "selfcheck", "list", "warmup")
 
 # Distributions whose versions `flowlaws --version` prints, read from the installed metadata (importing
 # torch or numba just to ask would take seconds).

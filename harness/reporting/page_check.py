@@ -128,7 +128,9 @@ def screenshot(page: str | Path, path: str | Path, *, width: int = 1400, height:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.reporting.page_check", description=(__doc__ or "").split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.reporting.page_check", description=(__doc__ or "").split("\n")[0]
+    )
     parser.add_argument("folder", help="a report run folder (every .html page under it is checked)")
     parser.add_argument("--width", type=int, default=1400, help="page width in px (default 1400)")
     parser.add_argument("--screenshots", default=None, help="also write a screenshot of each page into this folder")
