@@ -75,6 +75,16 @@ def kernels_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+def kernels_cached(cache: Path | None = None) -> bool:
+    """Whether compiled kernels for these sources are on disk (else the first use compiles them, ~a minute)."""
+    cache = numba_cache_dir() if cache is None else cache
+    try:
+        current = (cache / KERNELS_STAMP).read_text().strip() == kernels_digest()
+    except OSError:
+        return False
+    return current and any(cache.rglob("*.nbi"))
+
+
 def drop_stale_kernels(cache: Path) -> None:
     """Empty Numba's cache index if the kernels' sources changed since it was written.
 

@@ -138,12 +138,18 @@ def _flowlaws(*args, cwd: Path, env: dict | None = None, **kwargs) -> subprocess
 
 
 def _content(run_folder: Path) -> dict[str, str]:
-    """Every file of a run except its timings, with the run's own location blanked."""
+    """Every file of a run except its timings, with the run's own location and command line blanked (the two
+    runs compared differ in ``-n`` and ``--report-dir``, and the headline says so)."""
+    import html
+
+    command = json.loads((run_folder / "index.json").read_text())["provenance"]["command"]
     files = {}
     for path in sorted(run_folder.rglob("*")):
         if path.is_file() and path.name != "timings.json":
             data = path.read_bytes()
             if path.suffix in (".md", ".json", ".html"):
+                for shown in {command, json.dumps(command)[1:-1], html.escape(command)}:
+                    data = data.replace(shown.encode(), b"<command>")
                 data = data.replace(str(run_folder.parent.name).encode(), b"<reports>")
             files[str(path.relative_to(run_folder))] = hashlib.sha256(data).hexdigest()
     return files
@@ -172,7 +178,7 @@ def test_a_planted_campaign_is_reported_replayable_and_the_same_with_the_same_se
     assert result.returncode == 1, result.stdout + result.stderr
     assert results["single"].returncode == 1
     run = tmp_path / "reports-xdist" / "quick-seed7"
-    assert f"report {run / 'index.md'}" in result.stdout
+    assert f"report {run / 'index.html'}" in result.stdout
     assert "1 violated" in result.stdout and "inconclusive" in result.stdout
 
     index = json.loads((run / "index.json").read_text())
@@ -187,7 +193,13 @@ def test_a_planted_campaign_is_reported_replayable_and_the_same_with_the_same_se
     assert crash["nodeid"].endswith("prop_crashing.py::test_crashing") and "ZeroDivisionError" in crash["message"]
     assert "@reproduce_failure(" in crash["message"] and tallies["crashing"]["errors"] == 1
     violated = run / "planted-size-1"
-    assert sorted(p.name for p in violated.iterdir()) == ["drift.png", "report.md", "scenario.json"]
+    assert sorted(p.name for p in violated.iterdir()) == [
+        "drift.png",
+        "evidence.json",
+        "report.html",
+        "report.md",
+        "scenario.json",
+    ]
     assert "--flowlaws-seed=7" in (violated / "report.md").read_text()
     assert (run / "planted-size-2" / "spectrum.png").exists()
     assert folders.latest_run(tmp_path / "reports-xdist") == run.resolve()
@@ -215,6 +227,13 @@ def test_a_clean_campaign_exits_0_with_inconclusive_examples_counted(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 violated" in result.stdout and " 0 inconclusive" not in result.stdout
     assert sorted(p.name for p in report_dir.iterdir()) == ["latest", "quick-seed1"]
+    scripted = _flowlaws(
+        "run", "--properties-dir", properties, "--seed", 1, "-n", "0", "--report-dir", report_dir, "--json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    record = json.loads(scripted.stdout)  # stdout is the one JSON object; pytest's progress went to stderr
+    assert record["exit_code"] == 0 and record["totals"]["violated"] == 0 and record["totals"]["inconclusive"] > 0
+    assert record["report"].endswith("quick-seed1-2") and "passed" in scripted.stderr
 
 
 def test_killing_a_run_midway_leaves_earlier_reports_intact(tmp_path):

@@ -96,6 +96,12 @@ def add_parser(subparsers):
     parser.add_argument("--run-id", default=None, help="name of the run's report folder")
     parser.add_argument("--properties-dir", default=None, help="folder of prop_*.py modules (default: properties/)")
     parser.add_argument("--no-plots", action="store_true", help="write reports without figures")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object at the end (exit code, outcome, totals, report folder); pytest's progress "
+        "goes to stderr",
+    )
     parser.set_defaults(handler=run)
     return parser
 
@@ -238,11 +244,20 @@ def run(args) -> int:
     else:
         seed = seed if seed is not None else secrets.randbelow(2**32)
         seeding = f"seed {seed} (--seed {seed} repeats the draws), example database {database}"
+    log = sys.stderr if args.json else sys.stdout
     print(
         f"flowlaws run: {len(chosen)} properties, profile {args.profile}, {seeding}"
         + (f", budget {args.minutes:g} min" if args.minutes else ""),
+        file=log,
         flush=True,
     )
+    if not environment.kernels_cached():
+        print(
+            "flowlaws run: compiling the Numba kernels (first run only: about a minute; later runs load them from "
+            f"{environment.numba_cache_dir()})",
+            file=log,
+            flush=True,
+        )
     scratch = Path(tempfile.mkdtemp(prefix="flowlaws-run-"))
     try:
         summary_file = scratch / "summary.json"
@@ -256,12 +271,29 @@ def run(args) -> int:
             COMMAND_VARIABLE: shlex.join(["flowlaws", *sys.argv[1:]]),  # the report's headline names it
         }
         returncode, budget_hit, stopped_by = _run_pytest(
-            command, root, args.minutes, environment_variables, stop_file=scratch / "stop"
+            command,
+            root,
+            args.minutes,
+            environment_variables,
+            stop_file=scratch / "stop",
+            stdout=sys.stderr if args.json else None,
         )
         summary = _read_summary(summary_file)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return _conclude(returncode, budget_hit, summary, stopped_by)
+    if not args.json:
+        return _conclude(returncode, budget_hit, summary, stopped_by)
+    code = _conclude(returncode, budget_hit, summary, stopped_by, out=sys.stderr)
+    record = {
+        "exit_code": int(code),
+        "outcome": CampaignExit(code).message if code in set(CampaignExit) else f"pytest exit code {code}",
+        "totals": None if summary is None else summary.get("totals"),
+        "report": None if summary is None else summary.get("report"),
+        "profile": args.profile,
+        "seed": seed,
+    }
+    print(json.dumps(record))
+    return code
 
 
 def _read_summary(path: Path) -> dict | None:
@@ -279,7 +311,13 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
 
 
 def _run_pytest(
-    command: list[str], cwd: Path, minutes: float | None, environment_variables: dict, *, stop_file: Path | None = None
+    command: list[str],
+    cwd: Path,
+    minutes: float | None,
+    environment_variables: dict,
+    *,
+    stop_file: Path | None = None,
+    stdout=None,
 ) -> tuple[int, bool, int | None]:
     """Run pytest in its own session, streaming its progress; returns (exit code, budget hit, signal received).
 
@@ -291,7 +329,12 @@ def _run_pytest(
     # A shell without job control starts background commands with SIGINT ignored, and children inherit
     # that; pytest must hear the forwarded SIGINT to write the report of what ran.
     process = subprocess.Popen(
-        command, cwd=cwd, env=environment_variables, start_new_session=True, preexec_fn=_default_interrupt
+        command,
+        cwd=cwd,
+        env=environment_variables,
+        start_new_session=True,
+        preexec_fn=_default_interrupt,
+        stdout=stdout,
     )
     received: list[int] = []
 
@@ -338,15 +381,18 @@ def _default_interrupt() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _conclude(returncode: int, budget_hit: bool, summary: dict | None, stopped_by: int | None = None) -> int:
+def _conclude(
+    returncode: int, budget_hit: bool, summary: dict | None, stopped_by: int | None = None, *, out=None
+) -> int:
     totals = summary["totals"] if summary is not None else None
     if summary is not None and totals is not None:
         print(
             f"flowlaws run: {totals['examples']} examples: {totals['holds']} hold, {totals['violated']} violated, "
-            f"{totals['inconclusive']} inconclusive; {totals['errors']} crashed tests, {totals['skipped']} skipped"
+            f"{totals['inconclusive']} inconclusive; {totals['errors']} crashed tests, {totals['skipped']} skipped",
+            file=out,
         )
         folder = Path(summary["report"])
-        print(f"flowlaws run: report {folder / 'index.md'} (and {folder / 'index.html'})")
+        print(f"flowlaws run: report {folder / 'index.html'} (and {folder / 'index.md'})", file=out)
     if stopped_by is not None:
         name = signal.Signals(stopped_by).name
         print(
