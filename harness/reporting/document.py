@@ -131,7 +131,7 @@ CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1360px; padding: 0 1em; color: #222; }
 table { border-collapse: collapse; margin-bottom: 1.5em; max-width: 100%; font-size: 0.9em; }
 th, td { border: 1px solid #bbb; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
-td { overflow-wrap: anywhere; } td:first-child { overflow-wrap: normal; }
+td { overflow-wrap: anywhere; min-width: 2.2em; } td:first-child { overflow-wrap: normal; }
 th { background: #eef; position: sticky; top: 0; }
 td.violated { background: #fdd; } td.inconclusive { background: #ffd; } td.holds { background: #dfd; }
 tr.adds td { background: #fde8c8; font-weight: 600; }
