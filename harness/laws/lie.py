@@ -25,6 +25,7 @@ import numpy as np
 
 from harness.algebra import modular
 from harness.algebra.spectral import GAP_THRESHOLD, Gap, SpectralGap
+from harness.laws.budget import UNLIMITED, Budget
 from harness.laws.fields import FieldFamily
 from harness.laws.results import StopReason
 
@@ -106,19 +107,30 @@ class LieGeneration:
 
 
 def generate_lie_algebra(
-    family: FieldFamily, *, target_rank: int | None = None, max_depth: int = 8, max_samples: int = 20000, seed: int = 0
+    family: FieldFamily,
+    *,
+    target_rank: int | None = None,
+    max_depth: int = 8,
+    max_samples: int = 20000,
+    seed: int = 0,
+    budget: Budget = UNLIMITED,
+    phase: str = "Lie rank",
 ) -> LieGeneration:
-    """Trace ranks of Lie(F) level by level at a random point, stopping only soundly (module docstring)."""
+    """Trace ranks of Lie(F) level by level at a random point, stopping only soundly (module docstring).
+
+    ``budget`` bounds the time (past it: ``StopReason.TIMEOUT`` with the ranks reached) and receives the
+    progress, (``phase``, level, rank, D) after every sample batch.
+    """
     if family.exact:
-        return _generate_exact(family, target_rank, max_depth, max_samples, seed)
-    return _generate_float(family, target_rank, max_depth, max_samples, seed)
+        return _generate_exact(family, target_rank, max_depth, max_samples, seed, budget, phase)
+    return _generate_float(family, target_rank, max_depth, max_samples, seed, budget, phase)
 
 
 def _random_tuples(family: FieldFamily, rng, depth: int, count: int) -> list[np.ndarray]:
     return [family.random_combinations(rng, count) for _ in range(depth)]
 
 
-def _generate_exact(family, target_rank, max_depth, max_samples, seed) -> LieGeneration:
+def _generate_exact(family, target_rank, max_depth, max_samples, seed, budget, phase) -> LieGeneration:
     rng = np.random.default_rng([seed, 7])
     D = family.n_params
     arithmetic = family.arithmetic
@@ -140,6 +152,7 @@ def _generate_exact(family, target_rank, max_depth, max_samples, seed) -> LieGen
     else:
         kept.append([])
     ranks.append(trace.rank)
+    budget.report(phase, 1, trace.rank, D)
     if target_rank is not None and trace.rank >= target_rank:
         return finish("certificate")
     if trace.rank == 0:
@@ -149,6 +162,9 @@ def _generate_exact(family, target_rank, max_depth, max_samples, seed) -> LieGen
         failures, batch = 0, 4
         before = trace.rank
         while failures < 2:
+            if budget.expired():
+                ranks.append(trace.rank)
+                return finish("timeout", notes=(f"time budget spent at depth {depth} (rank {trace.rank} of {D})",))
             if samples >= max_samples:
                 ranks.append(trace.rank)
                 return finish("sample-cap", notes=(f"stopped after {samples} samples at depth {depth}",))
@@ -161,6 +177,7 @@ def _generate_exact(family, target_rank, max_depth, max_samples, seed) -> LieGen
                 level_kept.append([t[i] for t in tuples])
             failures += int((~new).sum())
             batch = min(64, 2 * batch) if new.all() else 4
+            budget.report(phase, depth, trace.rank, D)
             if target_rank is not None and trace.rank >= target_rank:
                 kept.append(level_kept)
                 ranks.append(trace.rank)
@@ -244,7 +261,7 @@ def trace_matrix_at(
     return np.concatenate(rows)
 
 
-def _generate_float(family, target_rank, max_depth, max_samples, seed) -> LieGeneration:
+def _generate_float(family, target_rank, max_depth, max_samples, seed, budget, phase) -> LieGeneration:
     rng = np.random.default_rng([seed, 7])
     D = family.n_params
     theta = family.random_point(rng)
@@ -287,7 +304,10 @@ def _generate_float(family, target_rank, max_depth, max_samples, seed) -> LieGen
         return finish("no-clear-gap", notes=(f"largest singular-value gap {gap.ratio:.3g} < {GAP_THRESHOLD:g}",))
     if target_rank is not None and rank >= target_rank:
         return finish("certificate")
+    budget.report(phase, 1, rank, D)
     for depth in range(2, max_depth + 1):
+        if budget.expired():
+            return finish("timeout", notes=(f"time budget spent before depth {depth} (rank {rank} of {D})",))
         count = D - rank + 4
         if samples + count > max_samples:
             return finish("sample-cap")
@@ -297,6 +317,7 @@ def _generate_float(family, target_rank, max_depth, max_samples, seed) -> LieGen
         previous = rank
         rank, singular, gap = current_rank()
         ranks.append(rank)
+        budget.report(phase, depth, rank, D)
         if not gap.clear:
             return finish("no-clear-gap", notes=(f"largest singular-value gap {gap.ratio:.3g} < {GAP_THRESHOLD:g}",))
         if target_rank is not None and rank >= target_rank:

@@ -54,6 +54,12 @@ DECIDERS: tuple[tuple[tuple[str, ...], str, str, Callable[[dict], str | None]], 
         lambda s: _count_command(s, "--max-depth", "16"),
     ),
     (
+        ("timeout",),
+        "the time budget ran out before a closure or a certificate",
+        "more time, or a smaller network",
+        lambda s: _count_command(s, "--timeout", "600"),
+    ),
+    (
         ("sample-cap",),
         "the sample budget of the Lie generation ran out",
         "a larger sample budget, or a smaller network",
