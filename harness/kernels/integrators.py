@@ -6,7 +6,7 @@ equations solved to round-off) and the step-size control (SciPy's controller on 
 or fixed steps; an implicit step whose stage equations cannot be solved is halved). The loop owns what every
 method shares: landing on (or interpolating) the save times, the step budget, the blow-up bound, the round-off floor of
 the step, and the statuses (``harness.kernels.status``) by which a run never hangs and never returns NaN
-silently. The right-hand side is ``harness.kernels.problem.flow_field``; every argument is a flat float64/int64
+silently. The right-hand side is ``harness.kernels.problem.field``; every argument is a flat float64/int64
 array or a scalar, so the loop is compiled once for every method, network, loss and data set.
 
 The loop also owns the way into it: the rows of a B × D array of initial states one after another in one
@@ -26,7 +26,7 @@ from numba import njit
 from harness.kernels.families import UNCOUNTED
 from harness.kernels.problem import (
     MSE_KERNEL_ID,
-    flow_field,
+    field,
     gradient_kernel,
     make_problem,
     rhs_loop_kernel,
@@ -111,7 +111,7 @@ def _run(theta, problem, sign, save_times, tableau, settings, max_steps, states,
     n_steps = 0
     n_rejected = 0
     if implicit == 0:
-        if not flow_field(theta, problem, sign, buffers, slopes[0]):
+        if not field(theta, problem, sign, buffers, slopes[0]):
             return saved, STATUS_NONFINITE, 1, 0, 0, t
         n_rhs = 1
     if adaptive:
@@ -140,7 +140,7 @@ def _run(theta, problem, sign, save_times, tableau, settings, max_steps, states,
                 clipped = True
             if implicit:
                 n_rhs += 1  # the field at θ, for the initial guess of the stages
-                if not flow_field(theta, problem, sign, buffers, velocity):
+                if not field(theta, problem, sign, buffers, velocity):
                     return saved, STATUS_NONFINITE, n_rhs, n_steps, n_rejected, t
                 outcome, iterations = implicit_stages(
                     theta, h, problem, sign, buffers, full_a, tableau_c, velocity, stage_z, slopes, stage_state, vector

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit
 
-from harness.kernels.problem import flow_field
+from harness.kernels.problem import field
 from harness.kernels.tableaux import NORM_DOP853
 
 # SciPy's step-size controller constants (rk.py).
@@ -64,7 +64,7 @@ def initial_step(theta, velocity, problem, sign, buffers, rtol, atol, t_final, e
     h0 = min(h0, t_final)
     for i in range(n):
         trial[i] = theta[i] + h0 * velocity[i]
-    flow_field(trial, problem, sign, buffers, trial_velocity)
+    field(trial, problem, sign, buffers, trial_velocity)
     change = 0.0
     for i in range(n):
         scale = atol + abs(theta[i]) * rtol
@@ -106,11 +106,11 @@ def explicit_stages(theta, h, problem, sign, buffers, tableau_a, tableau_b, slop
     for s in range(1, stages):
         stage_sum(theta, h, tableau_a[s], s, slopes, stage_state)
         evaluations += 1
-        if not flow_field(stage_state, problem, sign, buffers, slopes[s]):
+        if not field(stage_state, problem, sign, buffers, slopes[s]):
             return evaluations, False
     stage_sum(theta, h, tableau_b, stages, slopes, trial)
     evaluations += 1
-    return evaluations, flow_field(trial, problem, sign, buffers, slopes[stages])
+    return evaluations, field(trial, problem, sign, buffers, slopes[stages])
 
 
 @njit(cache=True, inline="always")
@@ -156,7 +156,7 @@ def dense_interpolant(theta, trial, h, problem, sign, buffers, full_a, dense, sl
     for s in range(first_extra, full_a.shape[0]):
         stage_sum(theta, h, full_a[s], s, slopes, stage_state)
         evaluations += 1
-        if not flow_field(stage_state, problem, sign, buffers, slopes[s]):
+        if not field(stage_state, problem, sign, buffers, slopes[s]):
             return evaluations, False
     for i in range(n):
         change = trial[i] - theta[i]
@@ -210,7 +210,7 @@ def implicit_stages(
         for s in range(stages):
             for i in range(n):
                 stage_state[i] = theta[i] + stage_z[s, i]
-            if not flow_field(stage_state, problem, sign, buffers, slopes[s]):
+            if not field(stage_state, problem, sign, buffers, slopes[s]):
                 return -1, iteration
         change = 0.0
         for s in range(stages):
