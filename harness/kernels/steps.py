@@ -84,10 +84,18 @@ def initial_step(theta, velocity, problem, sign, buffers, rtol, atol, t_final, e
 
 @njit(cache=True, inline="always")
 def stage_sum(base, h, weights, count, slopes, out):
-    """out = base + Σ_{j < count} (h·weights[j]) k_j, skipping zero weights: every stage state and the step's update."""
-    for i in range(base.shape[0]):
-        out[i] = base[i]
-    for j in range(count):
+    """out = base + Σ_{j < count} (h·weights[j]) k_j, skipping zero weights: every stage state and the step's update.
+
+    The first term is added in the pass that copies ``base`` (one pass over the state fewer per stage; the same
+    operations in the same order, so the same bits)."""
+    first = h * weights[0] if count > 0 else 0.0
+    if first != 0.0:
+        for i in range(base.shape[0]):
+            out[i] = base[i] + first * slopes[0, i]
+    else:
+        for i in range(base.shape[0]):
+            out[i] = base[i]
+    for j in range(1, count):
         weight = h * weights[j]
         if weight != 0.0:
             for i in range(base.shape[0]):
@@ -125,11 +133,15 @@ def embedded_error_norm(theta, trial, h, tableau_e, tableau_e3, norm, slopes, rt
         estimate3[i] = 0.0
     for j in range(tableau_e.shape[0]):
         weight = factor * tableau_e[j]
-        if weight != 0.0:
+        weight3 = tableau_e3[j] if dop853 else 0.0
+        if weight != 0.0 and weight3 != 0.0:  # both estimates in one pass over k_j (each sum in its own order)
             for i in range(n):
                 estimate[i] += weight * slopes[j, i]
-        weight3 = tableau_e3[j]
-        if dop853 and weight3 != 0.0:
+                estimate3[i] += weight3 * slopes[j, i]
+        elif weight != 0.0:
+            for i in range(n):
+                estimate[i] += weight * slopes[j, i]
+        elif weight3 != 0.0:
             for i in range(n):
                 estimate3[i] += weight3 * slopes[j, i]
     total = 0.0
