@@ -6,7 +6,9 @@ equations solved to round-off) and the step-size control (SciPy's controller on 
 or fixed steps; an implicit step whose stage equations cannot be solved is halved). The loop owns what every
 method shares: landing on (or interpolating) the save times, the step budget, the blow-up bound, the round-off floor of
 the step, and the statuses (``harness.kernels.status``) by which a run never hangs and never returns NaN
-silently. The right-hand side is ``harness.kernels.problem.field``; every argument is a flat float64/int64
+silently. The right-hand side is ``harness.kernels.problem.field`` in the explicit steps (the tiny two-layer
+moment field where it applies) and ``flow_field`` at the once-per-flow and implicit call sites (the same bits, and
+the tiny field is linked into the loop only twice: cold compile time); every argument is a flat float64/int64
 array or a scalar, so the loop is compiled once for every method, network, loss and data set.
 
 The loop also owns the way into it: the rows of a B × D array of initial states one after another in one
@@ -26,7 +28,7 @@ from numba import njit
 from harness.kernels.families import UNCOUNTED
 from harness.kernels.problem import (
     MSE_KERNEL_ID,
-    field,
+    flow_field,
     gradient_kernel,
     make_problem,
     rhs_loop_kernel,
@@ -111,7 +113,7 @@ def _run(theta, problem, sign, save_times, tableau, settings, max_steps, states,
     n_steps = 0
     n_rejected = 0
     if implicit == 0:
-        if not field(theta, problem, sign, buffers, slopes[0]):
+        if not flow_field(theta, problem, sign, buffers, slopes[0]):
             return saved, STATUS_NONFINITE, 1, 0, 0, t
         n_rhs = 1
     if adaptive:
@@ -140,7 +142,7 @@ def _run(theta, problem, sign, save_times, tableau, settings, max_steps, states,
                 clipped = True
             if implicit:
                 n_rhs += 1  # the field at θ, for the initial guess of the stages
-                if not field(theta, problem, sign, buffers, velocity):
+                if not flow_field(theta, problem, sign, buffers, velocity):
                     return saved, STATUS_NONFINITE, n_rhs, n_steps, n_rejected, t
                 outcome, iterations = implicit_stages(
                     theta, h, problem, sign, buffers, full_a, tableau_c, velocity, stage_z, slopes, stage_state, vector

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit
 
-from harness.kernels.problem import field
+from harness.kernels.problem import field, flow_field
 from harness.kernels.tableaux import NORM_DOP853
 
 # SciPy's step-size controller constants (rk.py).
@@ -64,7 +64,7 @@ def initial_step(theta, velocity, problem, sign, buffers, rtol, atol, t_final, e
     h0 = min(h0, t_final)
     for i in range(n):
         trial[i] = theta[i] + h0 * velocity[i]
-    field(trial, problem, sign, buffers, trial_velocity)
+    flow_field(trial, problem, sign, buffers, trial_velocity)  # once per flow: the general field (same bits)
     change = 0.0
     for i in range(n):
         scale = atol + abs(theta[i]) * rtol
@@ -168,7 +168,7 @@ def dense_interpolant(theta, trial, h, problem, sign, buffers, full_a, dense, sl
     for s in range(first_extra, full_a.shape[0]):
         stage_sum(theta, h, full_a[s], s, slopes, stage_state)
         evaluations += 1
-        if not field(stage_state, problem, sign, buffers, slopes[s]):
+        if not flow_field(stage_state, problem, sign, buffers, slopes[s]):
             return evaluations, False
     for i in range(n):
         change = trial[i] - theta[i]
@@ -222,7 +222,7 @@ def implicit_stages(
         for s in range(stages):
             for i in range(n):
                 stage_state[i] = theta[i] + stage_z[s, i]
-            if not field(stage_state, problem, sign, buffers, slopes[s]):
+            if not flow_field(stage_state, problem, sign, buffers, slopes[s]):
                 return -1, iteration
         change = 0.0
         for s in range(stages):
