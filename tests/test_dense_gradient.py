@@ -260,3 +260,49 @@ def test_warmup_json_reports_the_calibration(capsys, monkeypatch):
     report = json.loads(capsys.readouterr().out)
     assert report["blas"]["measure"] == calibration.MEASURE
     assert report["blas"]["threshold"] == calibration.calibration()["threshold"]
+
+
+# --- the tiny moment field of the two-layer family ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["linear:1,1,1", "linear:3,2,2", "linear:4,2,2", "linear:2,3,1", "linear:4,4,4"])
+@pytest.mark.parametrize("data", DATA)
+def test_tiny_moment_field_equals_the_general_field_bit_for_bit(spec, data):
+    """m, K, r ≤ 4 with MSE: the time loop's field is ``linear.tiny_moment_field``; its sums run in the general
+    path's order and its padding adds exact zeros, so both give the same bits (and the same finiteness, also
+    where the field overflows)."""
+    group, kind = data
+    built = scenario(spec, "mse", group, kind, seed=3)
+    assert built is not None
+    flow = GradientFlow(built.network, built.loss, built.data)
+    problem = flow.problem
+    assert problem[kernel_problem.PROBLEM_SIZES][kernel_problem.SIZE_TINY] == 1
+    buffers = kernel_problem.work_buffers(problem, flow.n_params)
+    rng = np.random.default_rng(7)
+    for draw in range(300):
+        theta = rng.standard_normal(flow.n_params) * [1e-3, 1.0, 1e3, 1e110][draw % 4]
+        theta[rng.random(flow.n_params) < 0.15] = 0.0
+        tiny, general = np.full(flow.n_params, np.nan), np.full(flow.n_params, np.nan)
+        tiny_finite = linear.tiny_moment_field(theta, problem[8], -1.0, buffers[0][5], tiny)
+        general_finite = kernel_problem.flow_field(theta, problem, -1.0, buffers, general)
+        assert tiny_finite == general_finite, f"{spec} draw {draw}: finite {tiny_finite} vs {general_finite}"
+        if general_finite:
+            np.testing.assert_array_equal(tiny, general, err_msg=f"{spec} {data} draw {draw}, θ = {theta!r}")
+
+
+@pytest.mark.parametrize(
+    ("spec", "loss", "blas"),
+    [
+        ("linear:5,2,2", "mse", None),
+        ("linear:4,2,5", "mse", None),
+        ("linear:4,2,2", "logcosh", None),
+        ("linear:4,2,2", "mse", 1),
+    ],
+)
+def test_tiny_moment_field_only_where_it_applies(monkeypatch, spec, loss, blas):
+    """A size above 4, a row loss or the BLAS branch keep the general field."""
+    if blas is not None:
+        monkeypatch.setenv(calibration.ENVIRONMENT_VARIABLE, str(blas))
+    built = built_scenario(spec, loss)
+    problem = GradientFlow(built.network, built.loss, built.data).problem
+    assert problem[kernel_problem.PROBLEM_SIZES][kernel_problem.SIZE_TINY] == 0

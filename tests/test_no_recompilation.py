@@ -13,8 +13,9 @@ from harness.kernels import integrators
 from harness.kernels import problem as kernel_problem
 from harness.model.scenario import Scenario
 
-# one time loop for every method; one flow goes through it as a batch of one (integrate_kernel is plain Python)
-KERNELS = (kernel_problem.gradient_kernel, integrators.integrate_many_kernel)
+# one time loop for every method; one flow goes through it as a batch of one (integrate_kernel and
+# integrate_many_kernel are plain Python around the one compiled driver)
+KERNELS = (kernel_problem.gradient_kernel, integrators._integrate_many_into)
 
 SPECS = [
     "linear:3,2,2",

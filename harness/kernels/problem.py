@@ -36,11 +36,15 @@ from harness.kernels.polynomial import add_phi_vjp, phi_into
 MSE_KERNEL_ID = MSE  # its G is computed from the moments M, C (harness.kernels.losses)
 
 PROBLEM_SIZES = 7  # the index of ``sizes`` in the problem tuple (then shape, table, weights)
+PROBLEM_SHAPE = 8
+PROBLEM_MOMENT_M, PROBLEM_MOMENT_C = 5, 6
 
 # Indices into the ``sizes`` array of a problem. HIDDEN is kept for the layout's stability (0: the family's
 # sizes are in ``shape``); WORK is the length of the family's work array; BLAS is 1 for BLAS products.
 SIZE_OUTPUTS, SIZE_FEATURES, SIZE_LOSS, SIZE_USE_MOMENTS, SIZE_STRUCTURE, SIZE_HIDDEN = 0, 1, 2, 3, 4, 5
 SIZE_WORK, SIZE_BLAS = 6, 7
+# 1 when the field is the two-layer family's tiny moment field (MSE, m, K, r ≤ 4: ``linear.tiny_moment_field``).
+SIZE_TINY = 8
 
 # How Φ and its vector–Jacobian product are computed: from the sparse monomials (any network), or by a family's
 # dense kernel (its ``STRUCTURE``). Same numbers up to round-off; a runtime switch, so still one compilation.
@@ -156,6 +160,9 @@ def work_buffers(problem, n_params):
     features, sizes = problem[3], problem[PROBLEM_SIZES]
     n_outputs, n_features = sizes[SIZE_OUTPUTS], sizes[SIZE_FEATURES]
     phi, cotangent = np.empty(n_outputs * n_features), np.empty(n_outputs * n_features)
+    work = np.empty(max(sizes[SIZE_WORK], 1))
+    if sizes[SIZE_TINY] == 1:
+        linear.fill_tiny_moments(problem[PROBLEM_SHAPE], problem[PROBLEM_MOMENT_M], problem[PROBLEM_MOMENT_C], work)
     return (
         (
             phi,
@@ -163,7 +170,7 @@ def work_buffers(problem, n_params):
             cotangent,
             cotangent.reshape(n_outputs, n_features),
             np.empty((features.shape[0], n_outputs)),
-            np.empty(max(sizes[SIZE_WORK], 1)),
+            work,
         ),
         np.empty(n_params),
     )
@@ -195,16 +202,35 @@ def flow_field(theta, problem, sign, buffers, velocity):
     return finite
 
 
+@njit(cache=True, inline="always")
+def field(theta, problem, sign, buffers, velocity):
+    """θ' = −s·∇L(θ) into ``velocity`` as the time loop evaluates it; returns False if it is not finite.
+
+    Inlined at the two call sites of an explicit step (``steps.explicit_stages``): the tiny moment field
+    (``SIZE_TINY``) there, ``flow_field`` for every other problem. Elsewhere the loop calls ``flow_field``,
+    which gives the same bits: each call site of the tiny field costs cold compile time.
+    """
+    if problem[PROBLEM_SIZES][SIZE_TINY] == 1:
+        return linear.tiny_moment_field(theta, problem[PROBLEM_SHAPE], sign, buffers[0][5], velocity)
+    return flow_field(theta, problem, sign, buffers, velocity)
+
+
 @njit(cache=True)
 def rhs_loop_kernel(theta, problem, sign, n_evaluations):
-    """``n_evaluations`` evaluations of the flow field at θ: the yardstick for the integrators' overhead."""
-    buffers = work_buffers(problem, theta.shape[0])
-    velocity = np.empty(theta.shape[0])
-    probe = theta.copy()
+    """``n_evaluations`` evaluations of the flow field at θ (``field``, as the time loop calls it): the yardstick
+    for the integrators' overhead."""
+    return _evaluations(theta.copy(), problem, sign, work_buffers(problem, theta.shape[0]), n_evaluations)
+
+
+@njit(cache=True, **UNCOUNTED)
+def _evaluations(probe, problem, sign, buffers, n_evaluations):
+    """The loop of ``rhs_loop_kernel``, uncounted as the time loop is (counting would add an atomic increment
+    and decrement per array handed to the field, per evaluation)."""
+    velocity = buffers[1]
     checksum = 0.0
     for i in range(n_evaluations):
         probe[i % probe.shape[0]] += 1e-300  # defeats hoisting the evaluation out of the loop
-        flow_field(probe, problem, sign, buffers, velocity)
+        field(probe, problem, sign, buffers, velocity)
         checksum += velocity[0]
     return checksum
 
@@ -284,7 +310,9 @@ def make_problem(
             from harness.kernels.calibration import choose_blas
 
             blas = choose_blas(size_measure(n_outputs, n_features, int(np.max(variables)) + 1))
-    sizes = [n_outputs, n_features, loss_id, 1 if use_moments else 0, structure, 0, work, blas or 0]
+    tiny = structure == STRUCTURE_TWO_LAYER_LINEAR and use_moments and not blas and linear.tiny_fits(shape)
+    work = max(work, linear.TINY_WORK) if tiny else work
+    sizes = [n_outputs, n_features, loss_id, 1 if use_moments else 0, structure, 0, work, blas or 0, int(tiny)]
     return (
         integers(out, 1),
         floats(coef, 1),

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit
 
-from harness.kernels.problem import flow_field
+from harness.kernels.problem import field, flow_field
 from harness.kernels.tableaux import NORM_DOP853
 
 # SciPy's step-size controller constants (rk.py).
@@ -64,7 +64,7 @@ def initial_step(theta, velocity, problem, sign, buffers, rtol, atol, t_final, e
     h0 = min(h0, t_final)
     for i in range(n):
         trial[i] = theta[i] + h0 * velocity[i]
-    flow_field(trial, problem, sign, buffers, trial_velocity)
+    flow_field(trial, problem, sign, buffers, trial_velocity)  # once per flow: the general field (same bits)
     change = 0.0
     for i in range(n):
         scale = atol + abs(theta[i]) * rtol
@@ -84,10 +84,18 @@ def initial_step(theta, velocity, problem, sign, buffers, rtol, atol, t_final, e
 
 @njit(cache=True, inline="always")
 def stage_sum(base, h, weights, count, slopes, out):
-    """out = base + Σ_{j < count} (h·weights[j]) k_j, skipping zero weights: every stage state and the step's update."""
-    for i in range(base.shape[0]):
-        out[i] = base[i]
-    for j in range(count):
+    """out = base + Σ_{j < count} (h·weights[j]) k_j, skipping zero weights: every stage state and the step's update.
+
+    The first term is added in the pass that copies ``base`` (one pass over the state fewer per stage; the same
+    operations in the same order, so the same bits)."""
+    first = h * weights[0] if count > 0 else 0.0
+    if first != 0.0:
+        for i in range(base.shape[0]):
+            out[i] = base[i] + first * slopes[0, i]
+    else:
+        for i in range(base.shape[0]):
+            out[i] = base[i]
+    for j in range(1, count):
         weight = h * weights[j]
         if weight != 0.0:
             for i in range(base.shape[0]):
@@ -106,11 +114,11 @@ def explicit_stages(theta, h, problem, sign, buffers, tableau_a, tableau_b, slop
     for s in range(1, stages):
         stage_sum(theta, h, tableau_a[s], s, slopes, stage_state)
         evaluations += 1
-        if not flow_field(stage_state, problem, sign, buffers, slopes[s]):
+        if not field(stage_state, problem, sign, buffers, slopes[s]):
             return evaluations, False
     stage_sum(theta, h, tableau_b, stages, slopes, trial)
     evaluations += 1
-    return evaluations, flow_field(trial, problem, sign, buffers, slopes[stages])
+    return evaluations, field(trial, problem, sign, buffers, slopes[stages])
 
 
 @njit(cache=True, inline="always")
@@ -125,11 +133,15 @@ def embedded_error_norm(theta, trial, h, tableau_e, tableau_e3, norm, slopes, rt
         estimate3[i] = 0.0
     for j in range(tableau_e.shape[0]):
         weight = factor * tableau_e[j]
-        if weight != 0.0:
+        weight3 = tableau_e3[j] if dop853 else 0.0
+        if weight != 0.0 and weight3 != 0.0:  # both estimates in one pass over k_j (each sum in its own order)
             for i in range(n):
                 estimate[i] += weight * slopes[j, i]
-        weight3 = tableau_e3[j]
-        if dop853 and weight3 != 0.0:
+                estimate3[i] += weight3 * slopes[j, i]
+        elif weight != 0.0:
+            for i in range(n):
+                estimate[i] += weight * slopes[j, i]
+        elif weight3 != 0.0:
             for i in range(n):
                 estimate3[i] += weight3 * slopes[j, i]
     total = 0.0
