@@ -53,9 +53,10 @@ def parse_model(spec) -> TorchModel:
     return model
 
 
-from harness.model.zoo.mlp import MLP  # noqa: E402  (the registry above must exist first)
+from harness.model.zoo.conv import CircularConvolution  # noqa: E402  (the registry above must exist first)
+from harness.model.zoo.mlp import MLP  # noqa: E402
 
-for _model in (MLP,):
+for _model in (MLP, CircularConvolution):
     register_model(_model)
 
-__all__ = ["MLP", "ZOO", "ZooModel", "parse_model", "register_model", "zoo_usage"]
+__all__ = ["MLP", "ZOO", "CircularConvolution", "ZooModel", "parse_model", "register_model", "zoo_usage"]

@@ -19,6 +19,8 @@ from harness.model.zoo.model import (
     activation_item,
     check_keywords,
     flag_item,
+    gram_balances,
+    neuron_balances,
     positive_size,
 )
 
@@ -109,20 +111,13 @@ class MLP(ZooModel):
             if self.bias:
                 incoming = torch.cat([incoming, blocks[f"layers.{i}.bias"][:, None]], dim=1)
             outgoing = blocks[f"layers.{i + 1}.weight"]
+            w_in, w_out = f"W{i + 1}", f"W{i + 2}"
             if self.act == "linear":
-                gram = outgoing.T @ outgoing - incoming @ incoming.T
-                rows_in, cols_out = incoming.norm(dim=1), outgoing.norm(dim=0)
-                for a in range(gram.shape[0]):
-                    for b in range(a, gram.shape[1]):
-                        values.append(gram[a, b])
-                        scales.append(rows_in[a] * rows_in[b] + cols_out[a] * cols_out[b])
-                        names.append(f"(W{i + 2}ᵀW{i + 2} − [W{i + 1} b{i + 1}][W{i + 1} b{i + 1}]ᵀ)[{a},{b}]")
-                continue
-            for j in range(incoming.shape[0]):
-                a, b = (incoming[j] ** 2).sum(), (outgoing[:, j] ** 2).sum()
-                values.append(a - b)
-                scales.append(a + b)
-                names.append(
-                    f"‖W{i + 1}[{j},:]‖²{' + b' + str(i + 1) + f'[{j}]²' if self.bias else ''} − ‖W{i + 2}[:,{j}]‖²"
-                )
+                label = f"({w_out}ᵀ{w_out} − [{w_in} b{i + 1}][{w_in} b{i + 1}]ᵀ)" + "[{a},{b}]"
+                laws = gram_balances(outgoing.T, incoming, label)
+            else:
+                bias = f" + b{i + 1}[{{j}}]²" if self.bias else ""
+                laws = neuron_balances(incoming, outgoing, f"‖{w_in}[{{j}},:]‖²{bias} − ‖{w_out}[:,{{j}}]‖²")
+            for into, new in zip((values, scales, names), laws):
+                into.extend(new)
         return values, scales, names
