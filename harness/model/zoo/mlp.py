@@ -113,7 +113,8 @@ class MLP(ZooModel):
             outgoing = blocks[f"layers.{i + 1}.weight"]
             w_in, w_out = f"W{i + 1}", f"W{i + 2}"
             if self.act == "linear":
-                label = f"({w_out}ᵀ{w_out} − [{w_in} b{i + 1}][{w_in} b{i + 1}]ᵀ)" + "[{a},{b}]"
+                stacked = f"[{w_in} b{i + 1}]" if self.bias else w_in
+                label = f"({w_out}ᵀ{w_out} − {stacked}{stacked}ᵀ)" + "[{a},{b}]"
                 laws = gram_balances(outgoing.T, incoming, label)
             else:
                 bias = f" + b{i + 1}[{{j}}]²" if self.bias else ""
