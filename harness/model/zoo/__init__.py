@@ -53,10 +53,27 @@ def parse_model(spec) -> TorchModel:
     return model
 
 
-from harness.model.zoo.conv import CircularConvolution  # noqa: E402  (the registry above must exist first)
+# The registry above must exist first; registration order is the order ``flowlaws list`` shows.
+from harness.model.zoo.attention import SoftmaxAttention  # noqa: E402
+from harness.model.zoo.conv import CircularConvolution  # noqa: E402
 from harness.model.zoo.mlp import MLP  # noqa: E402
+from harness.model.zoo.moe import MixtureOfExperts  # noqa: E402
+from harness.model.zoo.residual import ResidualBlock  # noqa: E402
+from harness.model.zoo.swiglu import SwiGLU  # noqa: E402
 
-for _model in (MLP, CircularConvolution):
+for _model in (MLP, CircularConvolution, ResidualBlock, SoftmaxAttention, SwiGLU, MixtureOfExperts):
     register_model(_model)
 
-__all__ = ["MLP", "ZOO", "CircularConvolution", "ZooModel", "parse_model", "register_model", "zoo_usage"]
+__all__ = [
+    "MLP",
+    "ZOO",
+    "CircularConvolution",
+    "MixtureOfExperts",
+    "ResidualBlock",
+    "SoftmaxAttention",
+    "SwiGLU",
+    "ZooModel",
+    "parse_model",
+    "register_model",
+    "zoo_usage",
+]
