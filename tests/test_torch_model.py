@@ -9,7 +9,7 @@ from harness.errors import InvalidInput
 from harness.model.data import augment, random_dataset
 from harness.model.groups import build_group
 from harness.model.losses import get_loss
-from harness.model.torch_model import network_from_module
+from harness.model.torch_model import load_module, network_from_module
 from harness.model.zoo import parse_model
 
 
@@ -124,3 +124,89 @@ def test_a_group_that_does_not_fit_the_model_is_refused():
     with pytest.raises(InvalidInput) as error:
         build_group("rot:3/trivial", parse_model("mlp:3,2,1"))
     assert "rot" in str(error.value)
+
+
+_MODULE_FILE = """
+import torch
+
+class Net(torch.nn.Module):
+    input_shape = (3,)
+    smooth = False
+
+    def __init__(self):
+        super().__init__()
+        self.inner = torch.nn.Linear(3, 2, dtype=torch.float64)
+        self.outer = torch.nn.Linear(2, 1, dtype=torch.float64)
+
+    def forward(self, x):
+        return self.outer(torch.relu(self.inner(x)))
+
+class Single(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = torch.nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.inner(x)
+
+class Shapeless(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = torch.nn.Linear(2, 1, dtype=torch.float64)
+
+    def forward(self, x):
+        return self.inner(x)
+
+class NeedsWidth(torch.nn.Module):
+    def __init__(self, width):
+        super().__init__()
+
+not_a_module = 3
+
+class Plain:
+    pass
+"""
+
+
+@pytest.fixture
+def module_file(tmp_path):
+    path = tmp_path / "my_net.py"
+    path.write_text(_MODULE_FILE)
+    return path
+
+
+def test_load_module_imports_the_class_and_reads_its_attributes(module_file):
+    model = load_module(f"{module_file}:Net")
+    assert (model.n_params, model.input_shape, model.output_dim, model.smooth) == (11, (3,), 1, False)
+    assert str(model) == f"module:{module_file}:Net"
+    assert load_module(f"{module_file}:Shapeless", "2").input_shape == (2,)
+
+
+@pytest.mark.parametrize(
+    ("item", "shape", "fragment"),
+    [
+        ("missing.py:Net", None, "no file 'missing.py'"),
+        ("{file}", None, "must be PATH.py:CLASS"),
+        ("{file}:", None, "must be PATH.py:CLASS"),
+        ("{file}:Other", None, "has no 'Other'; its torch.nn.Module classes: NeedsWidth, Net, Shapeless, Single"),
+        ("{file}:not_a_module", None, "not_a_module is a int, not a torch.nn.Module subclass"),
+        ("{file}:Plain", None, "Plain is a type, not a torch.nn.Module subclass"),
+        ("{file}:NeedsWidth", None, "must be constructible with no arguments"),
+        ("{file}:Single", (4,), "is torch.float32; flowlaws works in float64"),
+        ("{file}:Shapeless", None, "no input shape; pass --input-shape"),
+        ("{file}:Shapeless", "2,x", "must be positive integers separated by commas"),
+        ("{file}:Net", (4,), "fails on a batch of inputs of shape (N, 4)"),
+    ],
+)
+def test_load_module_bad_input_gets_one_clear_error(module_file, item, shape, fragment):
+    with pytest.raises(InvalidInput) as error:
+        load_module(item.format(file=module_file), shape)
+    assert fragment in str(error.value)
+
+
+def test_load_module_names_the_files_own_import_error(tmp_path):
+    path = tmp_path / "broken.py"
+    path.write_text("import torch\nraise RuntimeError('no GPU here')\n")
+    with pytest.raises(InvalidInput) as error:
+        load_module(f"{path}:Net")
+    assert "importing" in str(error.value) and "RuntimeError: no GPU here" in str(error.value)

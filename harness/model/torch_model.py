@@ -287,6 +287,73 @@ def network_from_module(module, input_shape, *, name: str | None = None, tokens:
     return ModuleModel(module, input_shape, name=name, tokens=tokens, smooth=smooth)
 
 
+def _shape_text(text: str) -> tuple[int, ...]:
+    """``3`` or ``2,3`` (the CLI's ``--input-shape``) as a tuple of sizes."""
+    items = text.split(",")
+    if not all(item.isascii() and item.isdigit() for item in items):
+        raise InvalidInput(f"--input-shape {text!r} must be positive integers separated by commas, e.g. 3 or 2,3")
+    return _input_shape(tuple(int(item) for item in items))
+
+
+def load_module(text: str, input_shape=None) -> TorchModel:
+    """The model of ``--module PATH.py:CLASS``: the file imported, ``CLASS()`` built with no arguments.
+
+    The per-sample input shape is ``input_shape`` (a tuple, an int or the CLI's text ``2,3``), else the class's
+    ``input_shape`` attribute; the class may also set ``tokens = True`` (input (n, d), token groups act) and
+    ``smooth = False`` (ReLU-type activations). Each way this can fail is one ``InvalidInput`` naming it.
+    """
+    import importlib.util
+    import inspect
+    from pathlib import Path
+
+    import torch
+
+    if not isinstance(text, str) or text.count(":") < 1 or not all(text.rpartition(":")[::2]):
+        raise InvalidInput(f"--module {text!r} must be PATH.py:CLASS, e.g. --module my_net.py:Net")
+    path_text, _, class_name = text.rpartition(":")
+    path = Path(path_text)
+    if path.suffix != ".py":
+        raise InvalidInput(f"--module {text!r}: {path_text!r} is not a Python file (PATH.py:CLASS)")
+    if not path.is_file():
+        raise InvalidInput(f"--module {text!r}: no file {path_text!r} (from {Path.cwd()})")
+    spec = importlib.util.spec_from_file_location(f"flowlaws_module_{abs(hash(str(path.resolve())))}", path)
+    if spec is None or spec.loader is None:
+        raise InvalidInput(f"--module {text!r}: {path_text!r} cannot be imported as a Python module")
+    namespace = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(namespace)
+    except Exception as error:  # the file's own error, named
+        raise InvalidInput(
+            f"--module {text!r}: importing {path_text} failed: {type(error).__name__}: {error}"
+        ) from None
+    cls = getattr(namespace, class_name, None)
+    if cls is None:
+        found = sorted(n for n, v in vars(namespace).items() if inspect.isclass(v) and issubclass(v, torch.nn.Module))
+        raise InvalidInput(
+            f"--module {text!r}: {path_text} has no {class_name!r}; its torch.nn.Module classes: "
+            f"{', '.join(found) or 'none'}"
+        )
+    if not (inspect.isclass(cls) and issubclass(cls, torch.nn.Module)):
+        raise InvalidInput(f"--module {text!r}: {class_name} is a {type(cls).__name__}, not a torch.nn.Module subclass")
+    try:
+        module = cls()
+    except Exception as error:
+        raise InvalidInput(
+            f"--module {text!r}: {class_name}() failed ({type(error).__name__}: {error}); the class must be "
+            "constructible with no arguments"
+        ) from None
+    if input_shape is None:
+        input_shape = getattr(module, "input_shape", None)
+        if input_shape is None:
+            raise InvalidInput(
+                f"--module {text!r}: no input shape; pass --input-shape (e.g. 3 or 2,3) or set the class "
+                f"attribute input_shape = (3,) on {class_name}"
+            )
+    shape = _shape_text(input_shape) if isinstance(input_shape, str) else input_shape
+    tokens, smooth = getattr(module, "tokens", False), getattr(module, "smooth", True)
+    return network_from_module(module, shape, name=text, tokens=bool(tokens), smooth=bool(smooth))
+
+
 class TensorizableModel(TorchModel):
     """A tensorizable ``Network`` seen as a torch model (its ``torch_forward``), for the autodiff engine."""
 
