@@ -238,3 +238,15 @@ def test_bad_zoo_specs_get_one_clear_error(spec, fragment):
     with pytest.raises(InvalidInput) as error:
         parse_model(spec)
     assert fragment in str(error.value) and spec in str(error.value)
+
+
+def test_flowlaws_list_shows_every_zoo_model_with_its_computed_example():
+    from harness.cli.list import zoo_catalogue
+
+    rows = {row["family"]: row for row in zoo_catalogue()}
+    assert set(rows) == set(ZOO)
+    for family, row in rows.items():
+        example = parse_model(row["example"])
+        assert row["usage"].startswith(family + ":") and row["example"].startswith(family + ":")
+        assert (row["example_params"], row["example_laws"]) == (example.n_params, len(example.law_names))
+        assert row["smooth"] and row["published_laws"]

@@ -55,6 +55,9 @@ class SoftmaxAttention(ZooModel):
     base: int = ROPE_BASE
     family = "softmax-attention"
     usage = _GRAMMAR
+    example = "softmax-attention:n=3,d=2,dk=2,dv=2"
+    smoothness = "smooth (softmax)"
+    published = "QQᵀ − KKᵀ and VVᵀ − OOᵀ (Marcotte et al. ICML 2025, Cor 3.9); rope=1: one Q/K law per rotation plane (Tran et al. 2026, Thm 4.4) and VVᵀ − OOᵀ"
     tokens = True
 
     def __post_init__(self):

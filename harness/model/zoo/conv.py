@@ -58,6 +58,9 @@ class CircularConvolution(ZooModel):
     bias: bool = True
     family = "conv"
     usage = _GRAMMAR
+    example = "conv:6,2"
+    smoothness = "act=relu|leaky-relu: piecewise linear (kinks checked); others smooth"
+    published = "relu: one law per hidden channel, ‖v_j‖² + b_j² − ‖u_j‖² (Marcotte et al. ICML 2025, Thm 3.6); linear: the channel Gram differences (a lower bound); others: none"
 
     def __post_init__(self):
         for name in ("length", "channels", "filter"):

@@ -36,6 +36,9 @@ class MLP(ZooModel):
     bias: bool = True
     family = "mlp"
     usage = _GRAMMAR
+    example = "mlp:2,3,1"
+    smoothness = "act=relu|leaky-relu: piecewise linear (kinks checked); tanh, gelu, silu, linear: smooth"
+    published = "relu/leaky-relu: one rescaling law per hidden neuron (Marcotte et al. NeurIPS 2023; Du, Hu, Lee 2018); linear: the Gram differences of consecutive layers; tanh/gelu/silu: none (Tran et al. 2026, Thm 4.1: only constants)"
 
     def __post_init__(self):
         if len(self.widths) < 3:

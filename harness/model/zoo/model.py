@@ -19,6 +19,9 @@ class ZooModel(TorchModel):
 
     family: ClassVar[str]
     usage: ClassVar[str]
+    example: ClassVar[str]  # a valid spec, shown by ``flowlaws list`` with its D and law count
+    smoothness: ClassVar[str]  # when f is real-analytic in θ, and when piecewise (kinks checked)
+    published: ClassVar[str]  # the published laws ``_laws`` returns, with their source
 
     @classmethod
     def from_spec(cls, arguments: SpecArguments) -> ZooModel:

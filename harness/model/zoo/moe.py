@@ -45,6 +45,9 @@ class MixtureOfExperts(ZooModel):
     bias: bool = True
     family = "moe"
     usage = _GRAMMAR
+    example = "moe:2,3,1,2"
+    smoothness = "as its experts (act=relu|leaky-relu: piecewise); the softmax gate is smooth"
+    published = "each expert's mlp laws and the gate's Σ_e W_g[e,i], Σ_e b_g[e] (Tran et al. 2026, Thm 4.5; Marcotte et al. ICML 2025, Prop 3.11)"
 
     def __post_init__(self):
         for name, value in (("IN", self.width), ("H", self.hidden), ("OUT", self.outputs), ("E", self.experts)):

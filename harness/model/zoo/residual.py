@@ -40,6 +40,9 @@ class ResidualBlock(ZooModel):
     bias: bool = True
     family = "residual"
     usage = _GRAMMAR
+    example = "residual:3,4"
+    smoothness = "as its block mlp:IN,H,IN"
+    published = "the block mlp:IN,H,IN's laws (Marcotte et al. ICML 2025, Prop 3.2)"
 
     def __post_init__(self):
         positive_size(self.width, "IN", str(self))

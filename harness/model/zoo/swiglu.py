@@ -39,6 +39,9 @@ class SwiGLU(ZooModel):
     bias: bool = True
     family = "swiglu"
     usage = _GRAMMAR
+    example = "swiglu:3,4,2"
+    smoothness = "smooth (SiLU)"
+    published = "one law per hidden unit, ‖W_up[i,:]‖² + b_up[i]² − ‖W_down[:,i]‖² (Tran et al. 2026, Thm 4.2)"
 
     def __post_init__(self):
         for name, value in (("IN", self.width), ("H", self.hidden), ("OUT", self.outputs)):
