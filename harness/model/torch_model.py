@@ -17,7 +17,8 @@ only f(θ, x) and its derivatives, which torch gives for any module. ``TorchMode
 
 Zoo models (``harness.model.zoo``) are frozen dataclasses with a spec string; ``network_from_module`` wraps a
 module a researcher wrote; ``TensorizableModel`` presents a tensorizable ``Network`` through its
-``torch_forward`` so both engines count the same set-up.
+``torch_forward`` so both engines count the same set-up; ``load_module('PATH.py:CLASS')`` is the CLI's
+``--module``.
 """
 
 from __future__ import annotations
@@ -304,6 +305,7 @@ def load_module(text: str, input_shape=None) -> TorchModel:
     """
     import importlib.util
     import inspect
+    import sys
     from pathlib import Path
 
     import torch
@@ -320,9 +322,11 @@ def load_module(text: str, input_shape=None) -> TorchModel:
     if spec is None or spec.loader is None:
         raise InvalidInput(f"--module {text!r}: {path_text!r} cannot be imported as a Python module")
     namespace = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = namespace  # dataclasses and pickling look their module up there
     try:
         spec.loader.exec_module(namespace)
     except Exception as error:  # the file's own error, named
+        del sys.modules[spec.name]
         raise InvalidInput(
             f"--module {text!r}: importing {path_text} failed: {type(error).__name__}: {error}"
         ) from None

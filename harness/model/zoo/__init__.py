@@ -5,6 +5,11 @@ family's spec (seen through its ``torch_forward``, ``TensorizableModel``), a ``N
 (such as ``network_from_module``'s). A zoo model is a frozen dataclass deriving from ``ZooModel`` with
 ``family``, ``usage``, ``from_spec(arguments)`` and ``__str__`` writing the spec back
 (``parse_model(str(m)) == m``); adding one is a module here and one ``register_model`` line below.
+
+The zoo (each module's docstring names the paper whose definition it follows and the laws it publishes):
+``mlp`` (perceptrons), ``conv`` (1-D circular convolutions, cyclic-equivariant), ``residual`` (x + block),
+``softmax-attention`` (one layer, optional rotary encoding), ``swiglu`` (gated feed-forward), ``moe``
+(softmax-gated mixture of mlp experts). ``flowlaws list`` shows them with their grammar and laws.
 """
 
 from __future__ import annotations
