@@ -32,6 +32,8 @@ CASES = [
     ("softmax-attention:n=3,d=2,dk=2,dv=2", "tokens-cyclic/same"),
     ("softmax-attention:n=3,d=3,dk=4,dv=2,rope=1", "flip/same"),
     ("softmax-attention:n=3,d=2,dk=4,dv=1,rope=1,base=3", "tokens-sym/same"),
+    ("softmax-attention:n=3,d=2,dk=2,dv=1,heads=2", "tokens-cyclic/same"),
+    ("softmax-attention:n=2,d=3,dk=2,dv=2,heads=2,rope=1", "cyclic/same"),
     ("moe:2,3,1,2", "flip/trivial"),
     ("moe:3,2,2,3,act=linear,bias=0", "cyclic/trivial"),
 ]
@@ -81,6 +83,7 @@ def test_spec_round_trips_and_the_group_acts(spec, group):
         ("residual:3,4", 3 * 4 + 4 + 4 * 3 + 3),
         ("swiglu:3,4,2", 2 * (3 * 4 + 4) + 4 * 2 + 2),
         ("softmax-attention:n=3,d=2,dk=4,dv=3", 2 * 4 * 2 + 2 * 3 * 2),
+        ("softmax-attention:n=3,d=2,dk=4,dv=3,heads=2", 2 * (2 * 4 * 2 + 2 * 3 * 2)),
         ("moe:2,3,1,2", 2 * 2 + 2 + 2 * (2 * 3 + 3 + 3 + 1)),
     ],
 )
@@ -126,6 +129,10 @@ def _gram_upper(left, right):
         ),
         ("softmax-attention:n=3,d=2,dk=2,dv=2,rope=1", lambda b: _gram_upper(b["query"], b["key"])[1:2]),
         ("moe:2,2,1,2", lambda b: b["gate.weight"][0]),
+        (
+            "softmax-attention:n=3,d=2,dk=1,dv=1,heads=2",
+            lambda b: _gram_upper(b["query"], b["key"])[1:2],
+        ),  # across heads
         ("residual:2,3,act=tanh", lambda b: (b["layers.0.weight"] ** 2).sum(1) - (b["layers.1.weight"] ** 2).sum(0)),
     ],
 )
@@ -185,6 +192,25 @@ def test_attention_permutes_with_its_tokens_unless_positions_are_encoded(rope, e
         for a, b in zip(group.inputs, group.outputs)
     )
     assert (gap <= 1e-14) if equivariant else (gap > 1e-4), gap
+
+
+def test_multi_head_attention_is_the_sum_of_its_heads():
+    """heads=2 is Σ_h of two single-head layers on the head's rows of Q, K, V, O (eq. (19))."""
+    both, one = (
+        parse_model("softmax-attention:n=3,d=2,dk=2,dv=1,heads=2,rope=1"),
+        parse_model("softmax-attention:n=3,d=2,dk=2,dv=1,rope=1"),
+    )
+    rng = np.random.default_rng(6)
+    theta, x = torch.tensor(both.random_theta(rng)), torch.tensor(rng.standard_normal((4, 6)))
+    blocks = both.unflatten(theta)
+    total = 0
+    for h in range(2):
+        rows = {"query": slice(2 * h, 2 * h + 2), "key": slice(2 * h, 2 * h + 2), "value": slice(h, h + 1)}
+        head = torch.cat(
+            [blocks[name][rows.get(name, slice(h, h + 1))].reshape(-1) for name in ("query", "key", "value", "output")]
+        )
+        total = total + one.forward(head, x)
+    assert (both.forward(theta, x) - total).abs().max() <= 1e-14
 
 
 def test_residual_block_is_the_skip_plus_its_block():
