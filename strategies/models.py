@@ -2,7 +2,8 @@
 
 ``models(kinds=..., activations=..., max_params=300)`` draws a zoo model (``harness.model.zoo``): MLPs with
 ReLU, leaky-ReLU, tanh, GELU, SiLU or linear activations, with and without bias; SwiGLU blocks; 1-D circular
-convolutions (ReLU or linear); residual blocks; softmax attention layers with or without rotary encoding;
+convolutions (ReLU or linear); residual blocks; softmax attention layers (one or two heads) with or without
+rotary encoding;
 small mixtures of experts. Each kind is a list of size draws (``_SizeDraw``) and a formula for D, so sizes
 are built, not filtered: each size is drawn from the values that still leave room for the smallest
 completion within ``max_params``, smallest first. Every choice shrinks toward its first option: within a kind
@@ -125,9 +126,13 @@ _KINDS = {
                 _SizeDraw("d", 1, 3),
                 _SizeDraw("dk", 1, 4, lambda s: [2, 4] if s["rope"] else [1, 2, 3]),
                 _SizeDraw("dv", 1, 3),
+                _SizeDraw("heads", 1, 2),
             ),
-            lambda s: 2 * s["dk"] * s["d"] + 2 * s["dv"] * s["d"],
-            lambda s: f"softmax-attention:n={s['n']},d={s['d']},dk={s['dk']},dv={s['dv']},rope={int(s['rope'])}",
+            lambda s: 2 * s["heads"] * (s["dk"] + s["dv"]) * s["d"],
+            lambda s: (
+                f"softmax-attention:n={s['n']},d={s['d']},dk={s['dk']},dv={s['dv']},heads={s['heads']},"
+                f"rope={int(s['rope'])}"
+            ),
             flags=("rope",),
         ),
         _Kind(
@@ -197,7 +202,7 @@ def models(
     """Zoo models with D <= ``max_params``, e.g. ``mlp:2,3,1,act=relu,bias=1``, as ``TorchModel`` objects.
 
     ``kinds`` from ``model_kind_names()`` (``"all"``: every one): mlp (1 or 2 hidden layers), swiglu, conv
-    (relu or linear), residual, softmax-attention (rope or not), moe (2 or 3 experts). ``activations``
+    (relu or linear), residual, softmax-attention (1 or 2 heads, rope or not), moe (2 or 3 experts). ``activations``
     restricts the activations drawn (kinds with none of them left are dropped; swiglu and attention have
     none to choose). Shrinks toward bias=0, relu and the smallest sizes of a kind.
     """
