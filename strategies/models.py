@@ -3,8 +3,7 @@
 ``models(kinds=..., activations=..., max_params=300)`` draws a zoo model (``harness.model.zoo``): MLPs with
 ReLU, leaky-ReLU, tanh, GELU, SiLU or linear activations, with and without bias; SwiGLU blocks; 1-D circular
 convolutions (ReLU or linear); residual blocks; softmax attention layers (one or two heads) with or without
-rotary encoding;
-small mixtures of experts. Each kind is a list of size draws (``_SizeDraw``) and a formula for D, so sizes
+rotary encoding; small mixtures of experts. Each kind is a list of size draws (``_SizeDraw``) and a formula for D, so sizes
 are built, not filtered: each size is drawn from the values that still leave room for the smallest
 completion within ``max_params``, smallest first. Every choice shrinks toward its first option: within a kind
 toward bias=0, the first activation (relu) and the smallest sizes (``mlp:1,1,1,bias=0``); across kinds
