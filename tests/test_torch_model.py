@@ -141,6 +141,9 @@ class Net(torch.nn.Module):
     def forward(self, x):
         return self.outer(torch.relu(self.inner(x)))
 
+    def kink_values(self, x):
+        return self.inner(x)
+
 class Single(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -180,6 +183,16 @@ def test_load_module_imports_the_class_and_reads_its_attributes(module_file):
     assert (model.n_params, model.input_shape, model.output_dim, model.smooth) == (11, (3,), 1, False)
     assert str(model) == f"module:{module_file}:Net"
     assert load_module(f"{module_file}:Shapeless", "2").input_shape == (2,)
+
+
+def test_a_modules_own_kink_values_are_evaluated_at_theta(module_file):
+    model = load_module(f"{module_file}:Net")
+    rng = np.random.default_rng(0)
+    theta, x = torch.tensor(model.random_theta(rng)), torch.tensor(rng.standard_normal((4, 3)))
+    blocks = model.unflatten(theta)
+    expected = x @ blocks["inner.weight"].T + blocks["inner.bias"]
+    assert torch.equal(model.kink_values(theta, x), expected.reshape(-1))
+    assert load_module(f"{module_file}:Shapeless", (2,)).kink_values(theta[:3], x[:, :2]) is None  # smooth
 
 
 @pytest.mark.parametrize(

@@ -245,6 +245,28 @@ class ModuleModel(TorchModel):
     def tokens(self) -> bool:  # type: ignore[override]
         return self._tokens
 
+    def kink_values(self, theta, x):
+        """The module's own ``kink_values(x)`` (its pre-activations of ReLU-type units) evaluated at θ, when it
+        defines one; else None (a non-smooth module without it cannot have its activation pattern checked)."""
+        import torch
+        from torch.func import functional_call
+
+        if self._smooth or not callable(getattr(self._module, "kink_values", None)):
+            return None
+        module = self._module
+
+        class Kinks(torch.nn.Module):  # functional_call runs forward: route it to the module's kink_values
+            def __init__(self):
+                super().__init__()
+                self.inner = module
+
+            def forward(self, x):
+                return getattr(self.inner, "kink_values")(x)  # the user's method (torch types it as a Tensor)
+
+        weights = {f"inner.{name}": value for name, value in self.unflatten(theta).items()}
+        values = functional_call(Kinks(), weights, (x.reshape(x.shape[0], *self._shape),))
+        return values.reshape(-1)
+
     def __str__(self) -> str:
         return f"module:{self._name}"
 
@@ -301,7 +323,9 @@ def load_module(text: str, input_shape=None) -> TorchModel:
 
     The per-sample input shape is ``input_shape`` (a tuple, an int or the CLI's text ``2,3``), else the class's
     ``input_shape`` attribute; the class may also set ``tokens = True`` (input (n, d), token groups act) and
-    ``smooth = False`` (ReLU-type activations). Each way this can fail is one ``InvalidInput`` naming it.
+    ``smooth = False`` (ReLU-type activations), with a method ``kink_values(x)`` returning the pre-activations
+    of those units so that the activation pattern can be checked. Each way this can fail is one
+    ``InvalidInput`` naming it.
     """
     import importlib.util
     import inspect
