@@ -10,7 +10,7 @@ from harness.errors import InvalidInput
 from harness.model.data import augment, random_dataset
 from harness.model.groups import build_group
 from harness.model.losses import get_loss
-from harness.model.zoo import ZOO
+from harness.model.zoo import MLP, ZOO, CircularConvolution, MixtureOfExperts, SoftmaxAttention
 from harness.model.zoo import parse_model as _parse_model
 
 
@@ -276,3 +276,20 @@ def test_flowlaws_list_shows_every_zoo_model_with_its_computed_example():
         assert row["usage"].startswith(family + ":") and row["example"].startswith(family + ":")
         assert (row["example_params"], row["example_laws"]) == (example.n_params, len(example.law_names))
         assert row["smooth"] and row["published_laws"]
+
+
+@pytest.mark.parametrize(
+    ("build", "fragment"),
+    [
+        (lambda: CircularConvolution(3, 2, 4), "filter length k=4 exceeds N=3"),
+        (lambda: CircularConvolution(3, 2, 2, act="sigmoid"), "act='sigmoid' is not one of"),
+        (lambda: MLP((2, 1)), "need IN, at least one hidden width and OUT"),
+        (lambda: MixtureOfExperts(2, 3, 1, 0), "E = 0"),
+        (lambda: SoftmaxAttention(2, 2, 3, 1, rope=True), "dk = 3 must be even"),
+        (lambda: SoftmaxAttention(2, 2, 2, 1, heads=0), "heads = 0"),
+    ],
+)
+def test_direct_construction_is_validated_too(build, fragment):
+    with pytest.raises(InvalidInput) as error:
+        build()
+    assert fragment in str(error.value)

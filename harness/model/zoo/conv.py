@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.errors import InvalidInput
 from harness.model.specs import SpecArguments
 from harness.model.zoo.model import (
     ACTIVATIONS,
@@ -30,6 +31,7 @@ from harness.model.zoo.model import (
     ZooModel,
     activation,
     activation_item,
+    check_activation,
     check_keywords,
     flag_item,
     gram_balances,
@@ -63,10 +65,13 @@ class CircularConvolution(ZooModel):
     published = "relu: one law per hidden channel, ‖v_j‖² + b_j² − ‖u_j‖² (Marcotte et al. ICML 2025, Thm 3.6); linear: the channel Gram differences (a lower bound); others: none"
 
     def __post_init__(self):
+        check_activation(self, self.act)
         for name in ("length", "channels", "filter"):
             positive_size(getattr(self, name), name, str(self))
         if self.filter > self.length:
-            raise ValueError(f"filter length k={self.filter} exceeds the signal length N={self.length}")
+            raise InvalidInput(
+                f"{type(self).__name__}: filter length k={self.filter} exceeds N={self.length}; allowed 1 <= k <= N"
+            )
 
     @classmethod
     def from_spec(cls, arguments: SpecArguments) -> CircularConvolution:

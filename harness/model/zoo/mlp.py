@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.errors import InvalidInput
 from harness.model.specs import SpecArguments
 from harness.model.zoo.model import (
     HOMOGENEOUS,
@@ -17,6 +18,7 @@ from harness.model.zoo.model import (
     ZooModel,
     activation,
     activation_item,
+    check_activation,
     check_keywords,
     flag_item,
     gram_balances,
@@ -41,8 +43,9 @@ class MLP(ZooModel):
     published = "relu/leaky-relu: one rescaling law per hidden neuron (Marcotte et al. NeurIPS 2023; Du, Hu, Lee 2018); linear: the Gram differences of consecutive layers; tanh/gelu/silu: none (Tran et al. 2026, Thm 4.1: only constants)"
 
     def __post_init__(self):
+        check_activation(self, self.act)
         if len(self.widths) < 3:
-            raise ValueError  # from_spec says it in words; direct construction must pass three widths
+            raise InvalidInput(f"MLP widths {self.widths!r}: need IN, at least one hidden width and OUT ({_GRAMMAR})")
         for i, width in enumerate(self.widths):
             positive_size(width, f"width {i + 1}", str(self))
 

@@ -52,6 +52,12 @@ def activation_item(arguments: SpecArguments, default: str = "relu", allowed: tu
     return value
 
 
+def check_activation(model: object, act: str) -> None:
+    """Refuse an activation name outside ``ACTIVATIONS`` when a zoo model is built directly (not from a spec)."""
+    if act not in ACTIVATIONS:
+        raise InvalidInput(f"{type(model).__name__}: act={act!r} is not one of {', '.join(ACTIVATIONS)}")
+
+
 def flag_item(arguments: SpecArguments, key: str, default: bool) -> bool:
     value = arguments.keywords.get(key, "1" if default else "0")
     if value not in ("0", "1"):

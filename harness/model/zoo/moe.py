@@ -24,6 +24,7 @@ from harness.model.zoo.model import (
     ACTIVATIONS,
     ZooModel,
     activation_item,
+    check_activation,
     check_keywords,
     flag_item,
     positional_sizes,
@@ -50,6 +51,7 @@ class MixtureOfExperts(ZooModel):
     published = "each expert's mlp laws and the gate's Σ_e W_g[e,i], Σ_e b_g[e] (Tran et al. 2026, Thm 4.5; Marcotte et al. ICML 2025, Prop 3.11)"
 
     def __post_init__(self):
+        check_activation(self, self.act)
         for name, value in (("IN", self.width), ("H", self.hidden), ("OUT", self.outputs), ("E", self.experts)):
             positive_size(value, name, str(self))
 

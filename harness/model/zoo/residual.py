@@ -21,6 +21,7 @@ from harness.model.zoo.model import (
     ACTIVATIONS,
     ZooModel,
     activation_item,
+    check_activation,
     check_keywords,
     flag_item,
     positional_sizes,
@@ -45,6 +46,7 @@ class ResidualBlock(ZooModel):
     published = "the block mlp:IN,H,IN's laws (Marcotte et al. ICML 2025, Prop 3.2)"
 
     def __post_init__(self):
+        check_activation(self, self.act)
         positive_size(self.width, "IN", str(self))
         positive_size(self.hidden, "H", str(self))
 
