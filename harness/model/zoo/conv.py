@@ -13,9 +13,11 @@ Published laws (ICML 2025, Theorem 3.6, for σ = ReLU, V_ℓ = R^n, θ in Θ_con
 h_j = Σ_k ‖u_{k,j}‖² − Σ_i ‖v_{j,i}‖², here ‖u_j‖² − ‖v_j‖² − b_j² (the hidden bias rescales with v_j, as in
 the bias case of Theorem 3.4; leaky-relu has the same rescaling symmetry). For σ = linear the hidden channels
 can be mixed by any A ∈ GL(C) (v ↦ A v, u ↦ A^{-T} u), whose laws are the channel Gram difference
-⟨u_a, u_b⟩ − ⟨v_a, v_b⟩ − b_a b_b (the paper's linear case, read per channel); this is a lower bound on the
-count (with K = N the Fourier modes decouple and more symmetries exist), which the autodiff count measures.
-Other activations: no published law.
+⟨u_a, u_b⟩ − ⟨v_a, v_b⟩ − b_a b_b; these are derived here, not published (Theorem 3.6 is stated for ReLU),
+and only a lower bound on the count: with K = N the Fourier modes decouple and each has its own symmetries
+(the autodiff count finds 16 laws for conv:6,2,k=6,act=linear against 3 Gram laws), and without biases
+some K < N have more too (4 against 3 for conv:5,2,k=4,act=linear,bias=0). Other activations: no published
+law.
 """
 
 from __future__ import annotations
