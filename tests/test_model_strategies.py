@@ -59,6 +59,19 @@ def test_attention_gets_token_groups_and_convolutions_get_cyclic_shifts(data):
     assert build_group(spec, conv).order >= conv.input_dim
 
 
+def test_a_masked_tensorizable_attention_gets_no_token_groups():
+    """Token permutations are symmetries of Ψ only without a causal mask; the mask shows through the model."""
+    with pytest.raises(InvalidArgument, match="none of these groups acts"):
+        model_groups("attention:n=3,d=2,dk=1,dv=1,mask=causal", kinds=("tokens-cyclic", "tokens-sym")).example()
+
+    @settings(max_examples=10, deadline=None)
+    @given(model_groups("attention:n=3,d=2,dk=1,dv=1", kinds=("tokens-cyclic", "tokens-sym")))
+    def check(spec):
+        assert group_kind(spec).startswith("tokens-")
+
+    check()
+
+
 def test_activations_restrict_the_draw():
     @settings(max_examples=30, deadline=None)
     @given(models(kinds=("mlp", "residual", "conv"), activations=("tanh",)))

@@ -415,6 +415,7 @@ class TensorizableModel(TorchModel):
     n_outputs = property(lambda self: self.network.n_outputs)
     token_positions = property(lambda self: self.network.token_positions)
     rows_per_sample = property(lambda self: self.network.rows_per_sample)
+    mask = property(lambda self: getattr(self.network, "mask", "none"))  # token groups need mask=none
 
     def lift_feature_action(self, matrix, *, output: bool = False):
         return self.network.lift_feature_action(matrix, output=output)
