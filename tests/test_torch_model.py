@@ -1,5 +1,7 @@
 """Torch models (``harness.model.torch_model``, ``harness.model.zoo``): specs, shapes, gradients, laws, bad input."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -9,8 +11,19 @@ from harness.errors import InvalidInput
 from harness.model.data import augment, random_dataset
 from harness.model.groups import build_group
 from harness.model.losses import get_loss
-from harness.model.torch_model import load_module, network_from_module
-from harness.model.zoo import parse_model
+from harness.model.torch_model import load_module
+from harness.model.torch_model import network_from_module as _network_from_module
+from harness.model.zoo import parse_model as _parse_model
+
+
+# Typed Any: build_group and random_dataset are annotated for a ``Network`` (a torch model offers the same
+# shapes), and the tests read attributes of the concrete models (``network``).
+def parse_model(spec) -> Any:
+    return _parse_model(spec)
+
+
+def network_from_module(module, shape) -> Any:
+    return _network_from_module(module, shape)
 
 
 @pytest.mark.parametrize("spec", ["mlp:2,3,1", "mlp:3,4,4,2,act=tanh,bias=0", "mlp:2,2,1,act=leaky-relu"])
@@ -38,6 +51,7 @@ def test_a_tensorizable_family_seen_through_torch_has_the_flows_gradient(spec, l
     weights = torch.tensor(theta, requires_grad=True)
     model.loss(weights, torch.tensor(data.x), torch.tensor(data.y), get_loss(loss)).backward()
     reference = flow.gradient(theta)
+    assert weights.grad is not None
     assert np.abs(weights.grad.numpy() - reference).max() <= 1e-12 * max(1.0, np.abs(reference).max())
 
 
@@ -56,6 +70,7 @@ def test_published_mlp_laws_are_orthogonal_to_every_loss_gradient(spec):
         data = augment(random_dataset(model, 6, rng), group)
         weights = theta.clone().requires_grad_()
         model.loss(weights, torch.tensor(data.x), torch.tensor(data.y), get_loss(loss)).backward()
+        assert weights.grad is not None
         products = law_gradients @ weights.grad
         assert products.abs().max() <= 1e-12 * law_gradients.abs().max() * weights.grad.abs().max(), products
 
@@ -191,7 +206,8 @@ def test_a_modules_own_kink_values_are_evaluated_at_theta(module_file):
     theta, x = torch.tensor(model.random_theta(rng)), torch.tensor(rng.standard_normal((4, 3)))
     blocks = model.unflatten(theta)
     expected = x @ blocks["inner.weight"].T + blocks["inner.bias"]
-    assert torch.equal(model.kink_values(theta, x), expected.reshape(-1))
+    kinks = model.kink_values(theta, x)
+    assert kinks is not None and torch.equal(kinks, expected.reshape(-1))
     assert load_module(f"{module_file}:Shapeless", (2,)).kink_values(theta[:3], x[:, :2]) is None  # smooth
 
 
