@@ -1,10 +1,12 @@
-"""Every bad spec, group, scenario or replay input gets one clear error (issue 8, item 6).
+"""Every bad spec, group, scenario, model or replay input gets one clear error (issue 8, item 6; issue 11).
 
-Three tables. ``CLI_CASES``: an argv and a fragment of the expected message, run in process through
+Four tables. ``CLI_CASES``: an argv and a fragment of the expected message, run in process through
 ``harness.cli.main``: exit code 2, stderr exactly one line starting ``flowlaws: error:`` that contains the
 fragment, nothing on stdout, no traceback, nothing left in the working directory. ``REPLAY_CASES``: the text
 of a scenario.json handed to ``flowlaws replay``, checked the same way. ``API_CASES``: a Python call that must
-raise ``InvalidInput`` with the fragment. The inputs that used to hang or eat memory run again in a
+raise ``InvalidInput`` with the fragment; ``MODEL_CASES`` likewise for torch models (issue 11: a module that is not a
+``torch.nn.Module``, a wrong input shape, a group that does not fit, a non-float64 model, bad zoo specs, bad
+``--module`` items). The inputs that used to hang or eat memory run again in a
 subprocess, under a timeout, with the child's own peak resident memory (``os.wait4``) at most 500 MB.
 """
 
@@ -321,6 +323,91 @@ def test_the_limits_are_keywords_that_can_be_raised():
         parse_network("linear:80,80,80")
     big = build_group("rot:6000", "linear:2,1,1", order_cap=6000)
     assert big.order == 6000
+
+
+# --- torch models (issue 11): modules, shapes, groups, dtypes, zoo specs ---------------------------------------
+
+
+def _linear_module(dtype: str = "float64", output: str = "float64"):
+    """A torch module x ↦ Wx (3 → 1) with parameters of ``dtype``, returning ``output``."""
+    import torch
+
+    class Linear(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = torch.nn.Linear(3, 1, dtype=getattr(torch, dtype))
+
+        def forward(self, x):
+            return self.inner(x.to(self.inner.weight.dtype)).to(getattr(torch, output))
+
+    return Linear()
+
+
+def _module_model(module, shape):
+    from harness.model.torch_model import network_from_module
+
+    return network_from_module(module, shape)
+
+
+def _zoo(spec):
+    from harness.model.zoo import parse_model
+
+    return parse_model(spec)
+
+
+def _group_on(group: str, model_spec: str):
+    """``build_group`` on a zoo model (annotated for a ``Network``; a torch model offers the same shapes)."""
+    return build_group(group, _zoo(model_spec))  # pyright: ignore[reportArgumentType]
+
+
+def _load(tmp_text: str, item: str, shape=None):
+    import tempfile
+
+    from harness.model.torch_model import load_module
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "net.py"
+        path.write_text(tmp_text)
+        return load_module(f"{path}:{item}", shape)
+
+
+MODEL_CASES = {
+    "module-not-a-module": (lambda: _module_model(lambda x: x, (3,)), "needs a torch.nn.Module, got function"),
+    "module-wrong-input-shape": (
+        lambda: _module_model(_linear_module(), (4,)),
+        "fails on a batch of inputs of shape (N, 4)",
+    ),
+    "module-shape-zero": (lambda: _module_model(_linear_module(), (0,)), "must be a positive integer or a tuple"),
+    "module-float32-parameters": (lambda: _module_model(_linear_module("float32"), (3,)), "is torch.float32; flowlaws"),
+    "module-float32-output": (lambda: _module_model(_linear_module(output="float32"), (3,)), "returns torch.float32"),
+    "group-misfit-rotation": (lambda: _group_on("rot:4", "conv:5,2"), "needs an even dimension, got 5"),
+    "group-tokens-on-mlp": (lambda: _group_on("tokens-cyclic", "mlp:3,2,1"), "needs an attention network"),
+    "group-same-without-outputs": (lambda: _group_on("cyclic/same", "mlp:3,2,1"), "output action 'same' needs"),
+    "group-same-on-attention-d": (
+        lambda: _group_on("swap:0,2/same", "softmax-attention:n=2,d=2,dk=1,dv=1"),
+        "swap",
+    ),
+    "zoo-unknown-family": (lambda: _zoo("cnn:4,2"), "unknown model spec 'cnn:4,2'"),
+    "zoo-not-a-string": (lambda: _zoo(3), "model spec must be a string"),
+    "zoo-conv-filter": (lambda: _zoo("conv:4,2,k=5"), "k=5 is longer than the signal (N=4)"),
+    "zoo-rope-odd": (lambda: _zoo("softmax-attention:n=2,d=2,dk=3,dv=1,rope=1"), "dk=3 must be even"),
+    "zoo-attention-missing": (lambda: _zoo("softmax-attention:n=2,d=2,dk=1"), "dv= is required"),
+    "zoo-moe-sizes": (lambda: _zoo("moe:2,3,1"), "needs 4 sizes IN,H,OUT,E"),
+    "zoo-swiglu-act": (lambda: _zoo("swiglu:2,3,1,act=relu"), "unknown item act="),
+    "zoo-too-large": (lambda: _zoo("mlp:400,300,1"), "the autodiff engine handles at most 100,000"),
+    "load-module-no-colon": (lambda: _load("", ""), "must be PATH.py:CLASS"),
+    "load-module-not-a-module": (lambda: _load("class Net:\n    pass\n", "Net"), "not a torch.nn.Module subclass"),
+    "load-module-no-class": (lambda: _load("import torch\n", "Net"), "has no 'Net'"),
+}
+
+
+@pytest.mark.parametrize("name", MODEL_CASES)
+def test_bad_model_input_is_one_invalid_input(name):
+    call, fragment = MODEL_CASES[name]
+    with pytest.raises(InvalidInput) as error:
+        call()
+    assert fragment in str(error.value)
+    assert "\n" not in str(error.value)
 
 
 # --- in a subprocess: no hang, bounded memory ----------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Torch models (``harness.model.torch_model``, ``harness.model.zoo``): specs, shapes, gradients, laws, bad input."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -9,8 +11,19 @@ from harness.errors import InvalidInput
 from harness.model.data import augment, random_dataset
 from harness.model.groups import build_group
 from harness.model.losses import get_loss
-from harness.model.torch_model import network_from_module
-from harness.model.zoo import parse_model
+from harness.model.torch_model import load_module
+from harness.model.torch_model import network_from_module as _network_from_module
+from harness.model.zoo import parse_model as _parse_model
+
+
+# Typed Any: build_group and random_dataset are annotated for a ``Network`` (a torch model offers the same
+# shapes), and the tests read attributes of the concrete models (``network``).
+def parse_model(spec) -> Any:
+    return _parse_model(spec)
+
+
+def network_from_module(module, shape) -> Any:
+    return _network_from_module(module, shape)
 
 
 @pytest.mark.parametrize("spec", ["mlp:2,3,1", "mlp:3,4,4,2,act=tanh,bias=0", "mlp:2,2,1,act=leaky-relu"])
@@ -38,6 +51,7 @@ def test_a_tensorizable_family_seen_through_torch_has_the_flows_gradient(spec, l
     weights = torch.tensor(theta, requires_grad=True)
     model.loss(weights, torch.tensor(data.x), torch.tensor(data.y), get_loss(loss)).backward()
     reference = flow.gradient(theta)
+    assert weights.grad is not None
     assert np.abs(weights.grad.numpy() - reference).max() <= 1e-12 * max(1.0, np.abs(reference).max())
 
 
@@ -56,6 +70,7 @@ def test_published_mlp_laws_are_orthogonal_to_every_loss_gradient(spec):
         data = augment(random_dataset(model, 6, rng), group)
         weights = theta.clone().requires_grad_()
         model.loss(weights, torch.tensor(data.x), torch.tensor(data.y), get_loss(loss)).backward()
+        assert weights.grad is not None
         products = law_gradients @ weights.grad
         assert products.abs().max() <= 1e-12 * law_gradients.abs().max() * weights.grad.abs().max(), products
 
@@ -124,3 +139,103 @@ def test_a_group_that_does_not_fit_the_model_is_refused():
     with pytest.raises(InvalidInput) as error:
         build_group("rot:3/trivial", parse_model("mlp:3,2,1"))
     assert "rot" in str(error.value)
+
+
+_MODULE_FILE = """
+import torch
+
+class Net(torch.nn.Module):
+    input_shape = (3,)
+    smooth = False
+
+    def __init__(self):
+        super().__init__()
+        self.inner = torch.nn.Linear(3, 2, dtype=torch.float64)
+        self.outer = torch.nn.Linear(2, 1, dtype=torch.float64)
+
+    def forward(self, x):
+        return self.outer(torch.relu(self.inner(x)))
+
+    def kink_values(self, x):
+        return self.inner(x)
+
+class Single(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = torch.nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.inner(x)
+
+class Shapeless(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = torch.nn.Linear(2, 1, dtype=torch.float64)
+
+    def forward(self, x):
+        return self.inner(x)
+
+class NeedsWidth(torch.nn.Module):
+    def __init__(self, width):
+        super().__init__()
+
+not_a_module = 3
+
+class Plain:
+    pass
+"""
+
+
+@pytest.fixture
+def module_file(tmp_path):
+    path = tmp_path / "my_net.py"
+    path.write_text(_MODULE_FILE)
+    return path
+
+
+def test_load_module_imports_the_class_and_reads_its_attributes(module_file):
+    model = load_module(f"{module_file}:Net")
+    assert (model.n_params, model.input_shape, model.output_dim, model.smooth) == (11, (3,), 1, False)
+    assert str(model) == f"module:{module_file}:Net"
+    assert load_module(f"{module_file}:Shapeless", "2").input_shape == (2,)
+
+
+def test_a_modules_own_kink_values_are_evaluated_at_theta(module_file):
+    model = load_module(f"{module_file}:Net")
+    rng = np.random.default_rng(0)
+    theta, x = torch.tensor(model.random_theta(rng)), torch.tensor(rng.standard_normal((4, 3)))
+    blocks = model.unflatten(theta)
+    expected = x @ blocks["inner.weight"].T + blocks["inner.bias"]
+    kinks = model.kink_values(theta, x)
+    assert kinks is not None and torch.equal(kinks, expected.reshape(-1))
+    assert load_module(f"{module_file}:Shapeless", (2,)).kink_values(theta[:3], x[:, :2]) is None  # smooth
+
+
+@pytest.mark.parametrize(
+    ("item", "shape", "fragment"),
+    [
+        ("missing.py:Net", None, "no file 'missing.py'"),
+        ("{file}", None, "must be PATH.py:CLASS"),
+        ("{file}:", None, "must be PATH.py:CLASS"),
+        ("{file}:Other", None, "has no 'Other'; its torch.nn.Module classes: NeedsWidth, Net, Shapeless, Single"),
+        ("{file}:not_a_module", None, "not_a_module is a int, not a torch.nn.Module subclass"),
+        ("{file}:Plain", None, "Plain is a type, not a torch.nn.Module subclass"),
+        ("{file}:NeedsWidth", None, "must be constructible with no arguments"),
+        ("{file}:Single", (4,), "is torch.float32; flowlaws works in float64"),
+        ("{file}:Shapeless", None, "no input shape; pass --input-shape"),
+        ("{file}:Shapeless", "2,x", "must be positive integers separated by commas"),
+        ("{file}:Net", (4,), "fails on a batch of inputs of shape (N, 4)"),
+    ],
+)
+def test_load_module_bad_input_gets_one_clear_error(module_file, item, shape, fragment):
+    with pytest.raises(InvalidInput) as error:
+        load_module(item.format(file=module_file), shape)
+    assert fragment in str(error.value)
+
+
+def test_load_module_names_the_files_own_import_error(tmp_path):
+    path = tmp_path / "broken.py"
+    path.write_text("import torch\nraise RuntimeError('no GPU here')\n")
+    with pytest.raises(InvalidInput) as error:
+        load_module(f"{path}:Net")
+    assert "importing" in str(error.value) and "RuntimeError: no GPU here" in str(error.value)

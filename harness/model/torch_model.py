@@ -17,7 +17,8 @@ only f(θ, x) and its derivatives, which torch gives for any module. ``TorchMode
 
 Zoo models (``harness.model.zoo``) are frozen dataclasses with a spec string; ``network_from_module`` wraps a
 module a researcher wrote; ``TensorizableModel`` presents a tensorizable ``Network`` through its
-``torch_forward`` so both engines count the same set-up.
+``torch_forward`` so both engines count the same set-up; ``load_module('PATH.py:CLASS')`` is the CLI's
+``--module``.
 """
 
 from __future__ import annotations
@@ -244,6 +245,28 @@ class ModuleModel(TorchModel):
     def tokens(self) -> bool:  # type: ignore[override]
         return self._tokens
 
+    def kink_values(self, theta, x):
+        """The module's own ``kink_values(x)`` (its pre-activations of ReLU-type units) evaluated at θ, when it
+        defines one; else None (a non-smooth module without it cannot have its activation pattern checked)."""
+        import torch
+        from torch.func import functional_call
+
+        if self._smooth or not callable(getattr(self._module, "kink_values", None)):
+            return None
+        module = self._module
+
+        class Kinks(torch.nn.Module):  # functional_call runs forward: route it to the module's kink_values
+            def __init__(self):
+                super().__init__()
+                self.inner = module
+
+            def forward(self, x):
+                return getattr(self.inner, "kink_values")(x)  # the user's method (torch types it as a Tensor)
+
+        weights = {f"inner.{name}": value for name, value in self.unflatten(theta).items()}
+        values = functional_call(Kinks(), weights, (x.reshape(x.shape[0], *self._shape),))
+        return values.reshape(-1)
+
     def __str__(self) -> str:
         return f"module:{self._name}"
 
@@ -287,6 +310,78 @@ def network_from_module(module, input_shape, *, name: str | None = None, tokens:
     return ModuleModel(module, input_shape, name=name, tokens=tokens, smooth=smooth)
 
 
+def _shape_text(text: str) -> tuple[int, ...]:
+    """``3`` or ``2,3`` (the CLI's ``--input-shape``) as a tuple of sizes."""
+    items = text.split(",")
+    if not all(item.isascii() and item.isdigit() for item in items):
+        raise InvalidInput(f"--input-shape {text!r} must be positive integers separated by commas, e.g. 3 or 2,3")
+    return _input_shape(tuple(int(item) for item in items))
+
+
+def load_module(text: str, input_shape=None) -> TorchModel:
+    """The model of ``--module PATH.py:CLASS``: the file imported, ``CLASS()`` built with no arguments.
+
+    The per-sample input shape is ``input_shape`` (a tuple, an int or the CLI's text ``2,3``), else the class's
+    ``input_shape`` attribute; the class may also set ``tokens = True`` (input (n, d), token groups act) and
+    ``smooth = False`` (ReLU-type activations), with a method ``kink_values(x)`` returning the pre-activations
+    of those units so that the activation pattern can be checked. Each way this can fail is one
+    ``InvalidInput`` naming it.
+    """
+    import importlib.util
+    import inspect
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    if not isinstance(text, str) or text.count(":") < 1 or not all(text.rpartition(":")[::2]):
+        raise InvalidInput(f"--module {text!r} must be PATH.py:CLASS, e.g. --module my_net.py:Net")
+    path_text, _, class_name = text.rpartition(":")
+    path = Path(path_text)
+    if path.suffix != ".py":
+        raise InvalidInput(f"--module {text!r}: {path_text!r} is not a Python file (PATH.py:CLASS)")
+    if not path.is_file():
+        raise InvalidInput(f"--module {text!r}: no file {path_text!r} (from {Path.cwd()})")
+    spec = importlib.util.spec_from_file_location(f"flowlaws_module_{abs(hash(str(path.resolve())))}", path)
+    if spec is None or spec.loader is None:
+        raise InvalidInput(f"--module {text!r}: {path_text!r} cannot be imported as a Python module")
+    namespace = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = namespace  # dataclasses and pickling look their module up there
+    try:
+        spec.loader.exec_module(namespace)
+    except Exception as error:  # the file's own error, named
+        del sys.modules[spec.name]
+        raise InvalidInput(
+            f"--module {text!r}: importing {path_text} failed: {type(error).__name__}: {error}"
+        ) from None
+    cls = getattr(namespace, class_name, None)
+    if cls is None:
+        found = sorted(n for n, v in vars(namespace).items() if inspect.isclass(v) and issubclass(v, torch.nn.Module))
+        raise InvalidInput(
+            f"--module {text!r}: {path_text} has no {class_name!r}; its torch.nn.Module classes: "
+            f"{', '.join(found) or 'none'}"
+        )
+    if not (inspect.isclass(cls) and issubclass(cls, torch.nn.Module)):
+        raise InvalidInput(f"--module {text!r}: {class_name} is a {type(cls).__name__}, not a torch.nn.Module subclass")
+    try:
+        module = cls()
+    except Exception as error:
+        raise InvalidInput(
+            f"--module {text!r}: {class_name}() failed ({type(error).__name__}: {error}); the class must be "
+            "constructible with no arguments"
+        ) from None
+    if input_shape is None:
+        input_shape = getattr(module, "input_shape", None)
+        if input_shape is None:
+            raise InvalidInput(
+                f"--module {text!r}: no input shape; pass --input-shape (e.g. 3 or 2,3) or set the class "
+                f"attribute input_shape = (3,) on {class_name}"
+            )
+    shape = _shape_text(input_shape) if isinstance(input_shape, str) else input_shape
+    tokens, smooth = getattr(module, "tokens", False), getattr(module, "smooth", True)
+    return network_from_module(module, shape, name=text, tokens=bool(tokens), smooth=bool(smooth))
+
+
 class TensorizableModel(TorchModel):
     """A tensorizable ``Network`` seen as a torch model (its ``torch_forward``), for the autodiff engine."""
 
@@ -320,6 +415,7 @@ class TensorizableModel(TorchModel):
     n_outputs = property(lambda self: self.network.n_outputs)
     token_positions = property(lambda self: self.network.token_positions)
     rows_per_sample = property(lambda self: self.network.rows_per_sample)
+    mask = property(lambda self: getattr(self.network, "mask", "none"))  # token groups need mask=none
 
     def lift_feature_action(self, matrix, *, output: bool = False):
         return self.network.lift_feature_action(matrix, output=output)

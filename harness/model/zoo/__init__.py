@@ -5,6 +5,11 @@ family's spec (seen through its ``torch_forward``, ``TensorizableModel``), a ``N
 (such as ``network_from_module``'s). A zoo model is a frozen dataclass deriving from ``ZooModel`` with
 ``family``, ``usage``, ``from_spec(arguments)`` and ``__str__`` writing the spec back
 (``parse_model(str(m)) == m``); adding one is a module here and one ``register_model`` line below.
+
+The zoo (each module's docstring names the paper whose definition it follows and the laws it publishes):
+``mlp`` (perceptrons), ``conv`` (1-D circular convolutions, cyclic-equivariant), ``residual`` (x + block),
+``softmax-attention`` (one layer, optional rotary encoding), ``swiglu`` (gated feed-forward), ``moe``
+(softmax-gated mixture of mlp experts). ``flowlaws list`` shows them with their grammar and laws.
 """
 
 from __future__ import annotations
@@ -53,9 +58,27 @@ def parse_model(spec) -> TorchModel:
     return model
 
 
-from harness.model.zoo.mlp import MLP  # noqa: E402  (the registry above must exist first)
+# The registry above must exist first; registration order is the order ``flowlaws list`` shows.
+from harness.model.zoo.attention import SoftmaxAttention  # noqa: E402
+from harness.model.zoo.conv import CircularConvolution  # noqa: E402
+from harness.model.zoo.mlp import MLP  # noqa: E402
+from harness.model.zoo.moe import MixtureOfExperts  # noqa: E402
+from harness.model.zoo.residual import ResidualBlock  # noqa: E402
+from harness.model.zoo.swiglu import SwiGLU  # noqa: E402
 
-for _model in (MLP,):
+for _model in (MLP, CircularConvolution, ResidualBlock, SoftmaxAttention, SwiGLU, MixtureOfExperts):
     register_model(_model)
 
-__all__ = ["MLP", "ZOO", "ZooModel", "parse_model", "register_model", "zoo_usage"]
+__all__ = [
+    "MLP",
+    "ZOO",
+    "CircularConvolution",
+    "MixtureOfExperts",
+    "ResidualBlock",
+    "SoftmaxAttention",
+    "SwiGLU",
+    "ZooModel",
+    "parse_model",
+    "register_model",
+    "zoo_usage",
+]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.errors import InvalidInput
 from harness.model.specs import SpecArguments
 from harness.model.zoo.model import (
     HOMOGENEOUS,
@@ -17,8 +18,11 @@ from harness.model.zoo.model import (
     ZooModel,
     activation,
     activation_item,
+    check_activation,
     check_keywords,
     flag_item,
+    gram_balances,
+    neuron_balances,
     positive_size,
 )
 
@@ -34,10 +38,14 @@ class MLP(ZooModel):
     bias: bool = True
     family = "mlp"
     usage = _GRAMMAR
+    example = "mlp:2,3,1"
+    smoothness = "act=relu|leaky-relu: piecewise linear (kinks checked); tanh, gelu, silu, linear: smooth"
+    published = "relu/leaky-relu: one rescaling law per hidden neuron (Marcotte et al. NeurIPS 2023; Du, Hu, Lee 2018); linear: the Gram differences of consecutive layers; tanh/gelu/silu: none (Tran et al. 2026, Thm 4.1: only constants)"
 
     def __post_init__(self):
+        check_activation(self, self.act)
         if len(self.widths) < 3:
-            raise ValueError  # from_spec says it in words; direct construction must pass three widths
+            raise InvalidInput(f"MLP widths {self.widths!r}: need IN, at least one hidden width and OUT ({_GRAMMAR})")
         for i, width in enumerate(self.widths):
             positive_size(width, f"width {i + 1}", str(self))
 
@@ -109,20 +117,14 @@ class MLP(ZooModel):
             if self.bias:
                 incoming = torch.cat([incoming, blocks[f"layers.{i}.bias"][:, None]], dim=1)
             outgoing = blocks[f"layers.{i + 1}.weight"]
+            w_in, w_out = f"W{i + 1}", f"W{i + 2}"
             if self.act == "linear":
-                gram = outgoing.T @ outgoing - incoming @ incoming.T
-                rows_in, cols_out = incoming.norm(dim=1), outgoing.norm(dim=0)
-                for a in range(gram.shape[0]):
-                    for b in range(a, gram.shape[1]):
-                        values.append(gram[a, b])
-                        scales.append(rows_in[a] * rows_in[b] + cols_out[a] * cols_out[b])
-                        names.append(f"(W{i + 2}ᵀW{i + 2} − [W{i + 1} b{i + 1}][W{i + 1} b{i + 1}]ᵀ)[{a},{b}]")
-                continue
-            for j in range(incoming.shape[0]):
-                a, b = (incoming[j] ** 2).sum(), (outgoing[:, j] ** 2).sum()
-                values.append(a - b)
-                scales.append(a + b)
-                names.append(
-                    f"‖W{i + 1}[{j},:]‖²{' + b' + str(i + 1) + f'[{j}]²' if self.bias else ''} − ‖W{i + 2}[:,{j}]‖²"
-                )
+                stacked = f"[{w_in} b{i + 1}]" if self.bias else w_in
+                label = f"({w_out}ᵀ{w_out} − {stacked}{stacked}ᵀ)" + "[{a},{b}]"
+                laws = gram_balances(outgoing.T, incoming, label)
+            else:
+                bias = f" + b{i + 1}[{{j}}]²" if self.bias else ""
+                laws = neuron_balances(incoming, outgoing, f"‖{w_in}[{{j}},:]‖²{bias} − ‖{w_out}[:,{{j}}]‖²")
+            for into, new in zip((values, scales, names), laws):
+                into.extend(new)
         return values, scales, names
