@@ -75,6 +75,7 @@ class CountMethod(str, enum.Enum):
     EXACT_MODULAR = "exact-modular"
     FLOAT_SVD = "float-svd"
     POINTWISE_SPAN = "pointwise-span"
+    AUTODIFF = "autodiff"
 
     @property
     def message(self) -> str:
@@ -82,6 +83,7 @@ class CountMethod(str, enum.Enum):
             "exact-modular": "exact ranks modulo a prime",
             "float-svd": "float SVD ranks with a spectral gap",
             "pointwise-span": "pointwise span of ∇L over data sets against the free span",
+            "autodiff": "float SVD ranks with a spectral gap of ∇L_S and brackets by automatic differentiation",
         }[self.value]
 
 
