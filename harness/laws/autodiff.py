@@ -137,7 +137,9 @@ def _resolve(model, data_class, loss, group):
     if data_class == "augmented" and group is None:
         raise InvalidInput("data class 'augmented' needs a group (e.g. --group cyclic/trivial)")
     if loss.targets == "pm1" and model.n_outputs != 1:
-        raise InvalidInput(f"{loss.name} loss needs a scalar output per row (m = 1), but {model} has m = {model.n_outputs}")
+        raise InvalidInput(
+            f"{loss.name} loss needs a scalar output per row (m = 1), but {model} has m = {model.n_outputs}"
+        )
     if loss.targets == "prob" and model.n_outputs < 2:
         raise InvalidInput(f"cross-entropy needs at least 2 outputs (classes); {model} has {model.n_outputs}")
     return model, data_class, loss, group
@@ -182,7 +184,10 @@ def count_laws_autodiff(
 
     start = time.perf_counter()
     seed = check_seed(seed)
-    for name, value, high in (("max_depth", max_depth, MAX_DEPTH_LIMIT), ("max_samples", max_samples, MAX_SAMPLES_LIMIT)):
+    for name, value, high in (
+        ("max_depth", max_depth, MAX_DEPTH_LIMIT),
+        ("max_samples", max_samples, MAX_SAMPLES_LIMIT),
+    ):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= high:
             raise InvalidInput(f"{name}={value!r} must be an integer from 1 to {high:,}")
     model, data_class, loss, group = _resolve(model, data_class, loss, group)
@@ -258,9 +263,7 @@ class _Generation:
         self.D = model.n_params
         self.theta = model.random_theta(rng)
         self.second = model.random_theta(rng)
-        sets = class_datasets(
-            model, data_class, loss, group, n_sets=pool_size + FRESH_SETS, rng=rng, theta=self.theta
-        )
+        sets = class_datasets(model, data_class, loss, group, n_sets=pool_size + FRESH_SETS, rng=rng, theta=self.theta)
         self.pool = FieldPool(model, loss, sets)
         self.x_all = np.concatenate([d.x for d in sets])
         self.level_one_all = self.pool.level_one(self.theta)
@@ -364,7 +367,9 @@ class _Generation:
             samples += count
             spectral, singular = _spectrum(self.rows, D)
             ranks.append(spectral.rank)
-        return finish(StopReason.DEPTH_CAP, spectral, singular, (f"no closure or certificate within depth {max_depth}",))
+        return finish(
+            StopReason.DEPTH_CAP, spectral, singular, (f"no closure or certificate within depth {max_depth}",)
+        )
 
     def rank_at_second_point(self, depth: int, rank: int) -> int | None:
         """The trace rank at θ₂ from levels ≤ depth, the pool and the fresh data sets mixed (None: no clear gap)."""

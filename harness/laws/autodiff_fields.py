@@ -79,7 +79,7 @@ class FieldPool:
 
         return jacrev(self.set_losses)(torch.as_tensor(theta)).detach().numpy()
 
-    def left_normed(self, weights: tuple[torch.Tensor, ...]) -> Callable[[torch.Tensor], torch.Tensor]:
+    def left_normed(self, weights: tuple) -> Callable[[torch.Tensor], torch.Tensor]:
         """θ ↦ [X_{c_1}, [X_{c_2}, …, X_{c_k}]](θ) for weights (c_1, …, c_k)."""
         from torch.func import jvp
 
@@ -127,6 +127,12 @@ KINK_RELATIVE = 1e-7  # a pre-activation below this fraction of its layer's RMS 
 KINK_STEP = 1e-6  # the steps θ ± KINK_STEP·|θ|·v/|v| along which the activation pattern must not change
 
 
+def _kinks(model: TorchModel, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    values = model.kink_values(theta, x)
+    assert values is not None  # a model with kinks at θ has them at every θ
+    return values
+
+
 def activation_flips(model: TorchModel, theta: np.ndarray, x: np.ndarray, directions: np.ndarray) -> str:
     """'' if the genericity assumption holds at (θ, x), else why not.
 
@@ -150,7 +156,7 @@ def activation_flips(model: TorchModel, theta: np.ndarray, x: np.ndarray, direct
     step = KINK_STEP * max(float(np.linalg.norm(theta)), 1.0)
     steps = torch.as_tensor(np.concatenate([directions, -directions]) * step)
     pattern = base > 0
-    moved = vmap(lambda v: model.kink_values(point + v, inputs) > 0, chunk_size=64)(steps)
+    moved = vmap(lambda v: _kinks(model, point + v, inputs) > 0, chunk_size=64)(steps)
     changed = int((moved != pattern).any(dim=1).sum())
     if changed:
         return (
