@@ -75,9 +75,11 @@ PROPERTY = Property(
 )
 
 
-def agreement_scenarios(loss_kinds=LOSS_KINDS, data=("free", "augmented")) -> st.SearchStrategy[Scenario]:
-    """Small tensorizable set-ups (D ≤ 12) with any group kind, the given loss classes and data classes."""
-    return scenarios(loss_kinds=loss_kinds, data=data, max_params=12, max_order=24)
+def agreement_scenarios(
+    loss_kinds=LOSS_KINDS, data=("free", "augmented"), *, max_params: int = 12
+) -> st.SearchStrategy[Scenario]:
+    """Tensorizable set-ups (D ≤ max_params) with any group kind, the given loss classes and data classes."""
+    return scenarios(loss_kinds=loss_kinds, data=data, max_params=max_params, max_order=24)
 
 
 @pytest.mark.property

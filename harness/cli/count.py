@@ -111,11 +111,12 @@ def _model(args):
         return args.arch, args.method
     if args.method not in ("auto", "autodiff"):
         raise InvalidInput(f"--module is counted by the autodiff engine; --method {args.method} needs --arch")
+    shape = _input_shape(args.input_shape)
     try:
         from harness.model.torch_model import load_module  # pyright: ignore[reportAttributeAccessIssue]
     except ImportError:
         raise InvalidInput("--module needs harness.model.torch_model.load_module, not in this version") from None
-    return load_module(args.module, _input_shape(args.input_shape)), "autodiff"
+    return load_module(args.module, shape), "autodiff"
 
 
 def _input_shape(text: str | None) -> tuple[int, ...] | None:
