@@ -116,6 +116,24 @@ def test_a_wrong_published_law_is_refused_and_not_counted():
     assert result.laws == 1 and result.certificate == "involutive"  # the true law, by closure instead
 
 
+class _AlwaysAtAKink(ModuleModel):
+    """The module above, claiming a pre-activation that is 0 at every θ: never generic, never counted."""
+
+    def kink_values(self, theta, x):
+        return torch.cat([x @ self.unflatten(theta)["w"], theta.new_zeros(1)])
+
+
+def test_a_model_always_at_a_kink_is_not_counted():
+    result = count_laws_autodiff(_AlwaysAtAKink(_Balanced(), (3,), smooth=False), "free", "mse")
+    assert result.laws is None and result.stop_reason == "not-generic", result
+    assert sum("at the kink" in note for note in result.notes) == 3, result.notes
+
+
+def test_a_non_smooth_module_without_kink_values_says_genericity_was_not_checked():
+    result = count_laws_autodiff(network_from_module(_Balanced(), (3,), smooth=False), "free", "mse")
+    assert any("genericity NOT checked" in note for note in result.notes), result.notes
+
+
 def test_a_researchers_module_is_counted_through_count_laws():
     model = network_from_module(torch.nn.Sequential(torch.nn.Linear(3, 2).double(), torch.nn.Tanh()), (3,))
     result = count_laws(model, "free", "mse")

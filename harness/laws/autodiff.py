@@ -247,12 +247,12 @@ def _run(model, data_class, loss, group, *, seed, max_depth, pool_size, max_samp
             result = generation.run(max_depth, max_samples)
             kink = generation.kink_reason(final=True)
             if not kink:
-                notes = tuple(failures) + generation.notes
+                notes = tuple(failures) + generation.unchecked + generation.notes
                 return _Run(result, generation.verified, notes)
         failures.append(f"attempt {attempt + 1}: {kink}; θ and data resampled")
     D = model.n_params
     reason = f"genericity assumption failed in {GENERICITY_ATTEMPTS} attempts (never counted across a kink)"
-    return _Run(LieGeneration(D, 0, (), StopReason.NO_CLEAR_GAP, False, 0, notes=(reason,)), 0, tuple(failures))
+    return _Run(LieGeneration(D, 0, (), StopReason.NOT_GENERIC, False, 0, notes=(reason,)), 0, tuple(failures))
 
 
 class _Generation:
@@ -270,10 +270,17 @@ class _Generation:
         self.norms = np.linalg.norm(self.level_one_all, axis=1)
         self.rows: list[np.ndarray] = []
         self.notes: tuple[str, ...] = ()
+        self.unchecked: tuple[str, ...] = ()
         self.verified = 0
 
     def kink_reason(self, *, final: bool = False) -> str:
+        """'' if the genericity assumption holds at θ* (and, when ``final``, along every row and at θ₂)."""
+        import torch
+
         if self.model.smooth:
+            return ""
+        if self.model.kink_values(torch.as_tensor(self.theta), torch.as_tensor(self.x_all[:1])) is None:
+            self.unchecked = ("the model is not smooth but gives no kink_values: genericity NOT checked",)
             return ""
         directions = np.concatenate(self.rows) if final and self.rows else self.level_one_all
         reason = activation_flips(self.model, self.theta, self.x_all, directions)

@@ -33,6 +33,7 @@ class StopReason(str, enum.Enum):
     POINTWISE_SPAN_EQUAL = "pointwise-span-equal"
     POINTWISE_SPAN_DIFFERS = "pointwise-span-differs"
     INCONSISTENT = "inconsistent"
+    NOT_GENERIC = "not-generic"
 
     @property
     def message(self) -> str:
@@ -46,6 +47,7 @@ class StopReason(str, enum.Enum):
             "pointwise-span-equal": "the pointwise span of the class equals the free span",
             "pointwise-span-differs": "the pointwise span of the class is smaller than the free span",
             "inconsistent": "the Lie rank plus the verified laws exceeded D: a verified law or a rank is wrong",
+            "not-generic": "a pre-activation sat at a kink of the activation at every θ and data sampled",
         }[self.value]
 
 
