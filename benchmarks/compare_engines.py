@@ -4,7 +4,8 @@
 
 Set-ups are drawn by ``properties.prop_autodiff_agrees.agreement_scenarios`` (the existing strategies:
 every tensorizable family, every group kind, MSE and the analytic non-polynomial losses) in four cells,
-free / augmented × quadratic / analytic, ``--per-cell`` distinct set-ups each, with Hypothesis derandomized:
+free / augmented × quadratic / analytic, ``--per-cell`` distinct set-ups each (and a fixed fifth cell of
+set-ups known to be hard, ``KNOWN_HARD``), with Hypothesis derandomized:
 the same list on every run of one Hypothesis version. Each row is replayable: its scenario line is a
 ``harness.model.scenario.Scenario``, and ``flowlaws count --arch A --group G --data D --loss L --seed S
 --method autodiff`` (or ``exact``) reruns one engine. Per set-up: both counts, agreement, CPU time of each
@@ -33,6 +34,22 @@ from properties.prop_autodiff_agrees import agreement_scenarios  # noqa: E402
 from strategies import group_kind  # noqa: E402
 
 CELLS = [(data, loss) for data in ("free", "augmented") for loss in ("quadratic", "analytic")]
+# A fifth cell, fixed: set-ups known to be hard for a sampled count (drawn set-ups mostly certify at level 1):
+# extra laws under MSE augmentation (Theorem 2, only involutive closure can count them), the depth-3 trap,
+# float actions, and the same groups under a non-polynomial loss.
+KNOWN_HARD = [
+    Scenario("linear:3,1,1", "mse", group="cyclic/trivial", data="augmented"),  # DESIGN.md's worked example
+    Scenario("linear:4,4,4", "mse", group="cyclic/trivial", data="augmented"),  # ranks catch up at depth 3
+    Scenario("linear:4,1,1", "mse", group="rot:4", data="augmented"),
+    Scenario("linear:3,2,2", "mse", group="cyclic/trivial", data="augmented"),
+    Scenario("linear:4,2,1", "mse", group="dihedral/trivial", data="augmented"),
+    Scenario("poly:3,1,1,k=2", "mse", group="cyclic/trivial", data="augmented"),
+    Scenario("poly:2,2,1,k=2", "mse", group="swap:0,1/trivial", data="augmented"),
+    Scenario("deep-linear:3,2,1", "mse", group="flip/trivial", data="augmented"),
+    Scenario("attention:n=3,d=2,dk=1,dv=1", "mse", group="tokens-cyclic/trivial", data="augmented"),
+    Scenario("linear:3,1,1", "logcosh", group="cyclic/trivial", data="augmented"),
+    Scenario("linear:4,1,1", "cauchy", group="rot:4", data="augmented"),
+]
 
 
 def draw_setups(per_cell: int, max_params: int) -> list[tuple[str, str, Scenario]]:
@@ -65,7 +82,7 @@ def draw_setups(per_cell: int, max_params: int) -> list[tuple[str, str, Scenario
                 if queue and len(picked) < per_cell:
                     picked.append(queue.pop())
         chosen += [(data, loss_kind, s) for s in picked]
-    return chosen
+    return chosen + [("augmented", "known hard", s) for s in KNOWN_HARD]
 
 
 def timed(function):

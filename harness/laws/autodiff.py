@@ -267,7 +267,7 @@ class _Generation:
         self.pool = FieldPool(model, loss, sets)
         self.x_all = np.concatenate([d.x for d in sets])
         self.level_one_all = self.pool.level_one(self.theta)
-        self.norms = np.linalg.norm(self.level_one_all, axis=1)
+        self.norms = _field_norms(self.level_one_all)
         self.rows: list[np.ndarray] = []
         self.notes: tuple[str, ...] = ()
         self.unchecked: tuple[str, ...] = ()
@@ -382,7 +382,7 @@ class _Generation:
         """The trace rank at θ₂ from levels ≤ depth, the pool and the fresh data sets mixed (None: no clear gap)."""
         point, size = self.second, max(float(np.linalg.norm(self.second)), 1e-300)
         fields = self.pool.level_one(point)
-        norms = np.linalg.norm(fields, axis=1)
+        norms = _field_norms(fields)
         rows = [fields[norms > 0] / norms[norms > 0, None]]
         for level in range(2, depth + 1):
             count = self.D - rank + 4
@@ -390,6 +390,16 @@ class _Generation:
             rows.append(self.pool.brackets(point, tuples) * size ** (level - 1))
         spectral, _ = _spectrum(rows, self.D)
         return spectral.rank if spectral.clear else None
+
+
+ZERO_FIELD = 1e-13  # a level-1 field this small relative to the largest is rounding noise: dropped, not normalised
+
+
+def _field_norms(fields: np.ndarray) -> np.ndarray:
+    """|X_i(θ)| per row, with 0 for the rows that are rounding noise: normalising those would invent directions."""
+    norms = np.linalg.norm(fields, axis=1)
+    norms[norms <= ZERO_FIELD * (norms.max() if norms.size else 0.0)] = 0.0
+    return norms
 
 
 def _spectrum(rows: list[np.ndarray], D: int) -> tuple[SpectralGap, np.ndarray]:
