@@ -140,6 +140,23 @@ def test_a_researchers_module_is_counted_through_count_laws():
     assert result.method == "autodiff" and result.conclusive
 
 
+class _Unbatchable(torch.nn.Module):
+    """A module vmap cannot batch over data sets (``.item()`` on the input): the pool falls back to a loop."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = torch.nn.Linear(3, 1, dtype=torch.float64)
+
+    def forward(self, x):
+        scale = 1.0 if x.abs().sum().item() < 1e300 else 0.0
+        return scale * self.inner(x)
+
+
+def test_a_module_vmap_cannot_batch_is_counted_by_a_loop():
+    result = count_laws_autodiff(network_from_module(_Unbatchable(), (3,)), "free", "mse")
+    assert result.laws == 0 and result.certified, result  # affine in θ: ∇L_S spans R^D over data sets S
+
+
 def test_the_activation_pattern_check_sees_a_kink():
     model = parse_model("mlp:2,3,1")
     theta = model.random_theta(np.random.default_rng(0))
