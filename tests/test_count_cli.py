@@ -87,6 +87,7 @@ def test_human_table_for_a_float_group_shows_the_gap(capsys):
         (["--arch", "mlp:3,2,1", "--group", "rot:3", "--loss", "mse"], "rot"),
         (["--arch", "mlp:3,2,1", "--loss", "mse", "--method", "fast"], "--method 'fast' is not one of"),
         (["--arch", "mlp:3,2,1", "--loss", "mse", "--laws"], "explicit laws need the exact engine"),
+        (["--arch", "mlp:3,2,1", "--loss", "mse", "--method", "exact"], "is a torch model, not a tensorizable"),
         (["--loss", "mse"], "give exactly one of --arch SPEC or --module"),
         (["--arch", "mlp:3,2,1", "--module", "x.py:Net", "--loss", "mse"], "give exactly one of"),
         (["--arch", "mlp:3,2,1", "--input-shape", "3", "--loss", "mse"], "--input-shape goes with --module"),

@@ -148,6 +148,11 @@ def count_laws(
     seed, max_depth, max_samples, explicit_max_params = _check_options(
         seed, max_depth, find_explicit, max_samples, explicit_max_params
     )
+    if method in ("exact", "float") and _is_torch_model(network):
+        raise InvalidInput(
+            f"{network} is a torch model, not a tensorizable network: method {method!r} needs a polynomial Φ(θ); "
+            "use method 'autodiff' (or 'auto')"
+        )
     if method == "autodiff" or (method == "auto" and _is_torch_model(network)):
         if find_explicit:
             raise InvalidInput(
