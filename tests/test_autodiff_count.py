@@ -10,7 +10,7 @@ import torch
 
 from harness.dynamics.flow import GradientFlow
 from harness.errors import InvalidInput
-from harness.laws.autodiff import class_datasets, count_laws_autodiff, gradient_field
+from harness.laws.autodiff import GENERICITY_ATTEMPTS, class_datasets, count_laws_autodiff, gradient_field
 from harness.laws.autodiff_fields import activation_flips
 from harness.laws.counting import count_laws
 from harness.model.data import is_closed, random_dataset
@@ -126,7 +126,15 @@ class _AlwaysAtAKink(ModuleModel):
 def test_a_model_always_at_a_kink_is_not_counted():
     result = count_laws_autodiff(_AlwaysAtAKink(_Balanced(), (3,), smooth=False), "free", "mse")
     assert result.laws is None and result.stop_reason == "not-generic", result
-    assert sum("at the kink" in note for note in result.notes) == 3, result.notes
+    assert sum("at the kink" in note for note in result.notes) == GENERICITY_ATTEMPTS, result.notes
+
+
+def test_a_deep_relu_network_is_counted_where_every_unit_switches():
+    """A unit dead or linear on all data (open sets of θ in deep ReLU nets) is resampled, not counted."""
+    result = count_laws_autodiff("mlp:3,4,4,1", "free", "mse")
+    assert any("units have one activation sign" in note for note in result.notes), result.notes
+    # the rescaling laws (one per hidden neuron, Du, Hu, Lee 2018) are a lower bound; the certificate says no more
+    assert result.laws == result.verified_laws == len(parse_model("mlp:3,4,4,1").law_names) and result.certified
 
 
 def test_a_non_smooth_module_without_kink_values_says_genericity_was_not_checked():

@@ -22,10 +22,11 @@ map F has no finite moment basis, so the count works from samples:
   rank. Without fresh data the closure would only be the pool's, not the class's. A rank below D − s at
   level 1 or 2 is not a stop by itself (the depth-3 trap: ranks catch up through brackets).
 * **Non-smooth models (ReLU).** Genericity assumption: at θ* (and θ₂) no pre-activation of the pool's data
-  is at a kink, and the activation pattern is the same at θ ± a small step along every field used
-  (``activation_flips``). Then f is, near θ, the smooth piece autograd differentiates. If it fails, the
-  data and θ are resampled (``GENERICITY_ATTEMPTS``); after that the count is inconclusive — never counted
-  across a kink.
+  is at a kink, the activation pattern is the same at θ ± a small step along every field used
+  (``activation_flips``), and every unit switches on the pool's data (``frozen_units``: a unit linear or dead
+  on all data marks an open region of θ with more laws, as deep ReLU networks have). Then f is, near θ,
+  the smooth piece autograd differentiates. If it fails, the data and θ are resampled
+  (``GENERICITY_ATTEMPTS``); after that the count is inconclusive — never counted across a kink.
 * **Data that stand for the class.** Polynomial losses: Gaussian inputs (of a size log-uniform in
   ``INPUT_SPREAD``: a ReLU unit with a large bias must see inputs on both sides of its kink, or the pool
   explores a sub-class with more laws) and Gaussian targets. A non-polynomial ℓ is
@@ -43,7 +44,7 @@ import numpy as np
 
 from harness.algebra.spectral import GAP_THRESHOLD, SpectralGap
 from harness.errors import InvalidInput
-from harness.laws.autodiff_fields import FieldPool, activation_flips, gradient_field
+from harness.laws.autodiff_fields import FieldPool, activation_flips, frozen_units, gradient_field
 from harness.laws.lie import LieGeneration
 from harness.laws.results import CountMethod, LawCount, StopReason, certify
 from harness.model.data import DataSet, augment, check_data_class, check_seed, random_dataset
@@ -54,7 +55,7 @@ __all__ = ["AUTODIFF_MEMORY_BYTES", "class_datasets", "count_laws_autodiff", "gr
 
 SAMPLES_PER_SET = 2  # base samples per data set (an orbit of them when augmented): small sets, distinct fields
 FRESH_SETS = 8  # data sets added at the second point: the closure must hold for the class, not only the pool
-GENERICITY_ATTEMPTS = 3  # resamplings of θ and data when a pre-activation sits at a kink
+GENERICITY_ATTEMPTS = 5  # resamplings of θ and data when a pre-activation sits at a kink or a unit never switches
 LAW_TOLERANCE = 1e-8  # |∇h·X| ≤ this × |∇h||X| for a published law to count as verified
 INPUT_SPREAD = (math.log(0.5), math.log(4.0))  # polynomial losses: input sizes, so every unit sees both sides
 REGIME = (1.0, 8.0)  # prediction and target sizes of a non-polynomial loss's data sets (ℓ bends at 1)
@@ -284,6 +285,11 @@ class _Generation:
             return ""
         directions = np.concatenate(self.rows) if final and self.rows else self.level_one_all
         reason = activation_flips(self.model, self.theta, self.x_all, directions)
+        if not reason and not final:
+            for label, point in (("θ*", self.theta), ("θ₂", self.second)):
+                frozen = frozen_units(self.model, point, self.x_all)
+                if frozen:
+                    return f"at {label}: {frozen}"
         if not reason and final:
             second_fields = self.pool.level_one(self.second)
             reason = activation_flips(self.model, self.second, self.x_all, second_fields)

@@ -164,3 +164,23 @@ def activation_flips(model: TorchModel, theta: np.ndarray, x: np.ndarray, direct
             f"{steps.shape[0]} field directions"
         )
     return ""
+
+
+def frozen_units(model: TorchModel, theta: np.ndarray, x: np.ndarray) -> str:
+    """'' if every kink unit switches on the data at θ, else how many do not.
+
+    A unit whose pre-activation has one sign on every sample is linear (or dead) on the data; in a deep ReLU
+    network that happens on open sets of θ, where the count is larger (a dead unit's weights are conserved)
+    and differs from one such region to the next. Those θ are not the generic θ a count is about. The units
+    are the columns of ``kink_values`` taken one sample at a time (any layout of the flattened values).
+    """
+    import torch
+    from torch.func import vmap
+
+    point = torch.as_tensor(theta)
+    per_sample = vmap(lambda row: _kinks(model, point, row[None]))(torch.as_tensor(x))  # (N, units)
+    signs = per_sample > 0
+    frozen = int((signs.all(dim=0) | (~signs).all(dim=0)).sum())
+    if frozen:
+        return f"{frozen} of {signs.shape[1]} units have one activation sign on all {signs.shape[0]} samples"
+    return ""
