@@ -83,6 +83,25 @@ CASES = {
     ),
     "plot-no-extension": (FLOW + ["--plot", "figure"], "--plot 'figure' has no extension"),
     "plot-missing-folder": (FLOW + ["--plot", "no-such-folder/x.png"], "cannot write plot file"),
+    # the autodiff engine (issue 11): zoo specs, groups that do not fit a torch model, sizes, options
+    "count-autodiff-bad-spec": (
+        ["count", "--arch", "mlp:2,1", "--loss", "mse", "--method", "autodiff"],
+        "mlp needs IN, at least one hidden width and OUT",
+    ),
+    "count-autodiff-group-misfit": (
+        ["count", "--arch", "mlp:3,2,1", "--group", "rot:3", "--loss", "mse"],
+        "rot:N acts on coordinate planes and needs an even dimension, got 3",
+    ),
+    "count-autodiff-token-group": (
+        ["count", "--arch", "mlp:3,2,1", "--group", "tokens-cyclic", "--loss", "mse"],
+        "permutes token positions and needs an attention network",
+    ),
+    "count-autodiff-too-large": (["count", "--arch", "mlp:300,300,300", "--loss", "mse"], "handles at most 100,000"),
+    "count-autodiff-memory": (["count", "--arch", "mlp:100,200,100", "--loss", "mse"], "GiB"),
+    "count-module-and-arch": (
+        ["count", "--arch", "mlp:3,2,1", "--module", "net.py:Net", "--loss", "mse"],
+        "give exactly one of --arch SPEC or --module PATH.py:CLASS",
+    ),
     # loss vs data: a /sign output action turns probability targets into non-probabilities
     "cross-entropy-sign": (
         ["flow", "--arch", "linear:3,2,2", "--loss", "cross-entropy", "--group", "flip/sign"],
@@ -213,3 +232,44 @@ def test_python_api_guards_are_fast_and_small(name, tmp_path):
     assert status == 0, err
     assert expected in out, out
     assert peak_mb <= PEAK_MEMORY_MB, f"{name}: peak RSS {peak_mb:.0f} MB"
+
+
+# --- --module PATH.py:CLASS (needs H2's harness.model.torch_model.load_module) ------------------------------
+
+MODULES = {
+    "net.py": "import torch\nclass Net(torch.nn.Module):\n    input_shape = (3,)\n    def __init__(self):\n"
+    "        super().__init__()\n        self.inner = torch.nn.Linear(3, 1, dtype=torch.float64)\n"
+    "    def forward(self, x):\n        return self.inner(x)\n",
+    "single.py": "import torch\nclass Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    "        self.inner = torch.nn.Linear(3, 1)\n    def forward(self, x):\n        return self.inner(x)\n",
+    "plain.py": "class Net:\n    input_shape = (3,)\n",
+}
+
+MODULE_CASES = {
+    "module-missing-file": (["--module", "{dir}/absent.py:Net"], "absent.py"),
+    "module-missing-class": (["--module", "{dir}/net.py:Missing"], "Missing"),
+    "module-not-a-module": (["--module", "{dir}/plain.py:Net"], "torch.nn.Module"),
+    "module-float32": (["--module", "{dir}/single.py:Net", "--input-shape", "3"], "float64"),
+    "module-wrong-shape": (["--module", "{dir}/net.py:Net", "--input-shape", "4"], "shape"),
+    "module-group-misfit": (["--module", "{dir}/net.py:Net", "--group", "rot:3"], "even dimension"),
+}
+
+
+def _has_load_module() -> bool:
+    from harness.model import torch_model
+
+    return hasattr(torch_model, "load_module")
+
+
+@pytest.mark.skipif(not _has_load_module(), reason="harness.model.torch_model.load_module (H2, issue 11) not here yet")
+@pytest.mark.parametrize("name", MODULE_CASES)
+def test_bad_module_input_is_one_clear_line(name, capsys, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("modules")
+    for file_name, text in MODULES.items():
+        (folder / file_name).write_text(text)
+    argv, fragment = MODULE_CASES[name]
+    code = main(["count", *[a.format(dir=folder) for a in argv], "--loss", "mse"])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "", (name, captured.out, captured.err)
+    assert captured.err.startswith("flowlaws: error: ") and captured.err.count("\n") == 1, captured.err
+    assert fragment in captured.err and "Traceback" not in captured.err, captured.err

@@ -1,4 +1,9 @@
-"""``flowlaws count``: how many independent conservation laws, with the evidence (``harness.laws.counting``)."""
+"""``flowlaws count``: how many independent conservation laws, with the evidence (``harness.laws.counting``).
+
+``--arch`` names a tensorizable network or a zoo model (``mlp:2,3,1``: counted by the autodiff engine under
+``--method auto``); ``--module path.py:Class [--input-shape N,...]`` counts a researcher's own
+``torch.nn.Module`` (``harness.model.torch_model.load_module``), always by the autodiff engine.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,23 @@ def add_parser(subparsers) -> None:
         description="Count independent conservation laws: D − dim Lie(F) at a generic point, with the Lie rank "
         "at each bracket level, the free-data count beside it, and whether the count is certified.",
     )
-    parser.add_argument("--arch", required=True, help="network spec, e.g. linear:3,1,1 or attention:n=2,d=2,dk=1,dv=1")
+    parser.add_argument(
+        "--arch",
+        default=None,
+        help="network or zoo model spec, e.g. linear:3,1,1, attention:n=2,d=2,dk=1,dv=1 or mlp:2,3,1 (see `flowlaws list`)",
+    )
+    parser.add_argument(
+        "--module",
+        default=None,
+        metavar="PATH.py:CLASS",
+        help="count your own float64 torch.nn.Module: the file, a colon, the class (built with no arguments)",
+    )
+    parser.add_argument(
+        "--input-shape",
+        default=None,
+        metavar="N,...",
+        help="per-sample input shape of --module (default: the class's input_shape attribute)",
+    )
     parser.add_argument("--group", default=None, help="group spec, e.g. cyclic/trivial, flip/sign, rot:4/same")
     parser.add_argument(
         "--data",
@@ -29,8 +50,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--method",
         default="auto",
-        help=f"arithmetic: {' | '.join(METHODS)} (default auto: exact "
-        "for signed permutations, float SVD for rotations)",
+        help=f"engine: {' | '.join(METHODS)} (default auto: exact for signed permutations, float SVD for "
+        "rotations, autodiff for zoo models and --module)",
     )
     parser.add_argument("--laws", action="store_true", help="search and print explicit laws (exact groups only)")
     parser.add_argument("--latex", action="store_true", help="print the laws as LaTeX")
@@ -60,21 +81,52 @@ def run(args) -> int:
         )
     data = args.data or ("augmented" if args.group else "free")
     check_data_class(data, "--data")
+    if args.method not in METHODS:
+        raise InvalidInput(f"--method {args.method!r} is not one of {', '.join(METHODS)}")
+    model, method = _model(args)
     result = count_laws(
-        args.arch,
+        model,
         data,
         args.loss,
         args.group,
         seed=seed,
         max_depth=max_depth,
         find_explicit=True if args.laws else None,
-        method=args.method,
+        method=method,
     )
     if args.json:
         print(json.dumps(result.to_dict(), allow_nan=False))
         return 0
     print(render(result, laws=args.laws or args.latex, latex=args.latex))
     return 0
+
+
+def _model(args):
+    """The counted model and method: ``--arch`` as given, or ``--module`` loaded (autodiff only)."""
+    if (args.arch is None) == (args.module is None):
+        raise InvalidInput("give exactly one of --arch SPEC or --module PATH.py:CLASS")
+    if args.module is None:
+        if args.input_shape is not None:
+            raise InvalidInput("--input-shape goes with --module PATH.py:CLASS, not with --arch")
+        return args.arch, args.method
+    if args.method not in ("auto", "autodiff"):
+        raise InvalidInput(f"--module is counted by the autodiff engine; --method {args.method} needs --arch")
+    shape = _input_shape(args.input_shape)
+    try:
+        from harness.model.torch_model import load_module  # pyright: ignore[reportAttributeAccessIssue]
+    except ImportError:
+        raise InvalidInput("--module needs harness.model.torch_model.load_module, not in this version") from None
+    return load_module(args.module, shape), "autodiff"
+
+
+def _input_shape(text: str | None) -> tuple[int, ...] | None:
+    """``--input-shape 4`` or ``2,3`` as a tuple of positive integers."""
+    if text is None:
+        return None
+    items = text.replace(" ", "").split(",")
+    if not all(item.isdigit() and item.isascii() and int(item) >= 1 for item in items):
+        raise InvalidInput(f"--input-shape {text!r} must be positive integers separated by commas, e.g. 3 or 2,3")
+    return tuple(int(item) for item in items)
 
 
 def render(result, *, laws: bool = False, latex: bool = False) -> str:
@@ -102,7 +154,14 @@ def render(result, *, laws: bool = False, latex: bool = False) -> str:
     ]
     if result.gap is not None:
         shown = ", ".join(f"{v:.3g}" for v in result.singular_values)
-        rows.append(("singular values", f"{shown} (gap {result.gap.ratio:.3g})"))
+        rows.append(("singular values", shown or "-"))
+        ratio = "none (rank 0 or full)" if result.gap.ratio is None else f"{result.gap.ratio:.3g}"
+        rows.append(
+            (
+                "spectral gap",
+                f"σ_{result.gap.index}/σ_{result.gap.index + 1} = {ratio} (threshold {result.gap.threshold:g})",
+            )
+        )
     width = max(len(name) for name, _ in rows)
     lines = [f"{name:<{width}}  {value}" for name, value in rows]
     for note in result.notes:

@@ -18,6 +18,9 @@ fields of the data class. ``count_laws`` returns a ``LawCount`` carrying its evi
   dimension is exact (mod p). Laws depend only on the pointwise span, so equal spans give the free count,
   itself counted exactly from the family {Jᵀ vec C : C ∈ V_ℓ ⊗ R^K}. Unequal spans or no clear gap:
   inconclusive. huber is counted the same way and flagged: it is not analytic (outside Theorem 1).
+* ``method="autodiff"`` (and ``auto`` for a torch model: a zoo spec, a ``TorchModel``): the fields ∇L_S of random
+  data sets of the class and their brackets by automatic differentiation, ranks by SVD with a gap
+  (``harness.laws.autodiff``); it runs on the tensorizable families too, so the two engines can be compared.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from harness.model.specs import parse_network
 
 __all__ = ["EXPLICIT_MAX_PARAMS", "MAX_DEPTH_LIMIT", "MAX_SAMPLES_LIMIT", "METHODS", "LawCount", "count_laws"]
 
-METHODS = ("auto", "exact", "float")
+METHODS = ("auto", "exact", "float", "autodiff")
 EXPLICIT_MAX_PARAMS = 16  # sympy's explicit-law search is practical up to about this many parameters
 MAX_DEPTH_LIMIT = 32  # bracket levels; the known traps close by depth 3, and each level costs more than the last
 MAX_SAMPLES_LIMIT = 1_000_000  # random fields drawn in all by the Lie generation (each a D-vector)
@@ -145,6 +148,22 @@ def count_laws(
     seed, max_depth, max_samples, explicit_max_params = _check_options(
         seed, max_depth, find_explicit, max_samples, explicit_max_params
     )
+    if method in ("exact", "float") and _is_torch_model(network):
+        raise InvalidInput(
+            f"{network} is a torch model, not a tensorizable network: method {method!r} needs a polynomial Φ(θ); "
+            "use method 'autodiff' (or 'auto')"
+        )
+    if method == "autodiff" or (method == "auto" and _is_torch_model(network)):
+        if find_explicit:
+            raise InvalidInput(
+                "explicit laws need the exact engine (a tensorizable network and method 'exact' or 'auto'); "
+                "the autodiff engine counts laws without formulas"
+            )
+        from harness.laws.autodiff import count_laws_autodiff
+
+        return count_laws_autodiff(
+            network, data_class, loss, group, seed=seed, max_depth=max_depth, max_samples=max_samples
+        )
     network, data_class, loss, group, exact = _resolve(network, data_class, loss, group, method)
     check_memory(network, loss)
     if find_explicit and not exact:
@@ -168,6 +187,17 @@ def count_laws(
     else:
         result = count_pointwise(network, data_class, loss, group, seed, max_depth, max_samples)
     return _with_time(result, time.perf_counter() - start)
+
+
+def _is_torch_model(network) -> bool:
+    """Whether ``network`` names a model only the autodiff engine can count (a zoo spec or a ``TorchModel``)."""
+    from harness.model.specs import spec_family
+    from harness.model.torch_model import TorchModel
+    from harness.model.zoo import ZOO
+
+    if isinstance(network, TorchModel):
+        return True
+    return isinstance(network, str) and spec_family(network) in ZOO
 
 
 def _with_time(result: LawCount, seconds: float) -> LawCount:

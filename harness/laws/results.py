@@ -34,6 +34,7 @@ class StopReason(str, enum.Enum):
     POINTWISE_SPAN_DIFFERS = "pointwise-span-differs"
     INCONSISTENT = "inconsistent"
     TIMEOUT = "timeout"
+    NOT_GENERIC = "not-generic"
 
     @property
     def message(self) -> str:
@@ -48,6 +49,7 @@ class StopReason(str, enum.Enum):
             "pointwise-span-differs": "the pointwise span of the class is smaller than the free span",
             "inconsistent": "the Lie rank plus the verified laws exceeded D: a verified law or a rank is wrong",
             "timeout": "the time budget (--timeout) ran out before a closure or certificate",
+            "not-generic": "a pre-activation sat at a kink of the activation at every θ and data sampled",
         }[self.value]
 
 
@@ -77,6 +79,7 @@ class CountMethod(str, enum.Enum):
     EXACT_MODULAR = "exact-modular"
     FLOAT_SVD = "float-svd"
     POINTWISE_SPAN = "pointwise-span"
+    AUTODIFF = "autodiff"
 
     @property
     def message(self) -> str:
@@ -84,6 +87,7 @@ class CountMethod(str, enum.Enum):
             "exact-modular": "exact ranks modulo a prime",
             "float-svd": "float SVD ranks with a spectral gap",
             "pointwise-span": "pointwise span of ∇L over data sets against the free span",
+            "autodiff": "float SVD ranks with a spectral gap of ∇L_S and brackets by automatic differentiation",
         }[self.value]
 
 
