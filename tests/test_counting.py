@@ -185,7 +185,7 @@ def test_result_is_frozen_and_serialisable():
     "kwargs,match",
     [
         (dict(network="linear:2,x,1"), "not an integer"),
-        (dict(network="mlp:2,2"), "unknown network spec"),
+        (dict(network="cnn:2,2"), "unknown network spec"),
         (dict(data_class="augmented"), "needs a group"),
         (dict(data_class="everything"), "data class"),
         (dict(loss="l1"), "unknown loss"),

@@ -44,6 +44,7 @@ def test_torch_value_and_its_gradient_are_the_compiled_kernels(name):
     value = loss.torch_value(predictions, torch.tensor(y))
     value.backward()
     assert abs(value.item() - loss.value(f, y)) <= 1e-13 * max(1.0, abs(loss.value(f, y))), name
+    assert predictions.grad is not None
     np.testing.assert_allclose(predictions.grad.numpy() * f.shape[0], loss.gradient(f, y), rtol=1e-12, atol=1e-14)
 
 

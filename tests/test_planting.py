@@ -49,3 +49,4 @@ def test_every_shipped_property_that_can_fail_declares_its_plants():
     assert plants["known-laws-conserved"] == {"law_values"}
     assert plants["leaf-equations"] == {"count"}
     assert plants["free-count-published"] == {"count"}
+    assert plants["autodiff-agrees-exact"] == {"count"}

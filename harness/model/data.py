@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from harness.errors import InvalidInput
 from harness.model.family import Network
 from harness.model.groups import Group
 from harness.model.losses import Loss, get_loss
+
+if TYPE_CHECKING:
+    from harness.model.torch_model import TorchModel
 
 
 class DataClass(str, enum.Enum):
@@ -84,14 +88,14 @@ def _named(name: str, value) -> str:
     return f"{name} {value!r}" if name.startswith("--") else f"{name}={value!r}"
 
 
-def values_per_sample(network: Network) -> int:
+def values_per_sample(network: Network | TorchModel) -> int:
     """Numbers one sample occupies in the largest array built from it: (x, y), or its feature rows (Ψ, y)."""
     return max(
         network.input_dim + network.output_dim, network.rows_per_sample * (network.n_features + network.n_outputs)
     )
 
 
-def check_data_size(network: Network, n_samples, group_order: int = 1, *, name: str = "n_samples") -> int:
+def check_data_size(network: Network | TorchModel, n_samples, group_order: int = 1, *, name: str = "n_samples") -> int:
     """Raise unless n_samples · |G| samples of ``network`` fit in MAX_DATA_VALUES numbers per array."""
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise InvalidInput(f"{_named(name, n_samples)} must be a positive integer")
@@ -138,7 +142,7 @@ class DataSet:
     def n_samples(self) -> int:
         return self.x.shape[0]
 
-    def check_network(self, network: Network, loss: Loss | str | None = None) -> None:
+    def check_network(self, network: Network | TorchModel, loss: Loss | str | None = None) -> None:
         """Raise unless the data fit ``network`` (and ``loss``'s target kind)."""
         if self.x.shape[1] != network.input_dim or self.y.shape[1] != network.output_dim:
             raise InvalidInput(
@@ -249,14 +253,16 @@ def moments(network: Network, data: DataSet) -> tuple[np.ndarray, np.ndarray]:
     return psi.T @ psi / psi.shape[0], y.T @ psi / psi.shape[0]
 
 
-def random_targets(network: Network, loss: Loss | str, predictions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def random_targets(
+    network: Network | TorchModel, loss: Loss | str, predictions: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Targets of the kind ``loss`` needs; from ``predictions`` (a teacher) when given, else random."""
     rows = predictions.reshape(-1, network.n_outputs)
     return get_loss(loss).targets.from_predictions(rows).reshape(predictions.shape)
 
 
 def random_dataset(
-    network: Network,
+    network: Network | TorchModel,
     n_samples: int,
     rng: np.random.Generator,
     *,

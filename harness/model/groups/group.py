@@ -9,12 +9,16 @@ identity on inputs must be the identity on outputs (else ρ_out is not a functio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from harness.errors import InvalidInput
 from harness.model.family import Network
 from harness.model.groups.permutations import is_signed_permutation
+
+if TYPE_CHECKING:
+    from harness.model.torch_model import TorchModel
 
 DEFAULT_ORDER_CAP = 5040
 # Bytes of the element matrices (ρ_in(g), ρ_out(g)) a closure may hold: |G| · (in² + out²) · 8. Checked
@@ -206,7 +210,7 @@ class Group:
             total = total + term
         return np.asarray(total / self.order)
 
-    def check_network(self, network: Network) -> None:
+    def check_network(self, network: Network | TorchModel) -> None:
         """Raise unless the group acts on ``network``'s input and output spaces."""
         if self.input_dim != network.input_dim or self.output_dim != network.output_dim:
             raise InvalidInput(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from harness.model.family import Network
 from harness.model.groups.catalogue import CATALOGUE, ActsOn, GroupKind, get_group_kind
 from harness.model.groups.group import DEFAULT_MAX_BYTES, DEFAULT_ORDER_CAP, Group, check_caps, element_bytes
 from harness.model.specs import check_spec_text, parse_network, parse_spec_integer
+
+if TYPE_CHECKING:
+    from harness.model.torch_model import TorchModel
 
 OUTPUT_ACTIONS = ("trivial", "same", "sign")
 MAX_FACTORS = 16  # factors of one product spec
@@ -58,7 +62,11 @@ class GroupSpec:
         return "*".join(map(str, self.factors))
 
     def build(
-        self, network: Network | str, *, order_cap: int = DEFAULT_ORDER_CAP, max_bytes: int = DEFAULT_MAX_BYTES
+        self,
+        network: Network | TorchModel | str,
+        *,
+        order_cap: int = DEFAULT_ORDER_CAP,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> "Group":
         """The concrete group acting on ``network``'s inputs and outputs.
 
@@ -93,7 +101,7 @@ def _count(order: int) -> str:
     return f"{order:,}" if order < 10**15 else f"about 10^{len(str(order)) - 1}"
 
 
-def _check_network(network, spec) -> Network:
+def _check_network(network, spec) -> Network | TorchModel:
     from harness.model.torch_model import TorchModel  # a torch model offers a network's group-facing shapes
 
     if isinstance(network, str):
@@ -167,7 +175,7 @@ def _parse_factor(text: str, spec: str) -> GroupFactor:
     return GroupFactor(name, args, output or "trivial")
 
 
-def factor_dimension(factor: GroupFactor, network: Network) -> int:
+def factor_dimension(factor: GroupFactor, network: Network | TorchModel) -> int:
     """The n of R^n the factor's matrices act on: ``network``'s feature dimension, or its token positions."""
     if not factor.acts_on_tokens:
         return network.feature_dim
@@ -176,7 +184,7 @@ def factor_dimension(factor: GroupFactor, network: Network) -> int:
     return network.token_positions
 
 
-def factor_order(factor: GroupFactor, network: Network) -> int:
+def factor_order(factor: GroupFactor, network: Network | TorchModel) -> int:
     """|G| of one catalogue factor acting on ``network``, from its record's formula (nothing is built)."""
     return factor.kind.order(factor, factor_dimension(factor, network))
 
@@ -190,7 +198,7 @@ def factor_matrices(factor: GroupFactor, n: int) -> list[tuple[np.ndarray, int]]
     return kind.generators(factor, n)
 
 
-def _factor_generators(factor: GroupFactor, network: Network) -> list[tuple[np.ndarray, np.ndarray]]:
+def _factor_generators(factor: GroupFactor, network: Network | TorchModel) -> list[tuple[np.ndarray, np.ndarray]]:
     """(ρ_in, ρ_out) generator pairs of one factor acting on ``network``'s full input and output vectors."""
     n = factor_dimension(factor, network)
     if factor.acts_on_tokens:
@@ -225,7 +233,7 @@ def _factor_generators(factor: GroupFactor, network: Network) -> list[tuple[np.n
 
 def build_group(
     spec: str | GroupSpec,
-    network: Network | str,
+    network: Network | TorchModel | str,
     *,
     order_cap: int = DEFAULT_ORDER_CAP,
     max_bytes: int = DEFAULT_MAX_BYTES,
