@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 
+from harness import environment
+from harness.cli.progress import HARD_STOP_GRACE, HardStop, StatusLine, hard_stop
 from harness.errors import InvalidInput
 from harness.laws.counting import MAX_DEPTH_LIMIT, METHODS, count_laws
 from harness.model.data import DATA_CLASSES, check_data_class
 from harness.model.losses import LOSSES
-from harness.options import integer_option, seed_option
+from harness.options import integer_option, positive_number_option, seed_option
 
 
 def add_parser(subparsers) -> None:
@@ -68,6 +70,12 @@ def add_parser(subparsers) -> None:
         metavar="N",
         help=f"deepest bracket level before giving up, 1 to {MAX_DEPTH_LIMIT} (default 8)",
     )
+    parser.add_argument(
+        "--timeout",
+        default=None,
+        metavar="S",
+        help="seconds allowed; past them the count ends inconclusive (stop: timeout) with the ranks reached",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -83,22 +91,44 @@ def run(args) -> int:
     check_data_class(data, "--data")
     if args.method not in METHODS:
         raise InvalidInput(f"--method {args.method!r} is not one of {', '.join(METHODS)}")
+    timeout = positive_number_option("--timeout", args.timeout, what="number of seconds") if args.timeout else None
     model, method = _model(args)
-    result = count_laws(
-        model,
-        data,
-        args.loss,
-        args.group,
-        seed=seed,
-        max_depth=max_depth,
-        find_explicit=True if args.laws else None,
-        method=method,
-    )
+    status = StatusLine(enabled=not args.json)
+    if not environment.kernels_cached():
+        status.note("compiling the Numba kernels (first run only: about a minute)")
+    try:
+        with hard_stop(None if timeout is None else timeout + HARD_STOP_GRACE):
+            result = count_laws(
+                model,
+                data,
+                args.loss,
+                args.group,
+                seed=seed,
+                max_depth=max_depth,
+                find_explicit=True if args.laws else None,
+                method=method,
+                timeout=timeout,
+                progress=status.progress,
+            )
+    except HardStop:
+        status.close()
+        raise InvalidInput(
+            f"count stopped: one step ran past --timeout {timeout:g} s by more than {HARD_STOP_GRACE:g} s (no "
+            "ranks to report); inconclusive: use a smaller network or more time"
+        ) from None
+    status.close()
     if args.json:
-        print(json.dumps(result.to_dict(), allow_nan=False))
+        record = result.to_dict()
+        record["explicit_laws_missing"] = _missing(result)
+        print(json.dumps(record, allow_nan=False))
         return 0
     print(render(result, laws=args.laws or args.latex, latex=args.latex))
     return 0
+
+
+def _missing(result) -> int | None:
+    """Laws counted but not written out (None when the count is inconclusive)."""
+    return None if result.laws is None else max(result.laws - len(result.explicit_laws), 0)
 
 
 def _model(args):
@@ -168,6 +198,14 @@ def render(result, *, laws: bool = False, latex: bool = False) -> str:
         lines.append(f"note: {note}")
     if laws:
         texts = result.explicit_laws_latex if latex else result.explicit_laws
-        lines.append(f"explicit laws ({len(texts)} verified, independent):")
+        lines.append(
+            f"explicit laws ({len(texts)} verified; a functionally independent set, not a basis of every law):"
+        )
         lines += [f"  {text}" for text in texts]
+        missing = _missing(result)
+        if missing:
+            lines.append(
+                f"missing: {missing} of the {result.laws} counted laws are not written out: they lie outside the "
+                "search (polynomials up to degree 2, ratios of degree-1 polynomials, and the published laws)"
+            )
     return "\n".join(lines)

@@ -45,6 +45,7 @@ import numpy as np
 from harness.algebra.spectral import GAP_THRESHOLD, SpectralGap
 from harness.errors import InvalidInput
 from harness.laws.autodiff_fields import FieldPool, activation_flips, frozen_units, gradient_field
+from harness.laws.budget import UNLIMITED, Budget
 from harness.laws.lie import LieGeneration
 from harness.laws.results import CountMethod, LawCount, StopReason, certify
 from harness.model.data import DataSet, augment, check_data_class, check_seed, random_dataset
@@ -176,6 +177,7 @@ def count_laws_autodiff(
     max_depth: int = 8,
     n_sets: int | None = None,
     max_samples: int = 20000,
+    budget: Budget = UNLIMITED,
 ) -> LawCount:
     """The number of independent conservation laws of a torch model (or any model spec) for ``data_class``.
 
@@ -198,7 +200,9 @@ def count_laws_autodiff(
         raise InvalidInput(f"n_sets={n_sets!r} must be a positive integer")
     acting = group if data_class == "augmented" else None
     check_autodiff_memory(model, acting, int(pool_size), int(max_depth), int(max_samples))
-    options = dict(seed=seed, max_depth=int(max_depth), pool_size=int(pool_size), max_samples=int(max_samples))
+    options = dict(
+        seed=seed, max_depth=int(max_depth), pool_size=int(pool_size), max_samples=int(max_samples), budget=budget
+    )
     free = _run(model, "free", loss, None, **options)
     run = free if data_class == "free" else _run(model, data_class, loss, acting, **options)
     counted, free_counted = certify(run.generation, D, run.verified), certify(free.generation, D, free.verified)
@@ -237,7 +241,7 @@ def count_laws_autodiff(
     )
 
 
-def _run(model, data_class, loss, group, *, seed, max_depth, pool_size, max_samples) -> _Run:
+def _run(model, data_class, loss, group, *, seed, max_depth, pool_size, max_samples, budget) -> _Run:
     """The generation on one class, resampled while the genericity assumption fails at the sampled θ, data."""
     failures = []
     for attempt in range(GENERICITY_ATTEMPTS):
@@ -245,7 +249,7 @@ def _run(model, data_class, loss, group, *, seed, max_depth, pool_size, max_samp
         generation = _Generation(model, data_class, loss, group, rng, pool_size)
         kink = generation.kink_reason()
         if not kink:
-            result = generation.run(max_depth, max_samples)
+            result = generation.run(max_depth, max_samples, budget, "Lie rank" if group else "free-data Lie rank")
             kink = generation.kink_reason(final=True)
             if not kink:
                 notes = tuple(failures) + generation.unchecked + generation.notes
@@ -339,7 +343,9 @@ class _Generation:
             return 0, notes
         return spectral.rank, notes
 
-    def run(self, max_depth: int, max_samples: int) -> LieGeneration:
+    def run(
+        self, max_depth: int, max_samples: int, budget: Budget = UNLIMITED, phase: str = "Lie rank"
+    ) -> LieGeneration:
         D, theta_size = self.D, max(float(np.linalg.norm(self.theta)), 1e-300)
         self.verified, notes = self.verify_laws()
         target = D - self.verified
@@ -358,7 +364,10 @@ class _Generation:
 
         spectral, singular = _spectrum(self.rows, D)
         ranks.append(spectral.rank)
+        budget.report(phase, 1, spectral.rank, D)
         for depth in range(2, max_depth + 2):
+            if budget.expired():
+                return finish(StopReason.TIMEOUT, spectral, singular, (f"time budget spent before level {depth}",))
             if not spectral.clear:
                 return finish(StopReason.NO_CLEAR_GAP, spectral, singular, (f"level {depth - 1}: {spectral.reason}",))
             if spectral.rank >= target:
@@ -380,6 +389,7 @@ class _Generation:
             samples += count
             spectral, singular = _spectrum(self.rows, D)
             ranks.append(spectral.rank)
+            budget.report(phase, depth, spectral.rank, D)
         return finish(
             StopReason.DEPTH_CAP, spectral, singular, (f"no closure or certificate within depth {max_depth}",)
         )

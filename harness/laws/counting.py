@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 
 from harness.algebra.spectral import GAP_THRESHOLD
 from harness.errors import InvalidInput
+from harness.laws.budget import Budget
 from harness.laws.fields import FieldFamily, build_field_family
 from harness.laws.lie import generate_lie_algebra
 from harness.laws.pointwise import count_pointwise
@@ -138,13 +140,20 @@ def count_laws(
     method: str = "auto",
     max_samples: int = 20000,
     explicit_max_params: int = EXPLICIT_MAX_PARAMS,
+    timeout: float | None = None,
+    progress: Callable[[str, int, int, int], None] | None = None,
 ) -> LawCount:
     """The number of independent conservation laws of ``network`` for ``data_class`` data and ``loss``.
 
     ``find_explicit``: search explicit laws with ``harness.laws.explicit`` (True), never (False), or when D is at most
     ``explicit_max_params`` and the published laws do not already certify the count (None).
+    ``timeout``: seconds; past them the Lie generation stops (``StopReason.TIMEOUT``, inconclusive, the ranks
+    reached kept). ``progress(phase, level, rank, D)`` is called as the generation goes (``harness.laws.budget``).
     """
     start = time.perf_counter()
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
+        raise InvalidInput(f"timeout={timeout!r} must be a positive number of seconds (or None: no limit)")
+    budget = Budget(None if timeout is None else float(timeout), progress)
     seed, max_depth, max_samples, explicit_max_params = _check_options(
         seed, max_depth, find_explicit, max_samples, explicit_max_params
     )
@@ -162,7 +171,7 @@ def count_laws(
         from harness.laws.autodiff import count_laws_autodiff
 
         return count_laws_autodiff(
-            network, data_class, loss, group, seed=seed, max_depth=max_depth, max_samples=max_samples
+            network, data_class, loss, group, seed=seed, max_depth=max_depth, max_samples=max_samples, budget=budget
         )
     network, data_class, loss, group, exact = _resolve(network, data_class, loss, group, method)
     check_memory(network, loss)
@@ -183,9 +192,10 @@ def count_laws(
             max_samples,
             explicit_max_params,
             free_exact=method != "float",
+            budget=budget,
         )
     else:
-        result = count_pointwise(network, data_class, loss, group, seed, max_depth, max_samples)
+        result = count_pointwise(network, data_class, loss, group, seed, max_depth, max_samples, budget=budget)
     return _with_time(result, time.perf_counter() - start)
 
 
@@ -217,6 +227,7 @@ def _count_polynomial(
     explicit_max_params,
     *,
     free_exact: bool,
+    budget: Budget,
 ) -> LawCount:
     D = network.n_params
     family = build_field_family(network, loss.name, data_class, group, exact=exact, seed=seed)
@@ -232,7 +243,13 @@ def _count_polynomial(
     )
     free_known = verify_published_laws(free_family, seed=seed)
     free_generation = generate_lie_algebra(
-        free_family, target_rank=D - free_known.count, max_depth=max_depth, max_samples=max_samples, seed=seed
+        free_family,
+        target_rank=D - free_known.count,
+        max_depth=max_depth,
+        max_samples=max_samples,
+        seed=seed,
+        budget=budget,
+        phase="free-data Lie rank" if data_class != "free" else "Lie rank",
     )
     free = certify(free_generation, D, free_known.count)
     if free.inconsistency:
@@ -242,7 +259,12 @@ def _count_polynomial(
     else:
         known = verify_published_laws(family, seed=seed)
         generation = generate_lie_algebra(
-            family, target_rank=D - known.count, max_depth=max_depth, max_samples=max_samples, seed=seed
+            family,
+            target_rank=D - known.count,
+            max_depth=max_depth,
+            max_samples=max_samples,
+            seed=seed,
+            budget=budget,
         )
     verified = known.count
     explicit, latex = published_law_texts(network, known)

@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.algebra import modular
 from harness.algebra.spectral import GAP_THRESHOLD, SpectralGap
+from harness.laws.budget import UNLIMITED
 from harness.laws.fields import orbit, output_gradient_family
 from harness.laws.lie import generate_lie_algebra
 from harness.laws.published import published_law_texts, verify_published_laws
@@ -73,7 +74,7 @@ def pointwise_gradients(
     return np.stack(rows)
 
 
-def count_pointwise(network, data_class, loss, group, seed, max_depth, max_samples) -> LawCount:
+def count_pointwise(network, data_class, loss, group, seed, max_depth, max_samples, *, budget=UNLIMITED) -> LawCount:
     D = network.n_params
     notes = []
     if loss.loss_class == "non-analytic":
@@ -85,7 +86,13 @@ def count_pointwise(network, data_class, loss, group, seed, max_depth, max_sampl
     free_family = output_gradient_family(network, span, exact=True, description=f"free data, V_ℓ of {loss.name}")
     free_known = verify_published_laws(free_family, seed=seed)
     free_generation = generate_lie_algebra(
-        free_family, target_rank=D - free_known.count, max_depth=max_depth, max_samples=max_samples, seed=seed
+        free_family,
+        target_rank=D - free_known.count,
+        max_depth=max_depth,
+        max_samples=max_samples,
+        seed=seed,
+        budget=budget,
+        phase="free-data Lie rank",
     )
     free = certify(free_generation, D, free_known.count)
     free_laws, free_certificate = free.laws, free.certificate
