@@ -44,7 +44,6 @@ from harness.dynamics.conservation import (
 )
 from harness.dynamics.flow import (
     DEFAULT_BLOW_UP,
-    DEFAULT_MAX_STEPS,
     DEFAULT_RTOL,
     LawDrift,
     Trajectory,
@@ -61,6 +60,11 @@ from harness.model.torch_model import TorchModel
 from harness.model.zoo import parse_model
 
 DEFAULT_ATOL = 1e-10
+# Attempted steps of one model run unless asked otherwise (the compiled loop allows 200,000): ∇L through torch costs
+# ~1 ms, a DOP853 step 12 of them, so this bounds a run to ~10 s. A smooth flow over a drift horizon needs tens of
+# steps; a ReLU flow that slides along a kink (a pre-activation held at 0, where ∇L jumps: a Filippov sliding mode)
+# makes any explicit adaptive method chatter without end, and then stops here with status max_steps.
+DEFAULT_MODEL_MAX_STEPS = 800
 # flowlaws' adaptive methods and the SciPy solver class with the same tableau (and SciPy's step-size control).
 SCIPY_SOLVERS = {"dop853": "DOP853", "dp5": "RK45"}
 
@@ -149,14 +153,15 @@ def integrate_model(
     atol: float = DEFAULT_ATOL,
     n_save: int = 1,
     direction: int = 1,
-    max_steps: int = DEFAULT_MAX_STEPS,
+    max_steps: int = DEFAULT_MODEL_MAX_STEPS,
     blow_up: float = DEFAULT_BLOW_UP,
 ) -> Trajectory:
     """Integrate θ' = −s·∇L_S(θ) (s = ``direction``) from θ₀ over flow time ``t_final`` with SciPy's solver.
 
     ``method`` is ``dop853`` (Hairer's 8(5,3), SciPy's DOP853, the default) or ``dp5`` (Dormand–Prince 5(4),
     SciPy's RK45); see the module docstring for why SciPy and how its outcomes map to the statuses. States are
-    saved at n_save + 1 equally spaced times including 0 and t_final (inner ones from the solver's dense output).
+    saved at n_save + 1 equally spaced times including 0 and t_final (inner ones from the solver's dense output);
+    ``max_steps`` defaults to ``DEFAULT_MODEL_MAX_STEPS`` (why: where it is defined).
     Every option is checked before any work with ``integrate``'s rules (``harness.dynamics.flow.run_request``:
     tolerances, save count, step budget, blow-up bound); a run that fails on the way returns with its status.
     """
