@@ -354,7 +354,8 @@ def _null_space(matrix: np.ndarray, monomials: Monomials) -> tuple[np.ndarray, S
     matrix = matrix[rows > 0] / rows[rows > 0, None]
     columns = np.linalg.norm(matrix, axis=0)
     columns[columns == 0] = 1.0  # a monomial no field moves: its column stays zero, a law of its own
-    _, values, right = np.linalg.svd(matrix / columns, full_matrices=True)
+    wide = matrix.shape[0] < monomials.size  # zero rows dropped: then the full V holds the null space
+    _, values, right = np.linalg.svd(matrix / columns, full_matrices=wide)
     spectrum = np.zeros(monomials.size)
     spectrum[: values.size] = values  # fewer rows than monomials cannot happen (refused), zero rows can
     gap = SpectralGap.of(spectrum, unique=True)
