@@ -67,7 +67,7 @@ def test_plot_is_written(capsys, tmp_path):
 @pytest.mark.parametrize(
     "arguments,message",
     [
-        (["--arch", "mlp:3"], "unknown network spec 'mlp:3'"),
+        (["--arch", "nosuch:3"], "unknown network spec 'nosuch:3'"),
         (["--arch", "linear:3,0,2"], "hidden=0 must be an integer >= 1"),
         (["--arch", "linear:3,2,2", "--loss", "l1"], "unknown loss 'l1'; allowed: mse"),
         (["--arch", "linear:3,2,2", "--group", "cube"], "cube"),
@@ -84,6 +84,120 @@ def test_bad_input_exits_with_code_2_and_one_message(capsys, arguments, message)
     err = capsys.readouterr().err
     assert err.startswith("flowlaws: error: ") and message in err
     assert len(err.strip().splitlines()) == 1
+
+
+# --- zoo models and --module: a torch model's flow (SciPy's DOP853 with the torch gradient) -------------------
+
+
+def test_a_zoo_mlp_flow_keeps_its_rescaling_laws(capsys):
+    report = run_json(capsys, "--arch", "mlp:2,3,1", "--t", "2")
+    assert report["status"] == "ok" and report["method"] == "dop853" and report["n_params"] == 13
+    assert report["scenario"] == {
+        "network": "mlp:2,3,1",
+        "loss": "mse",
+        "group": None,
+        "data": "free",
+        "n_samples": 8,
+        "seed": 0,
+    }
+    assert len(report["law_drift"]) == 3 and report["largest_law_drift"] < 1e-9
+    assert report["loss_end"] < report["loss_start"]
+
+
+def test_a_zoo_flow_on_augmented_data_in_text_with_dp5(capsys):
+    code = main(
+        ["flow", "--arch", "mlp:2,2,1,act=linear", "--group", "flip/trivial", "--loss", "logcosh"]
+        + ["--method", "dp5", "--samples", "3"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "flow of mlp:2,2,1,act=linear | flip/trivial | augmented | logcosh | N=3 | seed=0" in out
+    assert "6 samples" in out and "method dp5, status ok" in out and "(W2ᵀW2 − [W1 b1][W1 b1]ᵀ)[0,1]" in out
+
+
+def test_a_model_without_published_laws_says_so(capsys):
+    assert main(["flow", "--arch", "mlp:2,3,1,act=tanh"]) == 0
+    assert "no published conservation law for this model" in capsys.readouterr().out
+
+
+def test_a_model_flow_that_does_not_finish_is_not_judged(capsys):
+    code = main(["flow", "--arch", "mlp:2,3,1", "--t", "50", "--max-steps", "3", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1 and report["status"] == "max_steps" and report["largest_law_drift"] is None
+    assert set(report["law_drift"]) and all(value is None for value in report["law_drift"].values())
+
+
+@pytest.mark.parametrize(
+    "arguments,message",
+    [
+        (["--arch", "mlp:3"], "mlp needs IN, at least one hidden width and OUT"),
+        (["--arch", "mlp:2,3,1", "--method", "gauss"], "--method gauss cannot integrate the torch model mlp:2,3,1"),
+        (["--arch", "mlp:2,3,2", "--loss", "logistic"], "logistic loss needs a scalar output"),
+        (["--arch", "mlp:2,3,1", "--group", "swap:0,5"], "swap:0,5 needs two distinct coordinates in 0..1"),
+        (["--arch", "mlp:2,3,1", "--group", "tokens-cyclic"], "needs an attention network, not mlp:2,3,1"),
+        (["--arch", "mlp:2,3,1", "--module", "net.py:Net"], "give exactly one of --arch SPEC or --module"),
+        ([], "give exactly one of --arch SPEC or --module"),
+        (["--arch", "mlp:2,3,1", "--input-shape", "2"], "--input-shape goes with --module"),
+        (["--arch", "mlp:2,3,1", "--samples", "0"], "--samples 0 is out of range"),
+        (["--arch", "mlp:2,3,1", "--rtol", "1e-20"], "--rtol 1e-20 is out of range"),
+    ],
+)
+def test_bad_zoo_input_exits_with_code_2_and_one_message(capsys, arguments, message):
+    assert main(["flow", *arguments]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("flowlaws: error: ") and message in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def _has_load_module() -> bool:
+    from harness.model import torch_model
+
+    return hasattr(torch_model, "load_module")
+
+
+MODULE = """
+import torch
+
+
+class Net(torch.nn.Module):
+    input_shape = (3,)
+
+    def __init__(self):
+        super().__init__()
+        self.inner = torch.nn.Linear(3, 2, dtype=torch.float64)
+        self.outer = torch.nn.Linear(2, 1, dtype=torch.float64)
+
+    def forward(self, x):
+        return self.outer(torch.tanh(self.inner(x)))
+"""
+
+
+@pytest.mark.skipif(not _has_load_module(), reason="harness.model.torch_model.load_module (H2) not merged yet")
+def test_a_module_from_a_file_flows(capsys, tmp_path):
+    path = tmp_path / "net.py"
+    path.write_text(MODULE)
+    report = run_json(capsys, "--module", f"{path}:Net", "--t", "0.5")
+    assert report["status"] == "ok" and report["n_params"] == 11 and report["law_drift"] == {}
+    assert report["loss_end"] < report["loss_start"]
+    report = run_json(capsys, "--module", f"{path}:Net", "--input-shape", "3", "--method", "dp5", "--t", "0.2")
+    assert report["status"] == "ok" and report["method"] == "dp5"
+
+
+@pytest.mark.skipif(not _has_load_module(), reason="harness.model.torch_model.load_module (H2) not merged yet")
+@pytest.mark.parametrize(
+    "target,extra,message",
+    [
+        ("missing.py:Net", [], "no file"),
+        ("{path}:Nope", [], "has no 'Nope'"),
+        ("{path}:Net", ["--input-shape", "4"], "4"),
+    ],
+)
+def test_bad_module_input_is_one_clear_error(capsys, tmp_path, target, extra, message):
+    path = tmp_path / "net.py"
+    path.write_text(MODULE)
+    assert main(["flow", "--module", target.format(path=path), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("flowlaws: error: ") and message in err and len(err.strip().splitlines()) == 1, err
 
 
 # --- a failed integration is never reported as conserved -------------------------------------------------

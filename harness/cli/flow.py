@@ -4,6 +4,11 @@ The data set is random (G-augmented when ``--group`` is given) and θ₀ is rand
 through ``harness.model.scenario.Scenario``; the report gives the status, L at the start and the end, the number of
 right-hand-side evaluations and, per known law h, max_t |h(θ(t)) − h(θ₀)| relative to its scale.
 
+A torch model (a zoo spec such as ``mlp:2,3,1``, or ``--module path.py:Class [--input-shape N,...]``, loaded by
+``harness.model.torch_model.load_module``) is integrated by ``harness.dynamics.model_flow.integrate_model``
+(SciPy's DOP853 or RK45 with the torch gradient: ``--method dop853``, the default for models, or ``dp5``), its
+data set and θ₀ drawn from ``--seed`` in the same order as a scenario's, and its published laws reported alike.
+
 A run that stops early (any status but ``ok``) is not judged: loss and drift are "n/a" (None in JSON), the
 status and the time reached are printed, and the exit code is 1. Every option is checked before the data set
 is built or the flow integrated (exit 2, one line).
@@ -15,24 +20,39 @@ import argparse
 import json
 import os
 
+import numpy as np
+
 from harness.dynamics.flow import (
     DEFAULT_MAX_STEPS,
     MAX_STEPS_LIMIT,
     GradientFlow,
+    LawDrift,
+    Trajectory,
     integrate,
     law_drift,
     loss_values,
     method_record,
 )
+from harness.dynamics.model_flow import (
+    DEFAULT_MODEL_MAX_STEPS,
+    SCIPY_SOLVERS,
+    ModelFlow,
+    integrate_model,
+    law_drift_of_model,
+)
 from harness.errors import InvalidInput
 from harness.kernels.methods import METHODS
-from harness.model.data import check_data_size
+from harness.model.data import augment, check_data_size, random_dataset
 from harness.model.groups import build_group
+from harness.model.losses import get_loss
 from harness.model.scenario import Scenario
-from harness.model.specs import parse_network
+from harness.model.specs import parse_network, spec_family
+from harness.model.zoo import ZOO, parse_model
 from harness.options import integer_option, positive_number_option, seed_option
 
 N_SAVE = 50  # saved times along the flow: drift is the maximum over them
+DEFAULT_METHOD = "gauss"  # tensorizable flows: Gauss–Legendre keeps the quadratic laws exactly
+DEFAULT_MODEL_METHOD = "dop853"  # torch models: SciPy's DOP853 (the compiled loop cannot call torch)
 EXIT_INTEGRATION_FAILED = 1
 MIN_RTOL = 1e-14  # below this float64 cannot deliver the tolerance (harness.dynamics.flow.integrate refuses it too)
 
@@ -56,9 +76,22 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--arch",
-        required=True,
+        default=None,
         metavar="SPEC",
-        help="network spec, e.g. linear:3,2,2, deep-linear:2,3,2,1, poly:3,2,1,k=2, attention:n=3,d=2,dk=2,dv=2",
+        help="network spec, e.g. linear:3,2,2, deep-linear:2,3,2,1, poly:3,2,1,k=2, attention:n=3,d=2,dk=2,dv=2, "
+        "or a zoo model, e.g. mlp:2,3,1 (see `flowlaws list`)",
+    )
+    parser.add_argument(
+        "--module",
+        default=None,
+        metavar="PATH.py:CLASS",
+        help="your own float64 torch.nn.Module, built as CLASS() from PATH.py (instead of --arch)",
+    )
+    parser.add_argument(
+        "--input-shape",
+        default=None,
+        metavar="N,...",
+        help="per-sample input shape of --module (default: the class's input_shape attribute)",
     )
     parser.add_argument("--loss", default="mse", metavar="NAME", help="loss name (default mse)")
     parser.add_argument(
@@ -71,9 +104,10 @@ def add_parser(subparsers) -> None:
     adaptive = ", ".join(name for name, method in METHODS.items() if method.adaptive)
     parser.add_argument(
         "--method",
-        default="gauss",
+        default=None,
         choices=list(METHODS),
-        help="integrator (default gauss): " + "; ".join(m.describe() for m in METHODS.values()),
+        help=f"integrator (default gauss; {DEFAULT_MODEL_METHOD} for a torch model, which allows "
+        f"{', '.join(SCIPY_SOLVERS)}): " + "; ".join(m.describe() for m in METHODS.values()),
     )
     parser.add_argument("--t", default="1", metavar="T", help="flow time, positive and finite (default 1)")
     parser.add_argument(
@@ -81,10 +115,10 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--max-steps",
-        default=str(DEFAULT_MAX_STEPS),
+        default=None,
         metavar="N",
-        help=f"attempted steps before giving up with status max_steps (default {DEFAULT_MAX_STEPS}, "
-        f"at most {MAX_STEPS_LIMIT:,})",
+        help=f"attempted steps before giving up with status max_steps (default {DEFAULT_MAX_STEPS}; "
+        f"{DEFAULT_MODEL_MAX_STEPS} for a torch model, whose gradient costs ~1 ms; at most {MAX_STEPS_LIMIT:,})",
     )
     parser.add_argument(
         "--rtol",
@@ -157,7 +191,32 @@ def _check_plot_path(path: str) -> None:
         raise InvalidInput(f"cannot write plot file {path!r}: not a writable file location")
 
 
+def _torch_model(args):
+    """The torch model named by ``--arch`` (a zoo spec) or ``--module``; None for a tensorizable ``--arch``."""
+    if (args.arch is None) == (args.module is None):
+        raise InvalidInput("give exactly one of --arch SPEC or --module PATH.py:CLASS")
+    if args.module is None:
+        if args.input_shape is not None:
+            raise InvalidInput("--input-shape goes with --module PATH.py:CLASS, not with --arch")
+        return parse_model(args.arch) if spec_family(args.arch) in ZOO else None
+    try:
+        from harness.model.torch_model import load_module  # pyright: ignore[reportAttributeAccessIssue]
+    except ImportError:
+        raise InvalidInput("--module needs harness.model.torch_model.load_module, not in this version") from None
+    return load_module(args.module, args.input_shape)
+
+
 def run(args) -> int:
+    model = _torch_model(args)
+    if args.method is None:
+        args.method = DEFAULT_METHOD if model is None else DEFAULT_MODEL_METHOD
+    if args.max_steps is None:
+        args.max_steps = str(DEFAULT_MAX_STEPS if model is None else DEFAULT_MODEL_MAX_STEPS)
+    if model is not None and args.method not in SCIPY_SOLVERS:
+        raise InvalidInput(
+            f"--method {args.method} cannot integrate the torch model {model} (the compiled integrators cannot call "
+            f"torch); allowed: {', '.join(SCIPY_SOLVERS)}"
+        )
     options = _options(args)
     if args.group is not None and not args.group.strip():
         raise InvalidInput(
@@ -166,6 +225,8 @@ def run(args) -> int:
         )
     if args.plot is not None:
         _check_plot_path(args.plot)
+    if model is not None:
+        return _run_model(args, options, model)
     network = parse_network(args.arch)
     group = build_group(args.group, network) if args.group is not None else None
     check_data_size(network, options["samples"], group.order if group is not None else 1, name="--samples")
@@ -193,11 +254,71 @@ def run(args) -> int:
     )
     losses = loss_values(flow, trajectory)  # NaN throughout for a failed run
     drift = law_drift(built.network, trajectory)  # not available for a failed run
+    title = f"{scenario.network} · {scenario.loss} · {scenario.group or 'free data'} · {args.method}"
+    return _report(
+        args, scenario.to_dict(), str(scenario), built.network.n_params, built.data, trajectory, losses, drift, title
+    )
+
+
+def _run_model(args, options: dict, model) -> int:
+    """A torch model's flow: data and θ₀ drawn from --seed as a scenario draws them, SciPy's integrator."""
+    loss = get_loss(args.loss)
+    group = build_group(args.group, model) if args.group is not None else None
+    check_data_size(model, options["samples"], group.order if group is not None else 1, name="--samples")
+    rng = np.random.default_rng(options["seed"])
+    data = random_dataset(model, options["samples"], rng, loss=loss)  # type: ignore[arg-type]  (reads the shapes)
+    if group is not None:
+        data = augment(data, group)
+    flow = ModelFlow(model, loss, data)
+    theta0 = model.random_theta(rng)
+    trajectory = integrate_model(
+        flow,
+        theta0,
+        options["t"],
+        method=args.method,
+        rtol=options["rtol"],
+        atol=options["atol"],
+        n_save=min(N_SAVE, options["max_steps"]),
+        max_steps=options["max_steps"],
+        direction=-1 if args.backward else 1,
+    )
+    losses = (
+        np.array([flow.loss_value(state) for state in trajectory.states])
+        if trajectory.ok
+        else np.full(len(trajectory.states), np.nan)
+    )
+    drift = law_drift_of_model(model, trajectory)
+    record = {
+        "network": str(model),
+        "loss": loss.name,
+        "group": None if group is None else str(group.spec),
+        "data": "augmented" if group is not None else "free",
+        "n_samples": options["samples"],
+        "seed": options["seed"],
+    }
+    text = " | ".join(
+        [
+            str(model),
+            record["group"] or "-",
+            record["data"],
+            loss.name,
+            f"N={options['samples']}",
+            f"seed={options['seed']}",
+        ]
+    )
+    title = f"{model} · {loss.name} · {record['group'] or 'free data'} · {args.method}"
+    return _report(args, record, text, model.n_params, data, trajectory, losses, drift, title)
+
+
+def _report(
+    args, record: dict, text: str, n_params: int, data, trajectory: Trajectory, losses, drift: LawDrift, title: str
+) -> int:
+    """Print (or --json) the run: status, loss and law drift; exit 1 for a failed run (then nothing is judged)."""
     ok = trajectory.ok
     report = {
-        "scenario": scenario.to_dict(),
-        "n_params": built.network.n_params,
-        "n_samples": built.data.n_samples,
+        "scenario": record,
+        "n_params": n_params,
+        "n_samples": data.n_samples,
         **trajectory.summary(),
         "failure": trajectory.failure,
         "loss_start": float(losses[0]) if ok else None,
@@ -207,18 +328,12 @@ def run(args) -> int:
         "seconds": round(trajectory.seconds, 6),
     }
     if args.plot and ok:
-        _plot(
-            args.plot,
-            trajectory.times,
-            losses,
-            drift,
-            f"{scenario.network} · {scenario.loss} · {scenario.group or 'free data'} · {args.method}",
-        )
+        _plot(args.plot, trajectory.times, losses, drift, title)
         report["plot"] = args.plot
     if args.json:
         print(json.dumps(report, indent=1, ensure_ascii=False))
     else:
-        print(f"flow of {scenario}: {built.network.n_params} parameters, {built.data.n_samples} samples")
+        print(f"flow of {text}: {n_params} parameters, {data.n_samples} samples")
         print(
             f"  method {args.method}, status {trajectory.status}, t reached {trajectory.final_time:g} of "
             f"{trajectory.direction * trajectory.t_final:g}, {trajectory.n_rhs} gradient evaluations, "
@@ -232,7 +347,10 @@ def run(args) -> int:
             )
             return EXIT_INTEGRATION_FAILED
         print(f"  loss {losses[0]:.6g} -> {losses[-1]:.6g}")
-        print(f"  largest relative drift of a known law: {drift.largest:.3e}")
+        if drift.names:
+            print(f"  largest relative drift of a known law: {drift.largest:.3e}")
+        else:
+            print("  no published conservation law for this model: nothing to drift")
         for name, value in drift.as_dict().items():
             print(f"    {name:<32} {value:.3e}")
         if args.plot:

@@ -37,12 +37,15 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from harness.dynamics.flow import GradientFlow, integrate, loss_values
 from harness.model.family import Network
+
+if TYPE_CHECKING:
+    from harness.dynamics.model_flow import ModelFlow
 
 MIN_LOSS_CHANGE = 1e-6
 MIN_DENOMINATOR = 1e-3  # |Q(θ(t))| / |Q(θ₀)| below this: a ratio law is near its pole
@@ -196,7 +199,7 @@ class DriftJudgement:
         }
 
 
-def flow_horizon(flow: GradientFlow, theta0: np.ndarray) -> float:
+def flow_horizon(flow: GradientFlow | ModelFlow, theta0: np.ndarray) -> float:
     """A flow time over which θ moves by about half its size at the initial speed, clipped to [0.05, 5]."""
     speed = float(np.linalg.norm(flow.gradient(theta0)))
     if speed == 0.0:
@@ -209,8 +212,19 @@ def _relative_drift(law: ExplicitLaw, states: np.ndarray, scale: float) -> np.nd
     return np.abs(values - values[0]) / scale
 
 
+def _integrate(flow: GradientFlow | ModelFlow, theta0, horizon: float, method: str, **options):
+    """One run of ``judge_drift``: a tensorizable flow by the compiled loop (``integrate``), a torch model's flow
+    by ``harness.dynamics.model_flow.integrate_model`` (the same method through SciPy: issue 11)."""
+    if not isinstance(flow, GradientFlow):
+        from harness.dynamics.model_flow import ModelFlow, integrate_model
+
+        if isinstance(flow, ModelFlow):
+            return integrate_model(flow, theta0, horizon, method=method, **options)
+    return integrate(flow, theta0, horizon, method, **options)  # type: ignore[arg-type]  (refuses anything else)
+
+
 def judge_drift(
-    flow: GradientFlow,
+    flow: GradientFlow | ModelFlow,
     theta0: np.ndarray,
     laws: list[ExplicitLaw],
     *,
@@ -219,13 +233,13 @@ def judge_drift(
     rule: DriftRule = EXPLICIT_LAWS,
 ) -> tuple[list[DriftJudgement], dict]:
     """Judge each law along the flow from θ₀ with ``rule``; returns the judgements and shared evidence (and
-    plot series)."""
+    plot series). ``flow`` is a ``GradientFlow`` or a torch model's ``ModelFlow`` (the same rule for both)."""
     theta0 = np.asarray(theta0, dtype=float)
     horizon = flow_horizon(flow, theta0) if horizon is None else horizon
     loose_rtol, tight_rtol = rule.loose_rtol, rule.tight_rtol
     method = rule.method
-    loose = integrate(flow, theta0, horizon, method, rtol=loose_rtol, atol=loose_rtol * rule.atol_per_rtol, n_save=2)
-    tight = integrate(flow, theta0, horizon, method, rtol=tight_rtol, atol=tight_rtol * rule.atol_per_rtol, n_save=2)
+    loose = _integrate(flow, theta0, horizon, method, rtol=loose_rtol, atol=loose_rtol * rule.atol_per_rtol, n_save=2)
+    tight = _integrate(flow, theta0, horizon, method, rtol=tight_rtol, atol=tight_rtol * rule.atol_per_rtol, n_save=2)
     evidence = {
         "horizon": horizon,
         "rtol_loose": loose_rtol,
@@ -240,13 +254,13 @@ def judge_drift(
         return [
             DriftJudgement(law.text, "inconclusive", reason, np.nan, np.nan, status=failed.status) for law in laws
         ], evidence
-    losses = loss_values(flow, tight)
+    losses = loss_values(flow, tight)  # type: ignore[arg-type]  (it reads only flow.loss_value: a ModelFlow has it)
     loss_change = abs(losses[-1] - losses[0]) / max(abs(losses[0]), 1e-300)
     evidence.update(loss_start=float(losses[0]), loss_end=float(losses[-1]), relative_loss_change=loss_change)
     dense = None
     if with_series:
         dense = {
-            rtol: integrate(
+            rtol: _integrate(
                 flow, theta0, horizon, method, rtol=rtol, atol=rtol * rule.atol_per_rtol, n_save=SERIES_POINTS
             )
             for rtol in (loose_rtol, tight_rtol)
