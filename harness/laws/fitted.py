@@ -4,7 +4,8 @@ A polynomial h(θ) = Σ_α c_α θ^α (1 ≤ |α| ≤ degree ≤ 2; constants ar
 iff ∇h(θ)·X_S(θ) = 0 for every generator field X_S = ∇_θ L_S of a data set S ∈ 𝒟 at every θ (Marcotte, Gribonval,
 Peyré 2023, Definition 2.3). Each pair (θ_i, S) is one linear condition on the coefficients c:
 Σ_α c_α ∇θ^α(θ_i)·X_S(θ_i) = 0; ``fit_polynomial_laws`` stacks such conditions at many random points θ_i for random
-data sets of the class (free, or G-augmented) and reads the candidate laws off the null space of the stacked
+data sets of the class (free, or G-augmented: ``harness.laws.autodiff.class_datasets``, the fields by its
+``gradient_field``) and reads the candidate laws off the null space of the stacked
 matrix: singular values by SVD, the rank by the one gap rule (``harness.algebra.spectral.SpectralGap``), and no
 count at all (inconclusive) without a clear gap.
 
@@ -32,9 +33,10 @@ from harness.dynamics.conservation import EXPLICIT_LAWS, DriftOutcome, DriftRule
 from harness.dynamics.model_flow import ModelFlow, judge_model_laws
 from harness.errors import InvalidInput
 from harness.jsonable import plain
-from harness.model.data import DataClass, DataSet, augment, check_data_class, check_seed, random_dataset
-from harness.model.groups import Group, build_group
-from harness.model.losses import Loss, get_loss
+from harness.laws.autodiff import class_datasets, gradient_field
+from harness.model.data import DataClass, check_data_class, check_seed
+from harness.model.groups import build_group
+from harness.model.losses import get_loss
 from harness.model.torch_model import TorchModel
 from harness.model.zoo import parse_model
 
@@ -231,12 +233,6 @@ def _explicit_law(coefficients: np.ndarray, text: str, monomials: Monomials) -> 
     )
 
 
-def class_dataset(model: TorchModel, data_class: str, loss: Loss, group: Group | None, rng, n_samples: int) -> DataSet:
-    """One random data set standing for the class: free, or the G-orbit of random samples (augmented)."""
-    base = random_dataset(model, n_samples, rng, loss=loss)  # type: ignore[arg-type]  (it reads only the shapes)
-    return augment(base, group) if data_class == DataClass.AUGMENTED and group is not None else base
-
-
 def fit_polynomial_laws(
     model,
     data_class: str,
@@ -297,19 +293,18 @@ def fit_polynomial_laws(
             f"n_points={n_points}: {n_conditions:,} conditions × {n_monomials:,} monomials exceed "
             f"{MAX_MATRIX_ENTRIES:,} numbers; allowed: n_points ≤ {MAX_MATRIX_ENTRIES // (n_monomials * n_sets)}"
         )
+    import torch
+
     rng = np.random.default_rng(check_seed(seed))
     monomials = Monomials(model.n_params, degree)
     matrix = np.empty((n_conditions, n_monomials))
     for point in range(n_points):
         theta = model.random_theta(rng)
-        fields = np.array(
-            [
-                ModelFlow(model, loss, class_dataset(model, data_class, loss, built_group, rng, n_samples)).gradient(
-                    theta
-                )
-                for _ in range(n_sets)
-            ]
+        sets = class_datasets(
+            model, data_class, loss, built_group, n_sets=n_sets, rng=rng, theta=theta, samples=n_samples
         )
+        point_theta = torch.as_tensor(theta)
+        fields = np.array([gradient_field(model, data, loss)(point_theta).detach().numpy() for data in sets])
         matrix[point * n_sets : (point + 1) * n_sets] = monomials.conditions(theta, fields)
     fitted = _null_space(matrix, monomials)
     coefficients, gap, values = fitted
@@ -399,8 +394,9 @@ def verify(
     for _ in range(n_flows + EXTRA_FLOWS):
         if finished == n_flows:
             break
-        flow = ModelFlow(model, loss, class_dataset(model, fitted.data_class, loss, group, rng, n_samples))
-        judged = judge_model_laws(flow, model.random_theta(rng), laws, rule=rule)
+        theta0 = model.random_theta(rng)
+        data = class_datasets(model, fitted.data_class, loss, group, n_sets=1, rng=rng, theta=theta0, samples=n_samples)
+        judged = judge_model_laws(ModelFlow(model, loss, data[0]), theta0, laws, rule=rule)
         ok = all(j.status == "ok" for j in judged.judgements)
         finished += ok
         for call, reason, judgement in zip(calls, reasons, judged.judgements):
