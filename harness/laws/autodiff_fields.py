@@ -119,7 +119,7 @@ def gradient_field(model: TorchModel, data: DataSet, loss: Loss) -> Callable[[to
     from torch.func import grad
 
     data.check_network(model, loss)  # type: ignore[arg-type]  (a TorchModel has the shapes a Network has)
-    x, y = torch.as_tensor(data.x), torch.as_tensor(data.y)
+    x, y = torch.tensor(data.x), torch.tensor(data.y)  # copies: the data arrays are read-only
     return grad(lambda theta: model.loss(theta, x, y, loss))
 
 
