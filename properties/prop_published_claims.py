@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import ast
 import operator
-import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any, cast
 
 import numpy as np
 import pytest
+import tomllib
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -255,6 +255,7 @@ def engine_count(engine: str, spec: str, data: str, loss: str, seed: int):
 
         return count_laws(spec, data, loss, seed=seed, find_explicit=False)
     from harness.laws.autodiff import count_laws_autodiff
+
     from harness.model.zoo import parse_model
 
     return count_laws_autodiff(parse_model(spec), data, loss, seed=seed)
@@ -336,13 +337,14 @@ def check_case(case: ClaimCase, *, plant: Plant = NO_PLANT, engines: tuple[str, 
         return Verdict.inconclusive(f"count inconclusive ({'; '.join(undecided)})", **evidence)
     assert claimed is not None  # a claim has a count or a reference (checked when the table is read)
     at_least = claim.kind == "at-least"
-    wrong = {e: c.laws for e, c in counts.items() if (c.laws < claimed if at_least else c.laws != claimed)}
+    laws = {engine: count.laws for engine, count in counts.items() if count.laws is not None}  # all: conclusive
+    wrong = {e: n for e, n in laws.items() if (n < claimed if at_least else n != claimed)}
     relation = "≥" if at_least else "="
     if not wrong:
-        found = ", ".join(f"{engine} {count.laws}" for engine, count in counts.items())
+        found = ", ".join(f"{engine} {n}" for engine, n in laws.items())
         return Verdict.holds(f"{claim.id}: {found} {relation} claimed {claimed} ({spec})", **evidence)
     evidence["published_law_rank"] = published_law_rank(spec, case.seed)
-    found = ", ".join(f"{engine} counts {laws}" for engine, laws in wrong.items())
+    found = ", ".join(f"{engine} counts {n}" for engine, n in wrong.items())
     return Verdict.violated(f"{claim.id} on {spec}: {found}, the claim says {relation} {claimed}", **evidence)
 
 
