@@ -11,11 +11,10 @@ brackets of the fields ∇_θ L_S of random data sets at random θ, ranks by SVD
 counted by the exact engine (``harness.laws.counting.count_laws``) as well, and both must agree with the claim.
 An engine that cannot decide (no clear gap, no closure) makes the case inconclusive with its reason, never a pass.
 
-A disagreement is a violation with its replayable case (claim id, sizes, seed: ``ClaimCase``) and the evidence to
-analyse it: each engine's ranks per level and stop reason, the claimed value, and the number of independent
-published laws of the model at θ (the zoo's ``_laws``, whose conservation along flows is tested where they are
-defined), so that the report says which side is short: an engine count below the independent published laws is
-the engine's error (those laws are laws), a count above a complete claim is a law the claim misses.
+A disagreement is a violation with its replayable case (claim id, sizes, seed: ``ClaimCase``) and its analysis
+(``analyse_disagreement``): each engine's ranks per level and stop reason, the claimed value, the model's published
+laws judged along a gradient flow (``harness.dynamics.model_flow``) and the number of them that are independent,
+and which side that shows to be wrong.
 
 The class, and which data sets stand for it. The claims are about free data with a loss whose gradients span every
 output direction (V_ℓ = R^n: MSE); the autodiff engine stands for the class with random data sets drawn by
@@ -266,12 +265,8 @@ def engines_for(spec: str) -> tuple[str, ...]:
     return ENGINES if spec_family(spec) in FAMILIES else ("autodiff",)
 
 
-def published_law_rank(spec: str, seed: int) -> int | None:
-    """The number of independent published laws of the model at a random θ (rank of their gradients), or None.
-
-    Evidence for the analysis of a disagreement: these laws are laws (their ∇h · ∇L_S = 0 is tested where the
-    model defines them), so an engine count below this rank is the engine's error.
-    """
+def published_law_rank(spec: str, seed: int) -> int:
+    """The number of independent published laws of the model at a random θ: the rank of their gradients."""
     import torch
 
     from harness.model.zoo import parse_model
@@ -282,9 +277,37 @@ def published_law_rank(spec: str, seed: int) -> int | None:
     theta = torch.tensor(model.random_theta(np.random.default_rng(seed)), dtype=torch.float64)
     jacobian = torch.autograd.functional.jacobian(model.law_function, theta).reshape(len(model.law_names), -1)
     singular = torch.linalg.svdvals(jacobian).numpy()
-    if singular.size == 0 or singular[0] == 0:
-        return 0
-    return int(np.sum(singular > singular[0] * 1e-9))
+    return 0 if singular.size == 0 or singular[0] == 0 else int(np.sum(singular > singular[0] * 1e-9))
+
+
+def analyse_disagreement(spec: str, loss: str, seed: int, counted: int, claimed: int) -> dict:
+    """Which side is wrong: the model's published laws judged along one gradient flow, and their rank.
+
+    The flow (``harness.dynamics.model_flow``, the one drift rule) shows whether the published laws are laws; their
+    gradients' rank says how many are independent. A drifting law: the claim is wrong. Conserved, independent laws
+    more than the count: the engine is short. A count at or above them but below the claim: the claim asks for laws
+    nobody exhibits. A count above the claim: a law the claim misses or a rank the engine misses (undecided
+    until a candidate law is fitted, ``harness.laws.fitted``).
+    """
+    from harness.dynamics.model_flow import ModelFlow, judge_model_laws
+
+    from harness.model.data import random_dataset
+    from harness.model.zoo import parse_model
+
+    model = parse_model(spec)
+    rank = published_law_rank(spec, seed)
+    rng = np.random.default_rng(seed)
+    data = random_dataset(model, 8, rng, loss=loss)  # type: ignore[arg-type]  (a TorchModel has a Network's shapes)
+    drift = judge_model_laws(ModelFlow(model, loss, data), model.random_theta(rng))
+    if drift.drifting:
+        side = f"claim: published law(s) {', '.join(drift.drifting)} drift along the flow"
+    elif counted < claimed and rank > counted and not drift.inconclusive:
+        side = f"engine: {rank} independent published laws are conserved along the flow, the engine counts {counted}"
+    elif counted < claimed:
+        side = f"claim: the engine's {counted} ≥ the {rank} independent published laws; no law is exhibited beyond"
+    else:
+        side = f"undecided: {counted - claimed} law(s) beyond the claim (fit a candidate law, harness.laws.fitted)"
+    return {"side": side, "published_law_rank": rank, "flow": drift.to_dict()}
 
 
 def _summary(count) -> dict:
@@ -343,9 +366,13 @@ def check_case(case: ClaimCase, *, plant: Plant = NO_PLANT, engines: tuple[str, 
     if not wrong:
         found = ", ".join(f"{engine} {n}" for engine, n in laws.items())
         return Verdict.holds(f"{claim.id}: {found} {relation} claimed {claimed} ({spec})", **evidence)
-    evidence["published_law_rank"] = published_law_rank(spec, case.seed)
+    evidence["analysis"] = analyse_disagreement(spec, claim.loss, case.seed, min(wrong.values()), claimed)
     found = ", ".join(f"{engine} counts {n}" for engine, n in wrong.items())
-    return Verdict.violated(f"{claim.id} on {spec}: {found}, the claim says {relation} {claimed}", **evidence)
+    return Verdict.violated(
+        f"{claim.id} on {spec}: {found}, the claim says {relation} {claimed}; wrong side: "
+        f"{evidence['analysis']['side']}",
+        **evidence,
+    )
 
 
 def check(scenario: Scenario, *, plant: Plant = NO_PLANT) -> Verdict:

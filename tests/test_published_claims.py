@@ -133,7 +133,9 @@ def test_a_planted_wrong_count_is_refuted(claim_id):
     assert planted.status is Status.VIOLATED, planted
     assert planted.evidence["planted"] and planted.evidence["claimed"] == wrong
     assert f"the claim says = {wrong}" in planted.reason
-    assert planted.evidence["published_law_rank"] == truth.evidence["claimed"]  # the analysis: the laws are there
+    analysis = planted.evidence["analysis"]  # the published laws are conserved along a flow; no more are exhibited
+    assert analysis["published_law_rank"] == truth.evidence["claimed"] and analysis["side"].startswith("claim:")
+    assert not any(j["outcome"] == "drifts" for j in analysis["flow"]["judgements"])
 
 
 def test_at_least_claims_hold_above_and_fail_below():
