@@ -48,6 +48,7 @@ CLAIMS_FILE = Path(__file__).with_name("published_claims.toml")
 KINDS = ("count", "at-least", "same-as")
 LOCATED = ("read", "restated", "secondary", "computed")
 ENGINES = ("exact", "autodiff")  # the exact engine counts only tensorizable families
+CASE_FORMAT = "flowlaws-claim-case/1"  # a stored ClaimCase (scenario.json of a report's case folder)
 RECOUNT_SEEDS = 3  # a count above its claim is recounted at this many other seeds (the analysis)
 CLAIM_KEYS = {"id", "source", "located", "statement", "spec", "data", "loss", "kind", "scope", "where", "gate"}
 OPTIONAL_KEYS = {"count", "count_note", "same_as"}
@@ -230,6 +231,7 @@ class ClaimCase:
     def to_dict(self) -> dict:
         claim = claim_named(self.claim)
         return {
+            "format": CASE_FORMAT,
             "claim": self.claim,
             "network": self.spec,
             "group": None,
@@ -238,6 +240,17 @@ class ClaimCase:
             "seed": self.seed,
             "sizes": self.size_map,
         }
+
+    @classmethod
+    def from_dict(cls, record: dict) -> ClaimCase:
+        """The case a report's ``scenario.json`` stored (``to_dict``), checked against the table."""
+        if (
+            not isinstance(record, dict)
+            or record.get("format") != CASE_FORMAT
+            or not isinstance(record.get("sizes"), dict)
+        ):
+            raise InvalidInput(f"not a published-claims case (expected format {CASE_FORMAT!r} with claim and sizes)")
+        return cls.of(claim_named(str(record.get("claim"))), record["sizes"], int(record.get("seed", 0)))
 
     def with_arrays(self) -> ClaimCase:
         return self  # the counts draw their own data sets from the seed: nothing else to store

@@ -37,6 +37,7 @@ from harness.testing.profiles import is_explorer
 from harness.verdicts.property import NO_PLANT, Plant, Property, enforce
 from harness.verdicts.verdict import Verdict
 
+CASE_FORMAT = "flowlaws-zoo-case/1"  # a stored ZooCase (scenario.json of a report's case folder)
 ANALYTIC_LOSSES = ("logcosh", "cauchy", "pseudo-huber")  # real targets: they fit every zoo model's outputs
 QUESTIONS = {
     LossClass.ANALYTIC: "theorem-1 analogue (analytic loss)",
@@ -73,7 +74,23 @@ class ZooCase:
         return QUESTIONS[get_loss(self.loss).loss_class]
 
     def to_dict(self) -> dict:
-        return {"network": self.model, "group": self.group, "data": "augmented", "loss": self.loss, "seed": self.seed}
+        return {
+            "format": CASE_FORMAT,
+            "network": self.model,
+            "group": self.group,
+            "data": "augmented",
+            "loss": self.loss,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, record: dict) -> ZooCase:
+        """The case a report's ``scenario.json`` stored (``to_dict``)."""
+        if not isinstance(record, dict) or record.get("format") != CASE_FORMAT:
+            raise InvalidInput(f"not a zoo-exploration case (expected format {CASE_FORMAT!r})")
+        return cls(
+            str(record.get("network")), str(record.get("group")), str(record.get("loss")), int(record.get("seed", 0))
+        )
 
     def with_arrays(self) -> ZooCase:
         return self

@@ -160,6 +160,8 @@ def test_a_case_records_and_replays_from_its_three_fields():
     record = case.with_arrays().to_dict()
     assert record["network"] == "softmax-attention:n=2,d=2,dk=1,dv=1,rope=0" and record["seed"] == 3
     assert "claim=softmax-attention" in str(case)
-    again = ClaimCase.of(claim_named(record["claim"]), record["sizes"], seed=record["seed"])
+    again = ClaimCase.from_dict(record)
     assert again == case
+    with pytest.raises(InvalidInput, match="not a published-claims case"):
+        ClaimCase.from_dict({**record, "format": "flowlaws-scenario/1"})
     assert check_case(again).evidence["counts"] == check_case(case).evidence["counts"]

@@ -59,7 +59,8 @@ def test_a_finding_replays_from_its_case():
     verdict = check_case(LINEAR)
     finding = verdict.evidence["findings"][0]
     assert finding["scenario"] == str(LINEAR) and finding["replay"].startswith("check_case(ZooCase(")
-    again = ZooCase(finding["model"], finding["group"], finding["loss"], seed=LINEAR.seed)
+    again = ZooCase.from_dict(LINEAR.to_dict())
+    assert again == LINEAR
     assert check_case(again).evidence["findings"] == verdict.evidence["findings"]
 
 
