@@ -259,7 +259,6 @@ def engine_count(engine: str, spec: str, data: str, loss: str, seed: int):
 
         return count_laws(spec, data, loss, seed=seed, find_explicit=False)
     from harness.laws.autodiff import count_laws_autodiff
-
     from harness.model.zoo import parse_model
 
     return count_laws_autodiff(parse_model(spec), data, loss, seed=seed)
@@ -296,7 +295,6 @@ def analyse_disagreement(spec: str, claim: Claim, seed: int, engine: str, counte
     sampled data or θ* explored a sub-class); otherwise a law the claim misses is undecided until one is fitted.
     """
     from harness.dynamics.model_flow import ModelFlow, judge_model_laws
-
     from harness.model.data import random_dataset
     from harness.model.zoo import parse_model
 

@@ -102,7 +102,6 @@ class ZooCase:
 def zoo_counts(case: ZooCase):
     """The free and the augmented ``LawCount`` of the case (autodiff engine, the case's seed)."""
     from harness.laws.autodiff import count_laws_autodiff
-
     from harness.model.zoo import parse_model
 
     model = parse_model(case.model)
