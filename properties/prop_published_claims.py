@@ -411,6 +411,7 @@ PROPERTY = Property(
     "Tran et al. 2026 Thm 4.1, 4.2, 4.4, 4.5; theory.md O1, O3, O4, O9, O16",
     check=check,
     plants=frozenset({"count"}),
+    case_from_dict=ClaimCase.from_dict,
 )
 
 

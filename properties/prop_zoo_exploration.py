@@ -161,6 +161,7 @@ PROPERTY = Property(
     check=check,
     exploration=True,
     plants=frozenset({"swap_counts"}),
+    case_from_dict=ZooCase.from_dict,
 )
 
 # The gate's explicit set-ups (deterministic, a few seconds): one of each question, a linear MLP (tensorizable in

@@ -165,3 +165,20 @@ def test_a_case_records_and_replays_from_its_three_fields():
     with pytest.raises(InvalidInput, match="not a published-claims case"):
         ClaimCase.from_dict({**record, "format": "flowlaws-scenario/1"})
     assert check_case(again).evidence["counts"] == check_case(case).evidence["counts"]
+
+
+def test_flowlaws_replay_reads_a_stored_claim_case_through_the_property(tmp_path, capsys):
+    """A report's case folder of this property replays from the command line, like any scenario."""
+    import json
+
+    from harness.cli import main
+
+    claim = claim_named("swiglu")
+    record = {**ClaimCase.of(claim, claim.gate).with_arrays().to_dict(), "property": "published-claims"}
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(record))
+    assert main(["replay", str(path)]) == 0
+    assert "verdict:  holds" in capsys.readouterr().out
+    path.write_text(json.dumps({**record, "sizes": "nonsense"}))
+    assert main(["replay", str(path)]) == 2
+    assert "is corrupted" in capsys.readouterr().err

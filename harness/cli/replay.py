@@ -13,7 +13,7 @@ from typing import cast
 
 from harness.errors import InvalidInput
 from harness.jsonable import dumps
-from harness.model.scenario import Scenario, read_record
+from harness.model.scenario import SCENARIO_FORMAT, Scenario, read_record
 from harness.verdicts.evidence import SERIES_KEY, DriftSeries
 from harness.verdicts.property import Property
 
@@ -61,11 +61,18 @@ def load_stored(path: str | Path) -> tuple[dict, Scenario]:
 
 
 def run(args) -> int:
-    record, scenario = load_stored(args.file)
-    property_id = args.property or record.get("property")
+    record = read_record(args.file)
+    property_id = args.property or (record.get("property") if isinstance(record, dict) else None)
     if not property_id:
         raise InvalidInput(f"scenario file {args.file!r} names no property; pass --property ID")
     prop = find_property(property_id, args.properties_dir)
+    if prop.case_from_dict is not None and record.get("format") != SCENARIO_FORMAT:
+        try:  # a property's own case (a zoo model, a claim with sizes), read back by the property
+            scenario = prop.case_from_dict(record)
+        except InvalidInput as error:
+            raise InvalidInput(f"case file {str(args.file)!r} is corrupted: {error}") from None
+    else:
+        record, scenario = load_stored(args.file)
     verdict = prop.verdict(scenario)
     if args.json:
         print(dumps({"property": prop.id, "scenario": str(scenario), **verdict.to_dict()}, indent=1, sort_keys=False))

@@ -58,7 +58,9 @@ SAMPLES_PER_SET = 2  # base samples per data set (an orbit of them when augmente
 FRESH_SETS = 8  # data sets added at the second point: the closure must hold for the class, not only the pool
 GENERICITY_ATTEMPTS = 5  # resamplings of θ and data when a pre-activation sits at a kink or a unit never switches
 LAW_TOLERANCE = 1e-8  # |∇h·X| ≤ this × |∇h||X| for a published law to count as verified
-INPUT_SPREAD = (math.log(0.5), math.log(4.0))  # polynomial losses: input sizes, so every unit sees both sides
+# Input sizes (polynomial losses, and every other set otherwise): wide, so that every unit's kink and every
+# activation region is reached. 0.5..4 missed a region of mlp:1,3,2 at seed 1 (4 laws counted, 3 true).
+INPUT_SPREAD = (math.log(0.25), math.log(16.0))
 REGIME = (1.0, 8.0)  # prediction and target sizes of a non-polynomial loss's data sets (ℓ bends at 1)
 AUTODIFF_MEMORY_BYTES = 4 << 30  # the trace rows, the pool's data and the brackets' temporaries
 
@@ -85,8 +87,12 @@ def class_datasets(
 ) -> list[DataSet]:
     """``n_sets`` random data sets that stand for the class (module docstring): free, or G-augmented orbits.
 
-    For a non-polynomial loss, inputs are scaled so that predictions at ``theta`` (default: a random θ)
-    have an RMS size log-uniform in ``REGIME``, and real targets get a size drawn the same way.
+    For a non-polynomial loss, inputs of every other set are scaled so that predictions at ``theta`` (default:
+    a random θ) have an RMS size log-uniform in ``REGIME``, and real targets get a size drawn the same way.
+    The other sets keep inputs of unit size (targets still in ``REGIME``): scaling the inputs up can saturate a
+    model inside (softmax scores, tanh), where its θ-derivatives fall to rounding and a pool of such sets alone
+    spans less than the class (a false closure, ``softmax-attention:n=2,d=1,dk=4,dv=1,rope=1``). Every set is a
+    data set of the class, so mixing them can only bring the sampled Lie algebra closer to the class's.
     """
     from harness.model.zoo import parse_model
 
@@ -99,11 +105,13 @@ def class_datasets(
     theta = model.random_theta(rng) if theta is None else np.asarray(theta, dtype=float)
     probe = rng.standard_normal((16, model.input_dim))
     sets = []
-    for _ in range(int(n_sets)):
+    for index in range(int(n_sets)):
         input_scale, target_scale = float(np.exp(rng.uniform(*INPUT_SPREAD))), 1.0
         if not loss.is_polynomial:
             low, high = (math.log(v) for v in REGIME)
-            input_scale = _input_scale(model, theta, probe, float(np.exp(rng.uniform(low, high))))
+            size = float(np.exp(rng.uniform(low, high)))
+            if index % 2 == 0:
+                input_scale = _input_scale(model, theta, probe, size)
             target_scale = float(np.exp(rng.uniform(low, high)))
         base = random_dataset(
             model,  # type: ignore[arg-type]  (a TorchModel has the shapes random_dataset reads)

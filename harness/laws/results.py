@@ -149,7 +149,13 @@ class Certification:
 
 
 def certify(generation: LieGeneration, D: int, verified: int) -> Certification:
-    """ρ + s = D certifies by laws; an involutive stop certifies D − ρ; ρ + s > D is an inconsistency."""
+    """ρ + s = D certifies by laws; an involutive stop certifies D − ρ; ρ + s > D is an inconsistency.
+
+    A rank read where the spectrum had no clear gap (``NO_CLEAR_GAP``) is no lower bound of dim Lie, so it
+    certifies nothing (``softmax-attention:n=2,d=1,dk=4,dv=1,rope=1`` once counted 3 "by laws" from such a rank).
+    """
+    if generation.stop_reason == StopReason.NO_CLEAR_GAP:
+        return Certification(None, None)
     if generation.rank + verified > D:
         return Certification(
             None,

@@ -66,6 +66,9 @@ class Property:
     check: Callable[..., Verdict]
     exploration: bool = False  # records findings instead of passing/failing
     plants: frozenset[str] = frozenset()  # the Plant fields the check understands
+    # A property whose cases are not ``Scenario``s (a zoo model, a claim with sizes) reads its stored case
+    # (a report's scenario.json, with its own "format" key) back with this, so that ``flowlaws replay`` works.
+    case_from_dict: Callable[[dict], Any] | None = None
 
     def verdict(self, scenario: Scenario, plant: Plant = NO_PLANT) -> Verdict:
         """Run the check (believing ``plant``, if any) and label the verdict with this property's id."""
