@@ -24,6 +24,7 @@ output direction (V_ℓ = R^n: MSE); the autodiff engine stands for the class wi
 from __future__ import annotations
 
 import ast
+import importlib.resources
 import operator
 from dataclasses import dataclass, field
 from functools import cache
@@ -44,7 +45,13 @@ from harness.testing.profiles import is_explorer
 from harness.verdicts.property import NO_PLANT, Plant, Property, enforce
 from harness.verdicts.verdict import Verdict
 
-CLAIMS_FILE = Path(__file__).with_name("published_claims.toml")
+# The table ships beside this module (package data of ``properties``; a copied properties folder keeps it beside
+# its copy): read through importlib.resources, never a path written to.
+CLAIMS_FILE = (
+    Path(str(importlib.resources.files(__package__).joinpath("published_claims.toml")))
+    if __package__
+    else Path(str(__spec__.origin)).with_name("published_claims.toml")
+)
 KINDS = ("count", "at-least", "same-as")
 LOCATED = ("read", "restated", "secondary", "computed")
 ENGINES = ("exact", "autodiff")  # the exact engine counts only tensorizable families

@@ -158,9 +158,7 @@ class TorchModel:
         import torch
 
         with torch.no_grad():
-            out = self.forward(
-                torch.as_tensor(np.asarray(theta, dtype=float)), torch.as_tensor(np.asarray(x, dtype=float))
-            )
+            out = self.forward(torch.tensor(np.asarray(theta, dtype=float)), torch.tensor(np.asarray(x, dtype=float)))
         return out.numpy()
 
     def loss(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, loss) -> torch.Tensor:
