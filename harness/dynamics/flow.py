@@ -44,6 +44,20 @@ MAX_STEPS_LIMIT = 10_000_000  # attempted steps per run: about a minute of the s
 MAX_SAVED_VALUES = 10_000_000  # (n_save + 1) · D saved numbers: 80 MB of float64 (the states are copied once)
 
 
+def parameter_vector(theta, n_params: int, owner, name: str = "theta") -> np.ndarray:
+    """θ as a fresh C-contiguous float64 vector of length ``n_params``, or InvalidInput naming what is wrong
+    (the one check of every flow's θ: tensorizable and torch flows alike)."""
+    try:
+        theta = np.array(theta, dtype=np.float64, order="C", copy=True)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{name} must be a vector of {n_params} numbers") from None
+    if theta.shape != (n_params,):
+        raise InvalidInput(f"{name} has shape {theta.shape}; {owner} needs ({n_params},)")
+    if not np.isfinite(theta).all():
+        raise InvalidInput(f"{name} contains NaN or inf (first at index {int(np.argmin(np.isfinite(theta)))})")
+    return theta
+
+
 @dataclass(frozen=True, eq=False)
 class GradientFlow:
     """The gradient flow of L(θ) = mean_r ℓ(Φ(θ)Ψ_r, y_r) for one network, loss and data set.
@@ -120,15 +134,7 @@ class GradientFlow:
 
     def check_theta(self, theta, name: str = "theta") -> np.ndarray:
         """θ as a fresh float64 vector, or InvalidInput naming what is wrong."""
-        try:
-            theta = np.array(theta, dtype=np.float64, order="C", copy=True)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"{name} must be a vector of {self.n_params} numbers") from None
-        if theta.shape != (self.n_params,):
-            raise InvalidInput(f"{name} has shape {theta.shape}; {self.network} needs ({self.n_params},)")
-        if not np.isfinite(theta).all():
-            raise InvalidInput(f"{name} contains NaN or inf (first at index {int(np.argmin(np.isfinite(theta)))})")
-        return theta
+        return parameter_vector(theta, self.n_params, self.network, name)
 
     def loss_value(self, theta) -> float:
         """L(θ) = mean_r ℓ(Φ(θ)Ψ_r, y_r), computed from the rows (exact also for MSE)."""

@@ -47,6 +47,7 @@ from harness.dynamics.flow import (
     DEFAULT_RTOL,
     LawDrift,
     Trajectory,
+    parameter_vector,
     run_request,
     trajectory_of,
 )
@@ -111,15 +112,7 @@ class ModelFlow:
 
     def check_theta(self, theta, name: str = "theta") -> np.ndarray:
         """θ as a fresh float64 vector, or InvalidInput naming what is wrong."""
-        try:
-            theta = np.array(theta, dtype=np.float64, order="C", copy=True)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"{name} must be a vector of {self.n_params} numbers") from None
-        if theta.shape != (self.n_params,):
-            raise InvalidInput(f"{name} has shape {theta.shape}; {self.model} needs ({self.n_params},)")
-        if not np.isfinite(theta).all():
-            raise InvalidInput(f"{name} contains NaN or inf (first at index {int(np.argmin(np.isfinite(theta)))})")
-        return theta
+        return parameter_vector(theta, self.n_params, self.model, name)
 
     def loss_value(self, theta) -> float:
         """L_S(θ)."""
