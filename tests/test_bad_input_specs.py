@@ -70,7 +70,7 @@ CLI_CASES = {
     "trailing-comma": (_flow("linear:3,2,2,"), "has an empty item"),
     "decay-nan": (_flow("attention:n=2,d=2,dk=1,dv=1,mask=causal,decay=nan"), "decay='nan'"),
     "decay-full-width": (_flow("attention:n=2,d=2,dk=1,dv=1,mask=causal,decay=０.5"), "contains the character"),
-    "unknown-family": (_flow("cnn:3,2,2"), "unknown network spec 'cnn:3,2,2'"),
+    "unknown-family": (_flow("cnn:3,2,2"), "unknown model spec 'cnn:3,2,2'"),
     # groups
     "empty-group": (_flow("linear:3,2,2", "--group", ""), "--group '' is empty"),
     "rot-rounds-to-identity": (

@@ -67,7 +67,7 @@ def test_plot_is_written(capsys, tmp_path):
 @pytest.mark.parametrize(
     "arguments,message",
     [
-        (["--arch", "nosuch:3"], "unknown network spec 'nosuch:3'"),
+        (["--arch", "nosuch:3"], "unknown model spec 'nosuch:3'"),
         (["--arch", "linear:3,0,2"], "hidden=0 must be an integer >= 1"),
         (["--arch", "linear:3,2,2", "--loss", "l1"], "unknown loss 'l1'; allowed: mse"),
         (["--arch", "linear:3,2,2", "--group", "cube"], "cube"),

@@ -43,6 +43,7 @@ from harness.dynamics.model_flow import (
 from harness.errors import InvalidInput
 from harness.kernels.methods import METHODS
 from harness.model.data import augment, check_data_size, random_dataset
+from harness.model.family import FAMILIES
 from harness.model.groups import build_group
 from harness.model.losses import get_loss
 from harness.model.scenario import Scenario
@@ -198,7 +199,12 @@ def _torch_model(args):
     if args.module is None:
         if args.input_shape is not None:
             raise InvalidInput("--input-shape goes with --module PATH.py:CLASS, not with --arch")
-        return parse_model(args.arch) if spec_family(args.arch) in ZOO else None
+        family = spec_family(args.arch)
+        if family in ZOO:
+            return parse_model(args.arch)
+        if family is not None and family not in FAMILIES:
+            parse_model(args.arch)  # unknown: parse_model's error lists the zoo and the families
+        return None
     try:
         from harness.model.torch_model import load_module  # pyright: ignore[reportAttributeAccessIssue]
     except ImportError:

@@ -62,17 +62,23 @@ def load_stored(path: str | Path) -> tuple[dict, Scenario]:
 
 def run(args) -> int:
     record = read_record(args.file)
-    property_id = args.property or (record.get("property") if isinstance(record, dict) else None)
+    own_case = isinstance(record, dict) and record.get("format") not in (None, SCENARIO_FORMAT)
+    if not own_case:  # a Scenario: checked field by field before anything else
+        record, scenario = load_stored(args.file)
+    property_id = args.property or record.get("property")
     if not property_id:
         raise InvalidInput(f"scenario file {args.file!r} names no property; pass --property ID")
     prop = find_property(property_id, args.properties_dir)
-    if prop.case_from_dict is not None and record.get("format") != SCENARIO_FORMAT:
+    if own_case:
+        if prop.case_from_dict is None:
+            raise InvalidInput(
+                f"scenario file {str(args.file)!r} has format {record.get('format')!r}, which property "
+                f"{prop.id} does not read (it reads {SCENARIO_FORMAT!r})"
+            )
         try:  # a property's own case (a zoo model, a claim with sizes), read back by the property
             scenario = prop.case_from_dict(record)
         except InvalidInput as error:
             raise InvalidInput(f"case file {str(args.file)!r} is corrupted: {error}") from None
-    else:
-        record, scenario = load_stored(args.file)
     verdict = prop.verdict(scenario)
     if args.json:
         print(dumps({"property": prop.id, "scenario": str(scenario), **verdict.to_dict()}, indent=1, sort_keys=False))
