@@ -63,18 +63,19 @@ def load_stored(path: str | Path) -> tuple[dict, Scenario]:
 def run(args) -> int:
     record = read_record(args.file)
     own_case = isinstance(record, dict) and record.get("format") not in (None, SCENARIO_FORMAT)
-    if not own_case:  # a Scenario: checked field by field before anything else
+    prop = None
+    if own_case and (args.property or record.get("property")):
+        prop = find_property(args.property or record["property"], args.properties_dir)
+        own_case = prop.case_from_dict is not None
+    else:
+        own_case = False
+    if not own_case:  # a Scenario: checked field by field before anything else (another format is refused here)
         record, scenario = load_stored(args.file)
     property_id = args.property or record.get("property")
     if not property_id:
         raise InvalidInput(f"scenario file {args.file!r} names no property; pass --property ID")
-    prop = find_property(property_id, args.properties_dir)
-    if own_case:
-        if prop.case_from_dict is None:
-            raise InvalidInput(
-                f"scenario file {str(args.file)!r} has format {record.get('format')!r}, which property "
-                f"{prop.id} does not read (it reads {SCENARIO_FORMAT!r})"
-            )
+    prop = prop or find_property(property_id, args.properties_dir)
+    if own_case and prop.case_from_dict is not None:
         try:  # a property's own case (a zoo model, a claim with sizes), read back by the property
             scenario = prop.case_from_dict(record)
         except InvalidInput as error:
