@@ -54,6 +54,12 @@ DECIDERS: tuple[tuple[tuple[str, ...], str, str, Callable[[dict], str | None]], 
         lambda s: _count_command(s, "--max-depth", "16"),
     ),
     (
+        ("not-generic",),
+        "the sampled θ and data sat at an activation kink every time (the count never crosses one)",
+        "another random point and data (a new seed)",
+        lambda s: _count_command(s, "--seed", _next_seed(s)),
+    ),
+    (
         ("timeout",),
         "the time budget ran out before a closure or a certificate",
         "more time, or a smaller network",
