@@ -45,8 +45,7 @@ from harness.testing.profiles import is_explorer
 from harness.verdicts.property import NO_PLANT, Plant, Property, enforce
 from harness.verdicts.verdict import Verdict
 
-# The table ships beside this module (package data of ``properties``; a copied properties folder keeps it beside
-# its copy): read through importlib.resources, never a path written to.
+# The table ships beside this module (package data; a copied properties folder keeps it beside its copy).
 CLAIMS_FILE = (
     Path(str(importlib.resources.files(__package__).joinpath("published_claims.toml")))
     if __package__
