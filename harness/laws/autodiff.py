@@ -194,16 +194,12 @@ def count_laws_autodiff(
 
     ``n_sets``: data sets in the pool (default D + 8); the same engine on free data gives ``free_laws``.
     """
-    from harness.laws.counting import MAX_DEPTH_LIMIT, MAX_SAMPLES_LIMIT
+    from harness.laws.counting import MAX_DEPTH_LIMIT, MAX_SAMPLES_LIMIT, integer_option
 
     start = time.perf_counter()
     seed = check_seed(seed)
-    for name, value, high in (
-        ("max_depth", max_depth, MAX_DEPTH_LIMIT),
-        ("max_samples", max_samples, MAX_SAMPLES_LIMIT),
-    ):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= high:
-            raise InvalidInput(f"{name}={value!r} must be an integer from 1 to {high:,}")
+    max_depth = integer_option("max_depth", max_depth, 1, MAX_DEPTH_LIMIT)
+    max_samples = integer_option("max_samples", max_samples, 1, MAX_SAMPLES_LIMIT)
     model, data_class, loss, group = _resolve(model, data_class, loss, group)
     D = model.n_params
     pool_size = D + 8 if n_sets is None else n_sets

@@ -87,14 +87,16 @@ def _resolve(network, data_class, loss, group, method) -> tuple[Network, str, Lo
     return network, data_class, loss, group, exact
 
 
+def integer_option(name: str, value, low: int, high: int) -> int:
+    """A count's integer option in [low, high] as an int, or InvalidInput naming it (every engine's check)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise InvalidInput(f"{name}={value!r} must be an integer from {low:,} to {high:,}")
+    return int(value)
+
+
 def _check_options(seed, max_depth, find_explicit, max_samples, explicit_max_params) -> tuple[int, int, int, int]:
     """count_laws' numeric options as ints, or InvalidInput naming the first bad one and what is allowed."""
-
-    def integer(name, value, low, high):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-            raise InvalidInput(f"{name}={value!r} must be an integer from {low:,} to {high:,}")
-        return int(value)
-
+    integer = integer_option
     seed = check_seed(seed)
     max_depth = integer("max_depth", max_depth, 1, MAX_DEPTH_LIMIT)
     if find_explicit not in (None, True, False):
